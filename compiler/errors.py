@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compiler.ir import Loc
+from runtime.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Diagnostic:
         return text
 
 
-class CompileError(Exception):
+class CompileError(UserError):
     """Bad user input: one or more diagnostics, all reported together."""
 
     def __init__(self, diagnostics: list[Diagnostic] | Diagnostic | str):

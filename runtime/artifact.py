@@ -1,0 +1,151 @@
+"""Artifacts: a CompiledCircuit as one safetensors file, metadata as JSON in its header.
+
+No pickle anywhere. Sparse matrices are stored as CSR triples
+(`NAME.indptr`, `NAME.indices`, `NAME.data`). Files are written atomically
+(a temporary file in the same folder, then a rename), and a file that is
+truncated, foreign or inconsistent is refused with an ArtifactError.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import load as load_bytes, save as save_bytes
+
+from runtime.circuit import CompiledCircuit, Layer, Readout
+from runtime.errors import ArtifactError
+
+FORMAT = "superpose-circuit"
+VERSION = 1
+METADATA_KEY = "superpose"
+
+
+def _put_csr(tensors: dict[str, np.ndarray], name: str, matrix: sp.csr_matrix) -> None:
+    tensors[f"{name}.indptr"] = np.ascontiguousarray(matrix.indptr, dtype=np.int64)
+    tensors[f"{name}.indices"] = np.ascontiguousarray(matrix.indices, dtype=np.int64)
+    tensors[f"{name}.data"] = np.ascontiguousarray(matrix.data, dtype=np.float32)
+
+
+def _readout_tensors(tensors: dict[str, np.ndarray], prefix: str, readout: Readout) -> list[int]:
+    """Store the non-empty blocks; return the layer indices they belong to."""
+    stored = [l for l, block in enumerate(readout.blocks) if block.nnz]
+    for l in stored:
+        _put_csr(tensors, f"{prefix}.{l}", readout.blocks[l])
+    tensors[f"{prefix}.bias"] = np.ascontiguousarray(readout.bias, dtype=np.float32)
+    return stored
+
+
+def to_bytes(circuit: CompiledCircuit) -> bytes:
+    """The artifact's bytes: the same circuit always gives the same bytes."""
+    circuit.validate()
+    tensors: dict[str, np.ndarray] = {}
+    for i, layer in enumerate(circuit.layers):
+        _put_csr(tensors, f"layers.{i}.weight", layer.weight.tocsr())
+        tensors[f"layers.{i}.bias"] = np.ascontiguousarray(layer.bias, dtype=np.float32)
+    header = {
+        "format": FORMAT, "version": VERSION, "name": circuit.name,
+        "input_names": circuit.input_names, "gate_names": circuit.gate_names,
+        "output_names": circuit.output_names,
+        "layers": [{"shape": list(l.weight.shape), "relu": l.relu, "kind": l.kind} for l in circuit.layers],
+        "gate_readout_blocks": _readout_tensors(tensors, "gate_readout", circuit.gate_readout),
+        "output_readout_blocks": _readout_tensors(tensors, "output_readout", circuit.output_readout),
+        "meta": circuit.meta,
+    }
+    metadata = {METADATA_KEY: json.dumps(header, sort_keys=True, separators=(",", ":"))}
+    return save_bytes(tensors, metadata=metadata)
+
+
+def save(circuit: CompiledCircuit, path: str | os.PathLike) -> None:
+    """Write atomically: readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    data = to_bytes(circuit)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _get_csr(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, int]) -> sp.csr_matrix:
+    try:
+        matrix = sp.csr_matrix((tensors[f"{name}.data"], tensors[f"{name}.indices"],
+                                tensors[f"{name}.indptr"]), shape=shape)
+        matrix.check_format(full_check=True)
+    except KeyError as missing:
+        raise ArtifactError(f"tensor {missing} is missing") from None
+    except ValueError as bad:
+        raise ArtifactError(f"tensor {name} is corrupt: {bad}") from None
+    return matrix
+
+
+def _get_readout(tensors: dict[str, np.ndarray], prefix: str, blocks: list[int],
+                 n_values: int, widths: list[int]) -> Readout:
+    matrices = [sp.csr_matrix((n_values, w), dtype=np.float32) for w in widths]
+    for l in blocks:
+        if not 0 <= l < len(widths):
+            raise ArtifactError(f"{prefix} reads layer {l}, which does not exist")
+        matrices[l] = _get_csr(tensors, f"{prefix}.{l}", (n_values, widths[l]))
+    return Readout(matrices, tensors[f"{prefix}.bias"])
+
+
+def _read_header(path: Path) -> dict:
+    try:
+        with safe_open(str(path), framework="np") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ArtifactError(f"{path}: not a readable safetensors file ({error})") from None
+    if METADATA_KEY not in metadata:
+        raise ArtifactError(f"{path}: a safetensors file, but not a superpose circuit "
+                            f"(no '{METADATA_KEY}' metadata)")
+    try:
+        header = json.loads(metadata[METADATA_KEY])
+    except json.JSONDecodeError as error:
+        raise ArtifactError(f"{path}: corrupt superpose metadata ({error})") from None
+    if header.get("format") != FORMAT or header.get("version") != VERSION:
+        raise ArtifactError(f"{path}: unsupported artifact format {header.get('format')!r} "
+                            f"version {header.get('version')!r} (this superpose reads {FORMAT} v{VERSION})")
+    return header
+
+
+def load(path: str | os.PathLike) -> CompiledCircuit:
+    """Read an artifact written by `save`; ArtifactError if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such file")
+    header = _read_header(path)
+    try:
+        tensors = load_bytes(path.read_bytes())
+    except (SafetensorError, ValueError) as error:
+        raise ArtifactError(f"{path}: truncated or corrupt ({error})") from None
+    try:
+        layers = []
+        for i, spec in enumerate(header["layers"]):
+            shape = tuple(spec["shape"])
+            layers.append(Layer(_get_csr(tensors, f"layers.{i}.weight", shape),
+                                tensors[f"layers.{i}.bias"], bool(spec["relu"]), spec["kind"]))
+        widths = [len(header["input_names"])] + [layer.width for layer in layers]
+        circuit = CompiledCircuit(
+            name=header["name"], input_names=header["input_names"], gate_names=header["gate_names"],
+            output_names=header["output_names"], layers=layers,
+            gate_readout=_get_readout(tensors, "gate_readout", header["gate_readout_blocks"],
+                                      len(header["gate_names"]), widths),
+            output_readout=_get_readout(tensors, "output_readout", header["output_readout_blocks"],
+                                        len(header["output_names"]), widths),
+            meta=header["meta"])
+        circuit.validate()
+    except ArtifactError as error:
+        raise ArtifactError(f"{path}: {error}") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"{path}: inconsistent artifact ({type(error).__name__}: {error})") from None
+    return circuit

@@ -1,0 +1,172 @@
+"""CompiledCircuit: ReLU layers, the names of what they compute, and readouts.
+
+    h_0 = x                                   (batch, n_inputs)
+    h_l = act_l(h_{l-1} @ W_l.T + b_l)        act is ReLU, or identity for a
+                                              linear layer (an input embedding)
+    gate values = sum_l h_l @ R_l.T + c       one Readout for the gates,
+    outputs     = the same with another Readout
+
+A value is true when its readout is above THRESHOLD. Weights stay sparse
+(scipy CSR) so that circuits with 10^5 gates fit; `dense()` densifies a matrix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import torch
+
+THRESHOLD = 0.5  # a gate is true when its readout is above this
+
+
+def sparse_rows(rows: list[tuple[tuple[int, float], ...]], n_columns: int) -> sp.csr_matrix:
+    """A float32 CSR matrix from rows given as (column, value) pairs."""
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(r) for r in rows])
+    columns = np.fromiter((j for r in rows for j, _ in r), dtype=np.int64, count=int(indptr[-1]))
+    values = np.fromiter((c for r in rows for _, c in r), dtype=np.float32, count=int(indptr[-1]))
+    matrix = sp.csr_matrix((values, columns, indptr), shape=(len(rows), n_columns))
+    matrix.sum_duplicates()
+    return matrix
+
+
+@dataclass
+class Layer:
+    """One layer: weight (width_out, width_in) CSR float32, bias (width_out,)."""
+    weight: sp.csr_matrix
+    bias: np.ndarray
+    relu: bool = True
+    kind: str = "gates"  # what the layer is for: "embed", "gates", "reset", ...
+
+    @property
+    def width(self) -> int:
+        return self.weight.shape[0]
+
+    def apply(self, h: np.ndarray) -> np.ndarray:
+        """h: (batch, width_in) -> (batch, width_out) float32."""
+        z = np.asarray((self.weight @ h.T).T, dtype=np.float32) + self.bias
+        return np.maximum(z, 0.0, out=z) if self.relu else z
+
+
+@dataclass
+class Readout:
+    """Values read linearly from the activations of every layer.
+
+    blocks[l]: (n_values, width of h_l) CSR float32, mostly empty;
+    bias: (n_values,) float32.
+    """
+    blocks: list[sp.csr_matrix]
+    bias: np.ndarray
+
+    @classmethod
+    def from_entries(cls, entries: list[list[tuple[int, int, float]]], n_values: int,
+                     widths: list[int], bias: np.ndarray) -> "Readout":
+        """entries[l]: (row, column, value) triples of block l."""
+        blocks = []
+        for block, width in zip(entries, widths):
+            rows, cols, vals = (np.asarray(v) for v in zip(*block)) if block else ([], [], [])
+            matrix = sp.coo_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
+                                   shape=(n_values, width)).tocsr()
+            matrix.sum_duplicates()
+            blocks.append(matrix)
+        return cls(blocks, np.asarray(bias, dtype=np.float32))
+
+    @property
+    def n_values(self) -> int:
+        return self.bias.shape[0]
+
+    def apply(self, activations: list[np.ndarray]) -> np.ndarray:
+        """activations[l]: (batch, width_l) -> (batch, n_values) float32."""
+        out = np.tile(self.bias, (activations[0].shape[0], 1))
+        for block, h in zip(self.blocks, activations):
+            if block.nnz:
+                out += np.asarray((block @ h.T).T, dtype=np.float32)
+        return out
+
+
+@dataclass
+class CompiledCircuit:
+    """A compiled boolean program: weights, names, readouts and how it was made.
+
+    meta: JSON-serialisable facts about the compilation (lowering, options,
+    seed, measured figures), kept in the artifact.
+    """
+    name: str
+    input_names: list[str]
+    gate_names: list[str]
+    output_names: list[str]
+    layers: list[Layer]
+    gate_readout: Readout
+    output_readout: Readout
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.input_names)
+
+    @property
+    def n_gates(self) -> int:
+        return len(self.gate_names)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.output_names)
+
+    @property
+    def widths(self) -> list[int]:
+        """Width of every activation h_0 .. h_L (h_0 is the input)."""
+        return [self.n_inputs] + [layer.width for layer in self.layers]
+
+    @property
+    def n_neurons(self) -> int:
+        """ReLU neurons in all layers (linear embedding layers are not neurons)."""
+        return sum(layer.width for layer in self.layers if layer.relu)
+
+    def validate(self) -> None:
+        """Check that every shape agrees with its neighbours; raise ValueError if not."""
+        widths = self.widths
+        for i, layer in enumerate(self.layers):
+            if layer.weight.shape != (widths[i + 1], widths[i]) or layer.bias.shape != (widths[i + 1],):
+                raise ValueError(f"layer {i + 1} has weight {layer.weight.shape} and bias "
+                                 f"{layer.bias.shape}, expected ({widths[i + 1]}, {widths[i]})")
+        for label, readout, n in (("gate", self.gate_readout, self.n_gates),
+                                  ("output", self.output_readout, self.n_outputs)):
+            shapes = [b.shape for b in readout.blocks]
+            if shapes != [(n, w) for w in widths] or readout.bias.shape != (n,):
+                raise ValueError(f"{label} readout has blocks {shapes}, expected {n} rows "
+                                 f"over widths {widths}")
+
+    def _inputs(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"expected inputs of shape (batch, {self.n_inputs}), got {x.shape}")
+        return x
+
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        """x: (batch, n_inputs) of 0/1 -> [h_0, ..., h_L], h_l: (batch, width_l)."""
+        hs = [self._inputs(x)]
+        for layer in self.layers:
+            hs.append(layer.apply(hs[-1]))
+        return hs
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """x: (batch, n_inputs) of 0/1 -> (batch, n_outputs) float32 readouts."""
+        return self.output_readout.apply(self.activations(x))
+
+    def gate_values(self, x: np.ndarray) -> np.ndarray:
+        """x: (batch, n_inputs) of 0/1 -> (batch, n_gates) float32 readouts."""
+        return self.gate_readout.apply(self.activations(x))
+
+    def to_torch(self) -> "torch.nn.Module":
+        """The circuit as a torch.nn.Module of nn.Linear and nn.ReLU (float32, CPU)."""
+        from runtime.torch_module import CircuitModule
+        return CircuitModule(self)
+
+    def save(self, path: str) -> None:
+        """Write the circuit to a safetensors file, atomically."""
+        from runtime.artifact import save
+        save(self, path)
