@@ -14,8 +14,8 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from compiler.errors import CompileError
-from compiler.ir import Circuit, Loc, Op
-from compiler.netlists.netlist import Expr, Gate, Netlist, Ref, syntax_error
+from compiler.ir import Circuit, Op
+from compiler.netlists.netlist import Expr, Gate, Netlist, Ref, syntax_error, token_loc
 
 # gate type -> (op, negated)
 GATE_TYPES: dict[str, tuple[Op, bool]] = {
@@ -44,9 +44,9 @@ def parse_bench(text: str, filename: str) -> Circuit:
         name = statement.children[0]
         assert isinstance(name, Token)
         if statement.data == "input":
-            netlist.inputs.append((str(name), _loc(filename, name)))
+            netlist.inputs.append((str(name), token_loc(filename, name)))
         elif statement.data == "output":
-            netlist.outputs.append((str(name), Ref(str(name), loc=_loc(filename, name))))
+            netlist.outputs.append((str(name), Ref(str(name), loc=token_loc(filename, name))))
         else:
             netlist.gates.append(_gate(statement, filename, netlist))
     return netlist.to_circuit()
@@ -57,7 +57,7 @@ def _gate(statement: Tree, filename: str, netlist: Netlist) -> Gate:
     name, gate_type, *args = statement.children
     assert isinstance(name, Token) and isinstance(gate_type, Token)
     operands = [arg for arg in args if arg is not None]
-    type_loc = _loc(filename, gate_type)
+    type_loc = token_loc(filename, gate_type)
     kind = gate_type.upper()
     if kind in SEQUENTIAL_TYPES:
         raise CompileError(netlist.error(
@@ -70,9 +70,5 @@ def _gate(statement: Tree, filename: str, netlist: Netlist) -> Gate:
     if (op is Op.BUF and len(operands) != 1) or not operands:
         wanted = "exactly one operand" if op is Op.BUF else "at least one operand"
         raise CompileError(netlist.error(f"{kind} needs {wanted}, got {len(operands)}", type_loc))
-    refs = tuple(Ref(str(arg), loc=_loc(filename, arg)) for arg in operands)
-    return Gate(str(name), Expr(op, refs, negated=negated), _loc(filename, name))
-
-
-def _loc(filename: str, token: Token) -> Loc:
-    return Loc(filename, token.line, token.column)
+    refs = tuple(Ref(str(arg), loc=token_loc(filename, arg)) for arg in operands)
+    return Gate(str(name), Expr(op, refs, negated=negated), token_loc(filename, name))

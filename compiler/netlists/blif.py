@@ -18,8 +18,8 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from compiler.errors import CompileError
-from compiler.ir import Circuit, Loc, Op
-from compiler.netlists.netlist import Expr, Gate, Netlist, Ref, syntax_error
+from compiler.ir import Circuit, Op
+from compiler.netlists.netlist import Expr, Gate, Netlist, Ref, syntax_error, token_loc
 
 REFUSED = {
     ".latch": "a sequential element: only combinational netlists are supported",
@@ -51,7 +51,7 @@ def parse_blif(text: str, filename: str) -> Circuit:
         assert isinstance(directive, Token)
         names = [token for token in rest if isinstance(token, Token)]
         rows = [row for row in rest if isinstance(row, Tree)]
-        where = _loc(filename, directive)
+        where = token_loc(filename, directive)
         if ended or (directive == ".model" and seen_model):
             raise CompileError(netlist.error(
                 f"{directive} after the first model: only one .model per file is supported", where))
@@ -61,19 +61,20 @@ def parse_blif(text: str, filename: str) -> Circuit:
         if rows and directive != ".names":
             first_row = rows[0].children[0]
             assert isinstance(first_row, Token)
-            raise CompileError(netlist.error("a cover row must follow a .names line", _loc(filename, first_row)))
+            raise CompileError(netlist.error("a cover row must follow a .names line",
+                                             token_loc(filename, first_row)))
         if directive == ".model":
             seen_model = True
         elif directive == ".inputs":
-            netlist.inputs += [(str(name), _loc(filename, name)) for name in names]
+            netlist.inputs += [(str(name), token_loc(filename, name)) for name in names]
         elif directive == ".outputs":
-            netlist.outputs += [(str(name), Ref(str(name), loc=_loc(filename, name))) for name in names]
+            netlist.outputs += [(str(name), Ref(str(name), loc=token_loc(filename, name))) for name in names]
         elif directive == ".names":
             if not names:
                 raise CompileError(netlist.error(".names needs at least its output signal", where))
             *ins, out = names
-            inputs = [Ref(str(name), loc=_loc(filename, name)) for name in ins]
-            netlist.gates.append(Gate(str(out), _cover(inputs, rows, netlist, filename), _loc(filename, out)))
+            inputs = [Ref(str(name), loc=token_loc(filename, name)) for name in ins]
+            netlist.gates.append(Gate(str(out), _cover(inputs, rows, netlist, filename), token_loc(filename, out)))
         elif directive == ".end":
             ended = True
         else:
@@ -93,10 +94,11 @@ def _cover(inputs: list[Ref], rows: list[Tree], netlist: Netlist, filename: str)
         bits, out = (fields[0], fields[-1]) if inputs else ("", fields[0])
         if len(fields) != (2 if inputs else 1) or len(bits) != len(inputs) or out not in ("0", "1"):
             raise CompileError(netlist.error(f"a cover row here is {len(inputs)} input bit(s) (0, 1 or -), "
-                                             "a space, then the output bit (0 or 1)", _loc(filename, fields[0])))
+                                             "a space, then the output bit (0 or 1)",
+                                             token_loc(filename, fields[0])))
         if on_set is not None and (out == "1") != on_set:
             raise CompileError(netlist.error("a cover mixes rows of its on-set (output 1) and off-set (output 0)",
-                                             _loc(filename, out)))
+                                             token_loc(filename, out)))
         on_set = out == "1"
         literals = tuple(replace(ref, negated=bit == "0") for ref, bit in zip(inputs, bits) if bit != "-")
         if not literals:
@@ -111,7 +113,3 @@ def _cover(inputs: list[Ref], rows: list[Tree], netlist: Netlist, filename: str)
         return Expr(Op.BUF, (product,), negated=not on_set)
     assert isinstance(product, Expr)
     return replace(product, negated=not on_set)
-
-
-def _loc(filename: str, token: Token) -> Loc:
-    return Loc(filename, token.line, token.column)

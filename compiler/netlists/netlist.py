@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from lark import Lark
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
@@ -183,6 +183,11 @@ class _Builder:
     def _append(self, node: Node) -> int:
         self.circuit.nodes.append(node)
         return self.circuit.n_signals - 1
+
+
+def token_loc(file: str, token: Token) -> Loc:
+    """Where a Lark token stands in `file`."""
+    return Loc(file, token.line, token.column)
 
 
 def syntax_error(err: UnexpectedInput, parser: Lark, file: str, text: str,
