@@ -6,24 +6,40 @@ The pipeline, stage after stage (each module runs on its own):
   2. check.py               syntax tree -> ir.Circuit (names, loops, vectors resolved)
   3. ir.py                  the circuit: gates in a DAG, levels, supports
   4. lower_exact.py         circuit -> exact ReLU layers, one set of neurons per gate
-  5. runtime.CompiledCircuit  the result: run, gate_values, to_torch, save
+     lower_superposed.py    circuit with sparsity -> gates sharing neurons in superposition
+       (multilinear.py: gates as polynomials of their inputs; embeddings.py: input codes)
+  5. runtime.CompiledCircuit  the result: run, gate_values, error_report, to_torch, save
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
+
 from compiler.errors import CompileError, Diagnostic
 from compiler.frontend import circuit_from_file, circuit_from_source
 from compiler.interpret import evaluate, gate_values, output_values
 from compiler.ir import Circuit, Lit, Node, Op
 from compiler.lower_exact import lower_exact
+from compiler.lower_superposed import SuperposeOptions, lower_superposed
 from runtime.circuit import CompiledCircuit
 
 
-def compile_circuit(circuit: Circuit, *, seed: int = 0) -> CompiledCircuit:
-    """Lower an IR circuit. `seed` drives every random choice of the lowering."""
-    compiled = lower_exact(circuit)
+def compile_circuit(circuit: Circuit, *, seed: int = 0, exact: bool = False, sparsity: int | None = None,
+                    options: SuperposeOptions | None = None) -> CompiledCircuit:
+    """Lower an IR circuit: in superposition when it declares sparsity (or
+    `sparsity` is given), exactly when it does not or `exact` is set. `seed`
+    drives every random choice, so the same inputs give the same weights."""
+    if sparsity is not None:
+        if not 1 <= sparsity <= circuit.n_inputs:
+            raise CompileError(f"--sparsity must be between 1 and the number of inputs ({circuit.n_inputs}), "
+                               f"got {sparsity}")
+        circuit.sparsity = sparsity
+    if exact or circuit.sparsity is None:
+        compiled = lower_exact(circuit)
+    else:
+        compiled = lower_superposed(circuit, options or SuperposeOptions(), np.random.default_rng(seed))
     compiled.meta["seed"] = seed
     return compiled
 
@@ -31,21 +47,24 @@ def compile_circuit(circuit: Circuit, *, seed: int = 0) -> CompiledCircuit:
 def load_circuit(path: str | os.PathLike, *, format: str | None = None) -> Circuit:
     """Read a program (.sbp) or a netlist (.bench, .aag, .aig, .blif) into the IR."""
     from compiler.netlists import NETLIST_SUFFIXES, load_netlist
+    if format == "sbp":
+        return circuit_from_file(path)
     if format is not None or Path(path).suffix.lower() in NETLIST_SUFFIXES:
         return load_netlist(path, format=format)
     return circuit_from_file(path)
 
 
-def compile_file(path: str | os.PathLike, *, seed: int = 0, format: str | None = None) -> CompiledCircuit:
-    """Compile a program or netlist file; CompileError on bad input."""
-    return compile_circuit(load_circuit(path, format=format), seed=seed)
+def compile_file(path: str | os.PathLike, *, seed: int = 0, format: str | None = None,
+                 **kwargs) -> CompiledCircuit:
+    """Compile a program or netlist file (keywords as compile_circuit); CompileError on bad input."""
+    return compile_circuit(load_circuit(path, format=format), seed=seed, **kwargs)
 
 
-def compile_source(text: str, *, filename: str = "<string>", seed: int = 0) -> CompiledCircuit:
-    """Compile program text; CompileError on bad input."""
-    return compile_circuit(circuit_from_source(text, filename), seed=seed)
+def compile_source(text: str, *, filename: str = "<string>", seed: int = 0, **kwargs) -> CompiledCircuit:
+    """Compile program text (keywords as compile_circuit); CompileError on bad input."""
+    return compile_circuit(circuit_from_source(text, filename), seed=seed, **kwargs)
 
 
 __all__ = ["Circuit", "CompileError", "CompiledCircuit", "Diagnostic", "Lit", "Node", "Op",
            "circuit_from_file", "circuit_from_source", "compile_circuit", "compile_file",
-           "compile_source", "evaluate", "gate_values", "load_circuit", "lower_exact", "output_values"]
+           "compile_source", "evaluate", "SuperposeOptions", "lower_superposed", "gate_values", "load_circuit", "lower_exact", "output_values"]

@@ -137,3 +137,28 @@ class Circuit:
         for node in self.nodes:
             support.append(frozenset().union(*(support[lit.signal] for lit in node.operands)))
         return support
+
+
+def circuit_to_json(circuit: Circuit) -> dict:
+    """A compact JSON-able form of the circuit (no source positions), stored in
+    artifacts so that a compiled network carries its own ground truth."""
+    return {
+        "name": circuit.name, "input_names": circuit.input_names, "sparsity": circuit.sparsity,
+        "nodes": [[n.op.value, n.k, [[l.signal, int(l.negated)] for l in n.operands], n.name]
+                  for n in circuit.nodes],
+        "outputs": [[name, lit.signal, int(lit.negated)] for name, lit in circuit.outputs],
+    }
+
+
+def circuit_from_json(data: dict) -> Circuit:
+    """Inverse of circuit_to_json; ValueError if the data is malformed."""
+    try:
+        nodes = [Node(Op(op), tuple(Lit(int(s), bool(neg)) for s, neg in operands), int(k), name)
+                 for op, k, operands, name in data["nodes"]]
+        circuit = Circuit(str(data["name"]), [str(n) for n in data["input_names"]], nodes,
+                          [(str(name), Lit(int(s), bool(neg))) for name, s, neg in data["outputs"]],
+                          data["sparsity"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"malformed program: {error}") from None
+    circuit.validate()
+    return circuit

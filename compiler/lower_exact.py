@@ -154,7 +154,7 @@ def lower_exact(circuit: Circuit) -> CompiledCircuit:
         output_names=circuit.output_names, layers=layers,
         gate_readout=readout_from_affines([read(Lit(s)) for s in circuit.gate_signals], widths),
         output_readout=readout_from_affines([read(lit) for _, lit in circuit.outputs], widths),
-        meta={"lowering": "exact", "sparsity": circuit.sparsity},
+        meta={"lowering": "exact", "sparsity": circuit.sparsity}, program=circuit,
     )
 
 

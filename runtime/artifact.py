@@ -42,6 +42,7 @@ def _readout_tensors(tensors: dict[str, np.ndarray], prefix: str, readout: Reado
 
 def to_bytes(circuit: CompiledCircuit) -> bytes:
     """The artifact's bytes: the same circuit always gives the same bytes."""
+    from compiler.ir import circuit_to_json  # lazy: the compiler imports the runtime
     circuit.validate()
     tensors: dict[str, np.ndarray] = {}
     for i, layer in enumerate(circuit.layers):
@@ -55,6 +56,7 @@ def to_bytes(circuit: CompiledCircuit) -> bytes:
         "gate_readout_blocks": _readout_tensors(tensors, "gate_readout", circuit.gate_readout),
         "output_readout_blocks": _readout_tensors(tensors, "output_readout", circuit.output_readout),
         "meta": circuit.meta,
+        "program": None if circuit.program is None else circuit_to_json(circuit.program),
     }
     metadata = {METADATA_KEY: json.dumps(header, sort_keys=True, separators=(",", ":"))}
     return save_bytes(tensors, metadata=metadata)
@@ -123,6 +125,7 @@ def load(path: str | os.PathLike) -> CompiledCircuit:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: no such file")
+    from compiler.ir import circuit_from_json  # lazy: the compiler imports the runtime
     header = _read_header(path)
     try:
         tensors = load_bytes(path.read_bytes())
@@ -142,7 +145,8 @@ def load(path: str | os.PathLike) -> CompiledCircuit:
                                       len(header["gate_names"]), widths),
             output_readout=_get_readout(tensors, "output_readout", header["output_readout_blocks"],
                                         len(header["output_names"]), widths),
-            meta=header["meta"])
+            meta=header["meta"],
+            program=None if header.get("program") is None else circuit_from_json(header["program"]))
         circuit.validate()
     except ArtifactError as error:
         raise ArtifactError(f"{path}: {error}") from None

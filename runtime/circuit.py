@@ -20,6 +20,8 @@ import scipy.sparse as sp
 if TYPE_CHECKING:
     import torch
 
+    from compiler.ir import Circuit
+
 THRESHOLD = 0.5  # a gate is true when its readout is above this
 
 
@@ -34,6 +36,13 @@ def sparse_rows(rows: list[tuple[tuple[int, float], ...]], n_columns: int) -> sp
     return matrix
 
 
+def _times_transpose(h: np.ndarray | sp.spmatrix, matrix: sp.csr_matrix) -> np.ndarray:
+    """h @ matrix.T as a dense float32 array; h may be sparse (s-sparse inputs)."""
+    if sp.issparse(h):
+        return np.asarray(h @ matrix.T.toarray(), dtype=np.float32)
+    return np.asarray((matrix @ h.T).T, dtype=np.float32)
+
+
 @dataclass
 class Layer:
     """One layer: weight (width_out, width_in) CSR float32, bias (width_out,)."""
@@ -46,9 +55,9 @@ class Layer:
     def width(self) -> int:
         return self.weight.shape[0]
 
-    def apply(self, h: np.ndarray) -> np.ndarray:
-        """h: (batch, width_in) -> (batch, width_out) float32."""
-        z = np.asarray((self.weight @ h.T).T, dtype=np.float32) + self.bias
+    def apply(self, h: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """h: (batch, width_in), dense or sparse -> (batch, width_out) float32."""
+        z = _times_transpose(h, self.weight) + self.bias
         return np.maximum(z, 0.0, out=z) if self.relu else z
 
 
@@ -84,8 +93,12 @@ class Readout:
         out = np.tile(self.bias, (activations[0].shape[0], 1))
         for block, h in zip(self.blocks, activations):
             if block.nnz:
-                out += np.asarray((block @ h.T).T, dtype=np.float32)
+                out += _times_transpose(h, block)
         return out
+
+    def select(self, rows: np.ndarray) -> "Readout":
+        """The readout of only the given values (rows)."""
+        return Readout([block[rows] for block in self.blocks], self.bias[rows])
 
 
 @dataclass
@@ -94,6 +107,8 @@ class CompiledCircuit:
 
     meta: JSON-serialisable facts about the compilation (lowering, options,
     seed, measured figures), kept in the artifact.
+    program: the IR it was compiled from, the ground truth for reports and
+    verification (kept in the artifact too).
     """
     name: str
     input_names: list[str]
@@ -103,6 +118,7 @@ class CompiledCircuit:
     gate_readout: Readout
     output_readout: Readout
     meta: dict[str, Any] = field(default_factory=dict)
+    program: "Circuit | None" = None
 
     @property
     def n_inputs(self) -> int:
@@ -140,8 +156,8 @@ class CompiledCircuit:
                 raise ValueError(f"{label} readout has blocks {shapes}, expected {n} rows "
                                  f"over widths {widths}")
 
-    def _inputs(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
+    def _inputs(self, x: np.ndarray | sp.spmatrix) -> np.ndarray | sp.spmatrix:
+        x = sp.csr_matrix(x, dtype=np.float32) if sp.issparse(x) else np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.n_inputs:
             raise ValueError(f"expected inputs of shape (batch, {self.n_inputs}), got {x.shape}")
         return x
@@ -160,6 +176,12 @@ class CompiledCircuit:
     def gate_values(self, x: np.ndarray) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, n_gates) float32 readouts."""
         return self.gate_readout.apply(self.activations(x))
+
+    def error_report(self, samples: int = 1000, max_active: int | None = None, seed: int = 0,
+                     progress: bool = False):
+        """Per-gate error on the stratified test distribution (runtime.report)."""
+        from runtime.report import error_report
+        return error_report(self, samples=samples, max_active=max_active, seed=seed, progress=progress)
 
     def to_torch(self) -> "torch.nn.Module":
         """The circuit as a torch.nn.Module of nn.Linear and nn.ReLU (float32, CPU)."""

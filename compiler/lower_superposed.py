@@ -1,0 +1,360 @@
+"""Superposed lowering: many gates share few ReLU neurons.
+
+1. Expand every gate (and output) into a polynomial of its input features,
+   valid on s-sparse inputs (multilinear.py): a bias, linear input reads, and
+   AND-monomials of degree >= 2.
+2. Compute the monomials in one ReLU layer:
+   - strategy "hub" (default): pairs are packed into shared neurons. A neuron has
+     hub features H (weight W = s) and leaf features B (weight 1), bias -W:
+         z = ReLU(W * #(H on) + #(B on) - W)
+     With no hub on it is silent (at most s features are on); with one hub on it
+     counts the active leaves, so it reads AND(hub, leaf) for every pair it hosts.
+     It errs only when a non-hosted feature of the same neuron is on too, so the
+     number of such "dangerous" co-tenants (|B| + 2|H| - 3) is what the packing
+     bounds, chosen from the target error on the stratified test distribution.
+   - strategy "paper-uand": the published universal construction (Haenni, Mendel,
+     Vaintrob 2024): each neuron reads each feature with probability p, bias -1,
+     and AND(a, b) is the average over the neurons reading both.
+   Monomials of degree >= 3, and pairs whose value a gate needs (XOR, atleast),
+   get one exact neuron each: ReLU(sum - (degree - 1)).
+3. Read every gate linearly: bias + input reads + sum of coefficient x monomial.
+Inputs are read uncompressed, or through a linear embedding into embed_dim
+dimensions (random signs or low-coherence), which adds interference.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from compiler.embeddings import coherence, low_coherence_embedding, random_sign_embedding, welch_bound
+from compiler.errors import CompileError
+from compiler.ir import Circuit, Lit
+from compiler.multilinear import Monomial, count_patterns, polynomial
+from runtime.circuit import CompiledCircuit, Layer, Readout
+
+CONSTANT = -1  # the unit index of a constant term in a monomial's estimate
+MAX_TERMS_PER_GATE = 4096  # beyond this a gate's polynomial is too big to superpose: use --exact
+
+
+@dataclass
+class SuperposeOptions:
+    """Knobs of the superposed lowering; None means 'chosen by the compiler'."""
+    target_error: float = 0.01       # per-gate error aimed at on the stratified distribution
+    width: int | None = None         # neurons of the gate layer
+    embed_dim: int | None = None     # None: inputs are read uncompressed
+    embedding: str = "random"        # "random" signs or "low-coherence"
+    strategy: str = "hub"            # "hub" or "paper-uand"
+    p: float | None = None           # paper-uand connection probability
+
+
+@dataclass
+class HubNeuron:
+    """One shared neuron of the hub strategy."""
+    hubs: list[int] = field(default_factory=list)
+    leaves: set[int] = field(default_factory=set)
+    pairs: list[Monomial] = field(default_factory=list)
+
+    @property
+    def danger(self) -> int:
+        """Co-tenants that can make a hosted pair misfire: |B| + 2|H| - 3."""
+        return len(self.leaves) + 2 * len(self.hubs) - 3
+
+
+def expand_gates(circuit: Circuit, lits: list[Lit], s: int) -> list[dict[Monomial, float]]:
+    """The polynomial of every literal over its own input support."""
+    supports = circuit.supports()
+    polys = []
+    for lit in lits:
+        support = sorted(supports[lit.signal])
+        if count_patterns(len(support), s) > MAX_TERMS_PER_GATE:
+            raise CompileError(f"a gate depends on {len(support)} inputs: too many to superpose at "
+                               f"sparsity {s} (use --exact, or a program with smaller supports)")
+        polys.append(polynomial(circuit, lit, support, s))
+    return polys
+
+
+def misfire(x: set[int], y: set[int], pool: int, fills: int) -> float:
+    """Chance that `fills` distinct random features from `pool` make the pair's
+    two neurons sum to 2 or more: each fill in x (the co-tenants of the on
+    feature's hub neuron) adds one to the first, any fill in y (the other hubs
+    of the off feature's hub neuron) wakes the second. Multivariate
+    hypergeometric over the regions x-y, y-x, x&y and the rest."""
+    sizes = (len(x - y), len(y - x), len(x & y))
+    rest = pool - sum(sizes)
+    total = 0.0
+    for n1 in range(fills + 1):
+        for n2 in range(fills + 1 - n1):
+            for n3 in range(fills + 1 - n1 - n2):
+                if (n1 + n3) + (n2 + n3 > 0) >= 2:
+                    total += (math.comb(sizes[0], n1) * math.comb(sizes[1], n2) * math.comb(sizes[2], n3)
+                              * math.comb(max(rest, 0), fills - n1 - n2 - n3))
+    return total / math.comb(pool, fills)
+
+
+def make_stars(pairs: list[Monomial]) -> list[tuple[int, list[int]]]:
+    """Orient every pair: repeatedly the feature with most remaining partners
+    becomes a hub and takes them all as leaves."""
+    partners: dict[int, set[int]] = {}
+    for a, b in pairs:
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
+    heap = [(-len(p), v) for v, p in partners.items()]
+    heapq.heapify(heap)
+    stars = []
+    while heap:
+        degree, v = heapq.heappop(heap)
+        if v not in partners:
+            continue
+        if -degree != len(partners[v]):
+            if partners[v]:
+                heapq.heappush(heap, (-len(partners[v]), v))
+            continue
+        leaves = sorted(partners.pop(v))
+        for leaf in leaves:
+            partners[leaf].discard(v)
+        stars.append((v, leaves))
+    return stars
+
+
+def reverse_stars(stars: list[tuple[int, list[int]]]) -> list[tuple[int, list[int]]]:
+    """The same pairs with the other feature as hub."""
+    reversed_: dict[int, list[int]] = {}
+    for hub, leaves in stars:
+        for leaf in leaves:
+            reversed_.setdefault(leaf, []).append(hub)
+    return sorted((hub, sorted(leaves)) for hub, leaves in reversed_.items())
+
+
+def pack_stars(stars: list[tuple[int, list[int]]], danger_limit: int) -> list[HubNeuron]:
+    """Split stars to the limit, then first-fit them into neurons while every
+    neuron's danger stays within the limit (a hub is never a leaf of its neuron)."""
+    chunk = max(1, danger_limit + 1)
+    pieces = [(hub, leaves[i:i + chunk]) for hub, leaves in stars for i in range(0, len(leaves), chunk)]
+    pieces.sort(key=lambda star: (-len(star[1]), star[0]))
+    neurons: list[HubNeuron] = []
+    open_neurons: list[HubNeuron] = []
+    for hub, leaves in pieces:
+        for neuron in open_neurons:
+            new_leaves = neuron.leaves.union(leaves)
+            if (hub not in new_leaves and not new_leaves.intersection(neuron.hubs)
+                    and len(new_leaves) + 2 * (len(neuron.hubs) + 1) - 3 <= danger_limit):
+                break
+        else:
+            neuron = HubNeuron()
+            neurons.append(neuron)
+            open_neurons.append(neuron)
+        neuron.hubs.append(hub)
+        neuron.leaves.update(leaves)
+        neuron.pairs.extend(tuple(sorted((hub, leaf))) for leaf in leaves)
+        if neuron.danger >= danger_limit - 1:
+            open_neurons.remove(neuron)
+    return neurons
+
+
+def pack_pairs(pairs: list[Monomial], danger_limit: int) -> list[HubNeuron]:
+    """Every pair on two neurons, once with each feature as hub: a false input
+    then misfires only when both neurons see a dangerous co-tenant."""
+    stars = make_stars(pairs)
+    return pack_stars(stars, danger_limit) + pack_stars(reverse_stars(stars), danger_limit)
+
+
+def pair_errors(neurons: list[HubNeuron], n_features: int, s: int) -> dict[Monomial, float]:
+    """Predicted error of every hosted pair on the stratified distribution,
+    computed from the actual neurons. A false input with a on (b off) misfires
+    when one of its fill features is another hub of a's neuron, or when its
+    fills give the two neurons a sum of 2 or more (misfire); symmetrically for b. The pattern with neither on needs a hub and another
+    co-tenant of the same neuron at once and is neglected."""
+    homes: dict[Monomial, dict[int, HubNeuron]] = {}
+    for neuron in neurons:
+        for pair in neuron.pairs:
+            hub = next(f for f in pair if f in neuron.hubs)
+            homes.setdefault(pair, {})[hub] = neuron
+    pool, fills, errors = n_features - 2, s - 1, {}
+    for (a, b), home in homes.items():
+        total = 0.0
+        for on, off in ((a, b), (b, a)):
+            own, other = home[on], home[off]
+            # another hub of the on feature's neuron lifts it by W >= 2 on its own
+            hubs = set(own.hubs) - {on}
+            instant = 1.0 - math.comb(pool - len(hubs), fills) / math.comb(pool, fills)
+            total += instant + (1.0 - instant) * misfire(
+                own.leaves - {a, b}, set(other.hubs) - {off}, pool - len(hubs), fills)
+        errors[(a, b)] = 0.5 * total / 3.0
+    return errors
+
+
+def tolerates_thresholding(poly: dict[Monomial, float]) -> bool:
+    """A gate with one AND of unit weight (AND, OR, AND-NOT) stays right when its
+    AND is read by a shared estimate that is only right after thresholding.
+    Others (XOR, atleast, sums of ANDs) need the AND's value: exact neurons."""
+    products = [c for t, c in poly.items() if len(t) >= 2]
+    return len(products) == 1 and abs(products[0]) == 1.0
+
+
+def choose_danger_limit(pairs: list[Monomial], options: SuperposeOptions, n_features: int, s: int,
+                        spare_width: int | None) -> int:
+    """The largest co-tenant limit whose predicted error is half the target
+    (the other half is left to sampling noise and non-AND gates), or, when the
+    width is fixed, the smallest limit whose packing fits in it."""
+    if spare_width is not None:
+        low, high = 0, 2 * n_features
+        if len(pack_pairs(pairs, high)) > spare_width:
+            raise CompileError(f"--width {options.width} is too small: the pairs need more neurons "
+                               f"than that even when fully shared")
+        while low < high:
+            mid = (low + high) // 2
+            low, high = (low, mid) if len(pack_pairs(pairs, mid)) <= spare_width else (mid + 1, high)
+        return low
+    low, high = 1, 2 * n_features
+    while low < high:  # largest limit whose worst predicted pair error is half the target
+        mid = (low + high + 1) // 2
+        worst = max(pair_errors(pack_pairs(pairs, mid), n_features, s).values(), default=0.0)
+        low, high = (mid, high) if worst <= options.target_error / 2 else (low, mid - 1)
+    return low
+
+
+def hub_layer(pairs: list[Monomial], danger_limit: int, s: int
+              ) -> tuple[list[dict[int, float]], list[float], dict[Monomial, list[tuple[int, float]]]]:
+    """Feature weights and biases of the hub neurons, and how each pair is read."""
+    rows, biases, homes = [], [], {}
+    for j, neuron in enumerate(pack_pairs(pairs, danger_limit)):
+        row = {leaf: 1.0 for leaf in neuron.leaves}
+        row.update({hub: float(s) for hub in neuron.hubs})
+        rows.append(row)
+        biases.append(-float(s))
+        for pair in neuron.pairs:
+            homes.setdefault(pair, []).append(j)
+    # AND ~ (2/3)(z1 + z2) - 1/3: 1 when both neurons see the pair, 1/3 when one
+    # misfires alone, -1/3 when neither fires; only a double misfire crosses 0.5.
+    estimate = {pair: [(j, 2.0 / 3.0) for j in js] + [(CONSTANT, -1.0 / 3.0)] for pair, js in homes.items()}
+    return rows, biases, estimate
+
+
+def paper_uand_layer(pairs: list[Monomial], n_features: int, width: int, p: float, rng: np.random.Generator
+                     ) -> tuple[list[dict[int, float]], list[float], dict[Monomial, list[tuple[int, float]]]]:
+    """The published Bernoulli construction: each neuron reads each feature with
+    probability p (weight 1, bias -1); AND(a, b) is the mean of the neurons
+    reading both (0 when none does)."""
+    connected = rng.random((width, n_features)) < p
+    rows = [{int(f): 1.0 for f in np.flatnonzero(connected[j])} for j in range(width)]
+    estimate = {}
+    for a, b in pairs:
+        shared = np.flatnonzero(connected[:, a] & connected[:, b])
+        estimate[(a, b)] = [(int(j), 1.0 / len(shared)) for j in shared]
+    return rows, [-1.0] * width, estimate
+
+
+def _sparse(rows: list[dict[int, float]], n_columns: int) -> sp.csr_matrix:
+    indptr = np.cumsum([0] + [len(r) for r in rows])
+    cols = np.fromiter((c for r in rows for c in sorted(r)), dtype=np.int64, count=int(indptr[-1]))
+    vals = np.fromiter((r[c] for r in rows for c in sorted(r)), dtype=np.float32, count=int(indptr[-1]))
+    return sp.csr_matrix((vals, cols, indptr), shape=(len(rows), n_columns))
+
+
+def _input_interface(n_features: int, options: SuperposeOptions, rng: np.random.Generator
+                     ) -> tuple[np.ndarray | None, dict]:
+    """The embedding (d0, m) or None for uncompressed inputs, and facts about it."""
+    if options.embed_dim is None or options.embed_dim >= n_features:
+        return None, {"embed_dim": n_features, "features_per_dim": 1.0}
+    d0 = options.embed_dim
+    embed = (low_coherence_embedding(n_features, d0, rng) if options.embedding == "low-coherence"
+             else random_sign_embedding(n_features, d0, rng))
+    return embed, {"embed_dim": d0, "features_per_dim": n_features / d0, "embedding": options.embedding,
+                   "coherence": coherence(embed), "welch_bound": welch_bound(n_features, d0)}
+
+
+def lower_superposed(circuit: Circuit, options: SuperposeOptions, rng: np.random.Generator) -> CompiledCircuit:
+    """Lower `circuit` (which must declare sparsity) into one superposed ReLU layer."""
+    s = circuit.sparsity
+    if s is None:
+        raise CompileError("the superposed lowering needs a sparsity declaration (or --sparsity)")
+    m = circuit.n_inputs
+    lits = [Lit(signal) for signal in circuit.gate_signals] + [lit for _, lit in circuit.outputs]
+    polys = expand_gates(circuit, lits, s)
+    monomials = sorted({t for poly in polys for t in poly if len(t) >= 2})
+    valued = {t for poly in polys if not tolerates_thresholding(poly) for t in poly if len(t) >= 2}
+    pairs = [t for t in monomials if len(t) == 2 and t not in valued]
+    higher = [t for t in monomials if len(t) > 2 or t in valued]
+
+    facts: dict = {"lowering": "superposed", "strategy": options.strategy, "sparsity": s,
+                   "target_error": options.target_error, "pair_monomials": len(pairs),
+                   "dedicated_monomials": len(higher)}
+    if options.strategy == "hub":
+        spare = None if options.width is None else options.width - len(higher)
+        limit = choose_danger_limit(pairs, options, m, s, spare)
+        rows, biases, estimate = hub_layer(pairs, limit, s)
+        predicted = pair_errors(pack_pairs(pairs, limit), m, s)
+        facts.update(danger_limit=limit, predicted_max_error=max(predicted.values(), default=0.0))
+    elif options.strategy == "paper-uand":
+        width = options.width or max(1, math.ceil(len(pairs) / 4))
+        p = options.p if options.p is not None else min(0.5, math.log(m) ** 2 / math.sqrt(width) / 10)
+        rows, biases, estimate = paper_uand_layer(pairs, m, width, p, rng)
+        facts.update(p=p, uncovered_pairs=sum(not e for e in estimate.values()))
+    else:
+        raise CompileError(f"unknown strategy '{options.strategy}' (choose hub or paper-uand)")
+    for t in higher:  # exact: ReLU(sum - (degree - 1)) is 1 when every feature of t is on, else 0
+        estimate[t] = [(len(rows), 1.0)]
+        rows.append({f: 1.0 for f in t})
+        biases.append(-(len(t) - 1.0))
+
+    embed, embed_facts = _input_interface(m, options, rng)
+    facts.update(embed_facts)
+    feature_weights = _sparse(rows, m)
+    layers = []
+    if embed is not None:
+        layers.append(Layer(sp.csr_matrix(embed), np.zeros(embed.shape[0], np.float32), relu=False, kind="embed"))
+        gate_weight = sp.csr_matrix((feature_weights @ embed.T).astype(np.float32))
+    else:
+        gate_weight = feature_weights
+    layers.append(Layer(gate_weight, np.asarray(biases, np.float32), relu=True, kind="gates"))
+    widths = [m] + [layer.width for layer in layers]
+    readouts = _readouts(polys, estimate, embed, widths)
+    n_gates = len(circuit.gate_signals)
+    facts.update(_wire_kinds(polys[:n_gates]))
+    return CompiledCircuit(
+        name=circuit.name, input_names=list(circuit.input_names), gate_names=circuit.gate_names,
+        output_names=circuit.output_names, layers=layers,
+        gate_readout=_readout_rows(readouts[:n_gates], widths), output_readout=_readout_rows(readouts[n_gates:], widths),
+        meta=facts, program=circuit)
+
+
+def _readouts(polys: list[dict[Monomial, float]], estimate: dict[Monomial, list[tuple[int, float]]],
+              embed: np.ndarray | None, widths: list[int]) -> list[tuple[float, list[tuple[int, int, float]]]]:
+    """Each polynomial as (bias, [(activation index, unit, weight)])."""
+    gate_layer = len(widths) - 1
+    result = []
+    for poly in polys:
+        bias, terms = 0.0, []
+        for t, c in poly.items():
+            if not t:
+                bias += c
+            elif len(t) == 1 and embed is None:
+                terms.append((0, t[0], c))
+            elif len(t) == 1:
+                terms.extend((1, unit, c * float(w)) for unit, w in enumerate(embed[:, t[0]]))
+            else:
+                bias += sum(c * w for unit, w in estimate[t] if unit == CONSTANT)
+                terms.extend((gate_layer, unit, c * w) for unit, w in estimate[t] if unit != CONSTANT)
+        result.append((bias, terms))
+    return result
+
+
+def _readout_rows(rows: list[tuple[float, list[tuple[int, int, float]]]], widths: list[int]) -> Readout:
+    entries: list[list[tuple[int, int, float]]] = [[] for _ in widths]
+    for r, (_, terms) in enumerate(rows):
+        for layer, unit, weight in terms:
+            entries[layer].append((r, unit, weight))
+    return Readout.from_entries(entries, len(rows), widths, np.asarray([b for b, _ in rows], np.float32))
+
+
+def _wire_kinds(polys: list[dict[Monomial, float]]) -> dict[str, int]:
+    """How each gate is computed: read linearly from the inputs, from shared
+    (superposed) neurons, or with a dedicated neuron; and how many are dense
+    (true when no feature is on: a NOT of sparse features)."""
+    degree = [max((len(t) for t in p), default=0) for p in polys]
+    return {"gates_linear": sum(d <= 1 for d in degree), "gates_superposed": sum(d == 2 for d in degree),
+            "gates_dedicated": sum(d > 2 for d in degree), "gates_dense": sum(p.get((), 0) != 0 for p in polys)}

@@ -1,0 +1,234 @@
+"""The `superpose` command line: compile, run, info (and the subcommands
+registered by later stages). User errors print one clear message and exit 2."""
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from runtime.artifact import load
+from runtime.circuit import THRESHOLD, CompiledCircuit
+from runtime.errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {value}")
+    return value
+
+
+def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
+    import compiler
+    circuit = compiler.load_circuit(args.source, format=args.format)
+    options = compiler.SuperposeOptions(target_error=args.target_error, width=args.width, embed_dim=args.embed_dim,
+                                        embedding=args.embedding, strategy=args.strategy, p=args.p)
+    compiled = compiler.compile_circuit(circuit, seed=args.seed, exact=args.exact, sparsity=args.sparsity,
+                                        options=options)
+    out = Path(args.output) if args.output else Path(Path(args.source).stem + ".safetensors")
+    compiled.save(out)
+    console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
+                  f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
+    return 0
+
+
+def _parse_features(spec: str, circuit: CompiledCircuit) -> np.ndarray:
+    """'fur,flies' -> (1, n_inputs) 0/1 row; unknown names are a UserError."""
+    x = np.zeros((1, circuit.n_inputs), dtype=np.float32)
+    index = {name: i for i, name in enumerate(circuit.input_names)}
+    for name in filter(None, (part.strip() for part in spec.split(","))):
+        if name not in index:
+            close = difflib.get_close_matches(name, circuit.input_names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserError(f"--on: '{name}' is not an input of {circuit.name}{hint}; "
+                            f"inputs: {', '.join(circuit.input_names[:20])}"
+                            f"{' ...' if circuit.n_inputs > 20 else ''}")
+        x[0, index[name]] = 1.0
+    return x
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    circuit = load(args.artifact)
+    x = _parse_features(args.on, circuit)
+    sparsity = circuit.meta.get("sparsity")
+    if sparsity is not None and x.sum() > sparsity:
+        console.print(f"[yellow]warning:[/] {int(x.sum())} features on, but {circuit.name} is only "
+                      f"guaranteed for at most {sparsity}", style="yellow")
+    names, values = ((circuit.gate_names, circuit.gate_values(x)[0]) if args.gates
+                     else (circuit.output_names, circuit.run(x)[0]))
+    table = Table(title=f"{circuit.name}: {'gates' if args.gates else 'outputs'} with "
+                        f"{args.on or 'nothing'} on")
+    table.add_column("name")
+    table.add_column("readout", justify="right")
+    table.add_column("value", justify="right")
+    for name, value in zip(names, values):
+        table.add_row(name, f"{value:.4f}", str(int(value > THRESHOLD)))
+    console.print(table)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace, console: Console) -> int:
+    circuit = load(args.artifact)
+    table = Table(title=f"{circuit.name} ({circuit.meta.get('lowering', '?')} lowering)")
+    for column in ("layer", "kind", "activation", "width in", "width out", "nonzero weights"):
+        table.add_column(column, justify="right" if "width" in column or "weights" in column else "left")
+    for i, layer in enumerate(circuit.layers, start=1):
+        table.add_row(str(i), layer.kind, "relu" if layer.relu else "linear", str(layer.weight.shape[1]),
+                      str(layer.width), str(layer.weight.nnz))
+    console.print(table)
+    neurons = circuit.n_neurons
+    console.print(f"inputs {circuit.n_inputs}, gates {circuit.n_gates}, outputs {circuit.n_outputs}, "
+                  f"layers {len(circuit.layers)}, neurons {neurons}, gates per neuron "
+                  f"{circuit.n_gates / neurons if neurons else float('nan'):.2f}")
+    facts = {k: v for k, v in circuit.meta.items() if not isinstance(v, (dict, list))}
+    console.print(", ".join(f"{k} {v}" for k, v in sorted(facts.items())))
+    return 0
+
+
+def _write_atomically(path: str, text: str) -> None:
+    import os
+    import tempfile
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".superpose.", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    circuit = load(args.artifact)
+    report = circuit.error_report(samples=args.samples, max_active=args.max_active, seed=args.seed,
+                                  progress=console.is_terminal)
+    report.render(console, top=args.top)
+    if args.json:
+        _write_atomically(args.json, report.to_json())
+    if args.csv:
+        import io
+        buffer = io.StringIO()
+        report.write_csv(buffer)
+        _write_atomically(args.csv, buffer.getvalue())
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace, console: Console) -> int:
+    from compiler.emit_dsl import emit_dsl
+    from compiler.netlists import load_netlist
+    circuit = load_netlist(args.source, format=args.format)
+    _write_atomically(args.output, emit_dsl(circuit))
+    console.print(f"wrote {args.output}: {circuit.n_inputs} inputs, {len(circuit.gate_names)} gates")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="superpose",
+        description="Compile sparse boolean programs into ReLU networks (exact or in superposition), "
+                    "run them, and inspect the result.",
+        epilog="Run 'superpose COMMAND --help' for the options of each command.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("compile", help="compile a program (.sbp) or netlist into a .safetensors artifact",
+                            description="Compile a program (.sbp) or a netlist (.bench, .aag, .aig, .blif) "
+                                        "into a safetensors artifact, written atomically.")
+    p.add_argument("source", help="program or netlist file")
+    p.add_argument("-o", "--output", help="artifact to write (default: SOURCE's stem + .safetensors here)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0,
+                   help="seed of every random choice; the same seed gives a byte-identical artifact (default 0)")
+    p.add_argument("--format", choices=["sbp", "bench", "aiger", "blif"],
+                   help="input format (default: from the file extension)")
+    p.add_argument("--exact", action="store_true",
+                   help="exact lowering (one set of neurons per gate) even when the program declares sparsity")
+    p.add_argument("--sparsity", type=_positive_int,
+                   help="assume at most this many inputs are on (overrides the program's; netlists have none)")
+    p.add_argument("--strategy", choices=["hub", "paper-uand"], default="hub",
+                   help="superposed construction: hub (shared gated neurons, default) or paper-uand "
+                        "(the published Bernoulli U-AND, as a baseline)")
+    p.add_argument("--target-error", type=_probability, default=0.01,
+                   help="per-gate error to aim for on the stratified distribution (default 0.01)")
+    p.add_argument("--width", type=_positive_int,
+                   help="neurons of the superposed gate layer (default: chosen to meet --target-error)")
+    p.add_argument("--embed-dim", type=_positive_int,
+                   help="embed the inputs in this many dimensions first (default: read them uncompressed)")
+    p.add_argument("--embedding", choices=["random", "low-coherence"], default="random",
+                   help="input code for --embed-dim: random signs or low-coherence (alternating projection)")
+    p.add_argument("--p", type=_probability,
+                   help="paper-uand: probability that a neuron reads a feature (default: log(m)^2/sqrt(width)/10)")
+    p.set_defaults(handler=_cmd_compile)
+
+    p = commands.add_parser("report", help="per-gate error of an artifact on the stratified test distribution",
+                            description="Measure every gate on stratified samples (half the inputs make it true, "
+                                        "half false, at most s features on) and show the worst gates first.")
+    p.add_argument("artifact", help="compiled .safetensors file")
+    p.add_argument("--samples", type=_positive_int, default=1000, help="samples per gate (default 1000)")
+    p.add_argument("--max-active", type=_positive_int,
+                   help="features on at once (default: the program's sparsity)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the samples (default 0)")
+    p.add_argument("--top", type=_positive_int, default=15, help="worst gates to show (default 15)")
+    p.add_argument("--json", metavar="FILE", help="write every gate's figures as JSON")
+    p.add_argument("--csv", metavar="FILE", help="write every gate's figures as CSV")
+    p.set_defaults(handler=_cmd_report)
+
+    p = commands.add_parser("convert", help="write a netlist (.bench, .aag, .aig, .blif) as a DSL program",
+                            description="Convert a netlist into an equivalent, readable superpose program.")
+    p.add_argument("source", help="netlist file")
+    p.add_argument("-o", "--output", required=True, help="program (.sbp) to write")
+    p.add_argument("--format", choices=["bench", "aiger", "blif"], help="input format (default: from extension)")
+    p.set_defaults(handler=_cmd_convert)
+
+    p = commands.add_parser("run", help="run a compiled circuit on one input and print its outputs",
+                            description="Run a compiled circuit on one input: the named features on, "
+                                        "every other feature off. Prints each output's readout and value.")
+    p.add_argument("artifact", help="compiled .safetensors file")
+    p.add_argument("--on", default="", metavar="A,B,...",
+                   help="comma-separated input features that are on, e.g. fur,flies or tok[3] (default: none)")
+    p.add_argument("--gates", action="store_true", help="print every gate, not only the outputs")
+    p.set_defaults(handler=_cmd_run)
+
+    p = commands.add_parser("info", help="show layers, widths, neuron and gate counts of an artifact",
+                            description="Show the layers of a compiled circuit with their widths and "
+                                        "nonzero weights, and its neuron and gate counts.")
+    p.add_argument("artifact", help="compiled .safetensors file")
+    p.set_defaults(handler=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `superpose` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    console = Console()
+    handler: Callable[[argparse.Namespace, Console], int] = args.handler
+    try:
+        return handler(args, console)
+    except UserError as error:
+        print(f"superpose {args.command}: {error}" if "\n" not in str(error) else str(error), file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Per-gate error of a compiled circuit on the stratified test distribution
+(runtime/sampling.py), measured on the actual weights.
+
+For every gate: false-positive rate (true readout on inputs where the gate is
+false), false-negative rate, error = their mean (the misclassification rate on
+the half-true, half-false distribution), mean absolute readout error, and the
+smallest margin to THRESHOLD on the right side (negative: a wrong sample).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import TextIO
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from runtime.circuit import THRESHOLD, CompiledCircuit
+from runtime.errors import UserError
+from runtime.sampling import sample_gate
+
+BATCH_ROWS = 65536  # inputs evaluated per forward pass
+
+
+@dataclass
+class GateError:
+    name: str
+    false_positive_rate: float
+    false_negative_rate: float
+    error: float
+    mean_abs_error: float
+    min_margin: float
+    samples: int
+
+
+@dataclass
+class ErrorReport:
+    """Per-gate figures, worst first in `worst()`, and the circuit's size."""
+    circuit: str
+    gates: list[GateError]
+    samples_per_gate: int
+    max_active: int | None
+    n_neurons: int
+    features_per_dim: float
+    facts: dict = field(default_factory=dict)
+
+    def errors(self) -> np.ndarray:
+        return np.array([g.error for g in self.gates])
+
+    def summary(self) -> dict:
+        errors = self.errors()
+        return {"gates": len(self.gates), "samples_per_gate": self.samples_per_gate,
+                "mean_error": float(errors.mean()) if errors.size else 0.0,
+                "p99_error": float(np.percentile(errors, 99)) if errors.size else 0.0,
+                "max_error": float(errors.max(initial=0.0)),
+                "gates_per_neuron": len(self.gates) / self.n_neurons if self.n_neurons else float("nan"),
+                "features_per_dim": self.features_per_dim, "neurons": self.n_neurons}
+
+    def worst(self, n: int | None = None) -> list[GateError]:
+        ranked = sorted(self.gates, key=lambda g: (-g.error, g.min_margin, g.name))
+        return ranked if n is None else ranked[:n]
+
+    def to_json(self) -> str:
+        return json.dumps({"circuit": self.circuit, "max_active": self.max_active, "summary": self.summary(),
+                           "facts": self.facts, "gates": [asdict(g) for g in self.gates]}, indent=1)
+
+    def write_csv(self, stream: TextIO) -> None:
+        writer = csv.DictWriter(stream, fieldnames=[f.name for f in fields(GateError)], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(asdict(g) for g in self.gates)
+
+    def render(self, console: Console, top: int = 15) -> None:
+        table = Table(title=f"{self.circuit}: worst gates of {len(self.gates)} "
+                            f"({self.samples_per_gate} stratified samples each, max active {self.max_active})")
+        for column in ("gate", "error", "false pos", "false neg", "mean |err|", "min margin"):
+            table.add_column(column, justify="left" if column == "gate" else "right")
+        for g in self.worst(top):
+            table.add_row(g.name, f"{g.error:.4%}", f"{g.false_positive_rate:.4%}", f"{g.false_negative_rate:.4%}",
+                          f"{g.mean_abs_error:.4f}", f"{g.min_margin:+.4f}")
+        console.print(table)
+        s = self.summary()
+        console.print(f"gate error: mean {s['mean_error']:.4%}, p99 {s['p99_error']:.4%}, max {s['max_error']:.4%}"
+                      f" | gates per neuron {s['gates_per_neuron']:.2f} | features per dimension "
+                      f"{s['features_per_dim']:.2f} | {s['neurons']} neurons")
+
+
+def gate_samples(circuit: CompiledCircuit, n_samples: int, max_active: int | None, seed: int):
+    """Yield (gate indices, inputs CSR (n, n_inputs), wanted (n,), owner (n,)) in
+    batches of whole gates; owner[i] is the position of sample i's gate in the batch."""
+    import scipy.sparse as sp
+    program = circuit.program
+    if program is None:
+        raise UserError(f"{circuit.name}: the artifact carries no program, so there is no ground truth to measure")
+    rng = np.random.default_rng(seed)
+    supports = program.supports()
+    signals = program.gate_signals
+    per_batch = max(1, BATCH_ROWS // n_samples)
+    for start in range(0, len(signals), per_batch):
+        gates = np.arange(start, min(start + per_batch, len(signals)))
+        parts = [sample_gate(program, signals[g], sorted(supports[signals[g]]), n_samples, max_active, rng)
+                 for g in gates]
+        yield (gates, sp.vstack([p.inputs for p in parts], format="csr"),
+               np.concatenate([p.wanted for p in parts]), np.repeat(np.arange(gates.size), n_samples))
+
+
+def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int | None = None,
+                 seed: int = 0, progress: bool = False) -> ErrorReport:
+    """Measure every gate on `samples` stratified inputs (half true, half false).
+    max_active defaults to the declared sparsity."""
+    if samples < 2:
+        raise UserError(f"--samples must be at least 2, got {samples}")
+    if max_active is None:
+        max_active = circuit.meta.get("sparsity")
+    results: list[GateError] = []
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("measuring gates", total=circuit.n_gates)
+        for gates, inputs, wanted, owner in gate_samples(circuit, samples, max_active, seed):
+            readout = circuit.gate_readout.select(gates).apply(circuit.activations(inputs))
+            values = readout[np.arange(owner.size), owner]
+            results.extend(_gate_error(circuit.gate_names[g], values[owner == i], wanted[owner == i])
+                           for i, g in enumerate(gates))
+            bar.advance(task, gates.size)
+    return ErrorReport(circuit.name, results, samples, max_active, circuit.n_neurons,
+                       float(circuit.meta.get("features_per_dim", 1.0)), dict(circuit.meta))
+
+
+def _gate_error(name: str, values: np.ndarray, wanted: np.ndarray) -> GateError:
+    said = values > THRESHOLD
+    false_pos = float(said[~wanted].mean()) if (~wanted).any() else 0.0
+    false_neg = float((~said[wanted]).mean()) if wanted.any() else 0.0
+    sides = int((~wanted).any()) + int(wanted.any())
+    margin = np.where(wanted, values - THRESHOLD, THRESHOLD - values)
+    return GateError(name, false_pos, false_neg, (false_pos + false_neg) / sides,
+                     float(np.abs(values - wanted).mean()), float(margin.min()), int(values.size))
