@@ -38,7 +38,7 @@ def _patterns_by_value(program, signal: int, support: list[int], max_active: int
 
 def _distinct_fill(slots: np.ndarray, outside: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(n, max slots) random distinct features from `outside`, -1 past each row's slots."""
-    n, width = slots.size, int(slots.max(initial=0))
+    n, width = slots.size, min(int(slots.max(initial=0)), outside.size)
     fill = np.full((n, width), -1, dtype=np.int64)
     todo = np.arange(n)
     used = np.arange(width)[None, :] < np.minimum(slots, outside.size)[:, None]

@@ -1,0 +1,84 @@
+"""The superposed lowering against the reference interpreter, and the error
+report against an independent recount on the torch module."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import compiler
+from runtime import THRESHOLD
+from runtime.report import gate_samples
+from tests.programs_table import program_cases
+
+TARGET = 0.01
+
+
+def random_pairs_program(n_inputs: int, n_gates: int, sparsity: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    pairs: set[tuple[int, int]] = set()
+    while len(pairs) < n_gates:
+        a, b = sorted(rng.choice(n_inputs, 2, replace=False).tolist())
+        pairs.add((a, b))
+    lines = [f"sparsity {sparsity}", f"input x[{n_inputs}]"]
+    lines += [f"g{i} = x[{a}] & x[{b}]" for i, (a, b) in enumerate(sorted(pairs))]
+    lines.append("output " + ", ".join(f"g{i}" for i in range(n_gates)))
+    return "\n".join(lines)
+
+
+SPARSE_PROGRAMS = [(n, s) for n, s in program_cases() if "\nsparsity" in "\n" + s or s.startswith("sparsity")]
+
+
+@pytest.mark.parametrize("name,source", SPARSE_PROGRAMS, ids=[n for n, _ in SPARSE_PROGRAMS])
+def test_superposed_agrees_with_interpreter(name: str, source: str) -> None:
+    compiled = compiler.compile_source(source, filename=f"{name}.sbp")
+    assert compiled.meta["lowering"] == "superposed"
+    report = compiled.error_report(samples=600, seed=7)
+    assert report.summary()["mean_error"] <= TARGET, report.worst(3)
+
+
+def test_target_error_is_met_on_fresh_samples() -> None:
+    text = random_pairs_program(n_inputs=400, n_gates=1200, sparsity=3, seed=0)
+    compiled = compiler.compile_source(text, options=compiler.SuperposeOptions(target_error=0.02))
+    assert compiled.n_neurons < 1200 / 4  # it really is superposed: > 4 gates per neuron
+    report = compiled.error_report(samples=2000, seed=12345)  # seeds unrelated to compilation
+    assert report.summary()["max_error"] <= 0.02, report.worst(3)
+
+
+def test_report_matches_torch_recount() -> None:
+    text = random_pairs_program(n_inputs=120, n_gates=300, sparsity=3, seed=1)
+    compiled = compiler.compile_source(text, options=compiler.SuperposeOptions(target_error=0.05))
+    report = compiled.error_report(samples=400, seed=5)
+    model = compiled.to_torch()
+    recount = {}
+    for gates, inputs, wanted, owner in gate_samples(compiled, 400, 3, seed=5):
+        with torch.no_grad():
+            values = model.gate_values(torch.from_numpy(inputs.toarray())).numpy()
+        said = values[np.arange(owner.size), gates[owner]] > THRESHOLD
+        for i, g in enumerate(gates):
+            mine = owner == i
+            recount[compiled.gate_names[g]] = (float(said[mine & ~wanted].mean()),
+                                               float((~said[mine & wanted]).mean()))
+    for gate in report.gates:
+        assert (gate.false_positive_rate, gate.false_negative_rate) == pytest.approx(recount[gate.name])
+    assert any(g.error > 0 for g in report.gates)  # the recount is not vacuous: some gates err
+
+
+def test_paper_uand_baseline_runs_and_is_worse_at_equal_width() -> None:
+    text = random_pairs_program(n_inputs=400, n_gates=1200, sparsity=3, seed=2)
+    hub = compiler.compile_source(text, options=compiler.SuperposeOptions(target_error=0.02))
+    paper = compiler.compile_source(text, options=compiler.SuperposeOptions(
+        strategy="paper-uand", width=hub.n_neurons, p=0.1))
+    assert paper.n_neurons == hub.n_neurons
+    hub_error = hub.error_report(samples=400, seed=3).summary()["mean_error"]
+    paper_error = paper.error_report(samples=400, seed=3).summary()["mean_error"]
+    assert paper_error > hub_error
+
+
+def test_compressed_inputs_report_coherence() -> None:
+    text = random_pairs_program(n_inputs=256, n_gates=300, sparsity=2, seed=3)
+    compiled = compiler.compile_source(text, options=compiler.SuperposeOptions(embed_dim=128,
+                                                                               embedding="low-coherence"))
+    assert compiled.layers[0].kind == "embed" and not compiled.layers[0].relu
+    assert compiled.meta["welch_bound"] <= compiled.meta["coherence"] < 1.0
+    assert compiled.meta["features_per_dim"] == 2.0
