@@ -145,6 +145,43 @@ def _cmd_convert(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from runtime.verify import verify
+    if args.budget_seconds is not None and args.budget_seconds < 0:
+        raise UserError(f"--budget-seconds must be >= 0, got {args.budget_seconds}")
+    circuit = load(args.artifact)
+    result = verify(circuit, max_active=args.max_active, budget=args.budget_seconds,
+                    progress=console.is_terminal)
+    rank = {"counterexample": 0, "unknown": 1, "proved": 2}
+    verdicts = sorted(result.gates, key=lambda g: (rank[g.status], g.margin if g.margin is not None else 0.0))
+    table = Table(title=f"{circuit.name}: verdicts over inputs with at most "
+                        f"{'any number of' if result.max_active is None else result.max_active} features on")
+    for column in ("gate", "verdict", "method", "margin", "evidence"):
+        table.add_column(column, justify="right" if column == "margin" else "left")
+    style = {"proved": "green", "counterexample": "red", "unknown": "yellow"}
+    for g in verdicts[:args.rows]:
+        if g.counterexample is not None:
+            evidence = (f"on: {', '.join(g.counterexample.on) or 'nothing'} -> readout "
+                        f"{g.counterexample.readout:.4f}, expected {int(g.counterexample.expected)}")
+        elif g.bounds is not None:
+            side = "" if g.expected is None else f", expected {int(g.expected)}"
+            evidence = (f"readout in [{g.bounds[0]:.4f}, {g.bounds[1]:.4f}] with "
+                        f"{', '.join(g.pattern or ()) or 'no support feature'} on{side}")
+        else:
+            evidence = ""
+        table.add_row(g.gate, f"[{style[g.status]}]{g.status}[/]", g.method,
+                      "" if g.margin is None else f"{g.margin:.4f}", evidence)
+    console.print(table)
+    if len(verdicts) > args.rows:
+        console.print(f"... and {len(verdicts) - args.rows} more (--rows to show them, --json for all)")
+    console.print(result.summary())
+    if args.json:
+        _write_atomically(args.json, json.dumps(result.to_json(), indent=1))
+    return result.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="superpose",
@@ -193,6 +230,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write every gate's figures as JSON")
     p.add_argument("--csv", metavar="FILE", help="write every gate's figures as CSV")
     p.set_defaults(handler=_cmd_report)
+
+    p = commands.add_parser("verify", help="prove every gate right on sparse inputs, or find a counterexample",
+                            description="Give every gate a verdict over the inputs with at most s features on: "
+                                        "proved, counterexample (an input where it is wrong) or unknown (the "
+                                        "budget ran out). Exit status: 0 all proved, 1 a counterexample, "
+                                        "3 something unknown.")
+    p.add_argument("artifact", help="compiled .safetensors file")
+    p.add_argument("--max-active", type=_nonnegative_int,
+                   help="features on at once (default: the program's sparsity; without one, every input)")
+    p.add_argument("--budget-seconds", type=float, default=60.0, metavar="T",
+                   help="time allowed; what is still open then is unknown (default 60)")
+    p.add_argument("--rows", type=_positive_int, default=30,
+                   help="verdicts to show, counterexamples and unknowns first (default 30)")
+    p.add_argument("--json", metavar="FILE", help="write every verdict as JSON")
+    p.set_defaults(handler=_cmd_verify)
 
     p = commands.add_parser("convert", help="write a netlist (.bench, .aag, .aig, .blif) as a DSL program",
                             description="Convert a netlist into an equivalent, readable superpose program.")
