@@ -7,21 +7,24 @@
   counterexample  an input on which it is wrong, confirmed by running the
                   circuit and the reference interpreter
   unknown         the budget ran out first (or the gate's support has too many
-                  patterns); `bounds` are its readout's bounds on the support
-                  pattern that came closest to failing
+                  patterns to split on); `bounds` are its readout's bounds on
+                  the support pattern that came closest to failing
 
 Methods, cheapest first:
   exhaustive  every input with <= s features on, in batches: an input with j
               features on makes the first pre-activation a bias plus j columns
   bounds      sound bounds (runtime/bounds.py) per pattern of the gate's own
               support, with at most s - |pattern| other features on
-  search      beam search over which free features to turn on, steered by the
-              coefficients of the bounds, for a readout on the wrong side
-"auto" enumerates small input spaces outright; otherwise it bounds, searches,
+  branching   best-first branch and bound on the sets bounds leave open: each
+              set's candidate counterexample (the free features its bound says
+              hurt most) is run on the circuit, then the set is split on the
+              most harmful free feature, on or off
+"auto" enumerates small input spaces outright; otherwise it bounds, branches,
 and enumerates for the gates still open if that fits in the budget.
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import sys
@@ -29,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,12 +51,10 @@ EXHAUSTIVE_FIRST = 100_000      # input spaces this small are enumerated before 
 MAX_PATTERNS_PER_GATE = 4096    # gates with more support patterns are left to enumeration
 MAX_TABLE_SUPPORT = 40          # support bits that fit in a pattern key next to the gate index
 CELLS_PER_BATCH = 1 << 23       # numbers per working array: sets every batch size
+CONE_CELLS = 1 << 16            # per (sets x cone) array in bounds: small, as the cone is their union
 FLOAT_SLACK = 1e-4              # bounds must clear THRESHOLD by this much: float32 rounding of the circuit
-SEARCH_CANDIDATES = 32          # free features tried at each step of the search
-BEAM_WIDTH = 8                  # partial inputs kept per pattern at each step
-MAX_SEARCH_DEPTH = 8            # most free features the search turns on
-PROGRESS_MIN_INPUTS = 1_000_000  # enumerations shorter than this show no progress bar
-CONFIRM_BATCH = 4096            # inputs per call of the interpreter when confirming finds
+MAX_BRANCH_NODES = 2000         # sets branch and bound may split a gate into before giving up on it
+PROGRESS_AFTER = 1.0            # seconds of enumeration before a progress bar appears
 PROJECT_AFTER = 0.5             # seconds of enumeration before its total time is projected
 
 
@@ -70,7 +71,8 @@ class Counterexample:
 class GateVerdict:
     """The verdict on one gate.
 
-    method: what settled it ("exhaustive", "bounds", "search"; "" when unknown).
+    method: what settled it: "exhaustive", "bounds", "branching", or "search"
+            (a counterexample met while branching); "" when unknown.
     margin: proved: the worst readout distance to THRESHOLD on the right side;
             counterexample: that distance on the counterexample (<= 0).
     bounds, pattern, expected: unknown: the readout's (lower, upper) bounds on
@@ -126,7 +128,7 @@ def verify(circuit: CompiledCircuit, max_active: int | None = None, budget: floa
     s: max_active, else circuit.meta["sparsity"], else every input is allowed.
     budget: seconds (None: no limit); what is open when it runs out is unknown.
     method: "auto" (see the module docstring), "exhaustive" (enumeration only)
-    or "bounds" (bounds and search, no enumeration).
+    or "bounds" (bounds and branching, no enumeration).
     progress: a progress bar on long enumerations (None: when stderr is a tty).
     """
     start = time.monotonic()
@@ -140,13 +142,15 @@ def verify(circuit: CompiledCircuit, max_active: int | None = None, budget: floa
     s = circuit.n_inputs if declared is None else min(int(declared), circuit.n_inputs)
     show = progress if progress is not None else sys.stderr.isatty()
     table = _PatternTable.build(program, s)
-    ledger = _Ledger(circuit, program, table)
+    ledger = _Ledger(circuit, program)
     everything = np.arange(circuit.n_gates)
     if method == "exhaustive" or (method == "auto" and _count_inputs(circuit.n_inputs, s) <= EXHAUSTIVE_FIRST):
         _enumerate(circuit, table, s, everything, ledger, deadline, show)
     else:
-        open_patterns = _bound(circuit, table, s, ledger, deadline)
-        _search(circuit, s, open_patterns, ledger, deadline)
+        max_fixed = max((table.supports[g].size for g in np.flatnonzero(table.narrow)), default=0)
+        propagator = BoundPropagator(fold(circuit), max_fixed, s)
+        open_sets = _bound(circuit, table, s, propagator, ledger, deadline)
+        _branch(circuit, table, s, propagator, open_sets, ledger, deadline)
         if method == "auto" and (ledger.status == _UNKNOWN).any():
             _enumerate(circuit, table, s, np.flatnonzero(ledger.status == _UNKNOWN), ledger, deadline, show)
     return VerifyResult(circuit.name, None if declared is None else s, ledger.verdicts(),
@@ -240,8 +244,8 @@ class _Ledger:
     """Per gate: status, the method that settled it, its margin, its
     counterexample, and the worst pattern bounds seen (for unknowns)."""
 
-    def __init__(self, circuit: CompiledCircuit, program: "Circuit", table: _PatternTable):
-        self.circuit, self.program, self.table = circuit, program, table
+    def __init__(self, circuit: CompiledCircuit, program: "Circuit"):
+        self.circuit, self.program = circuit, program
         n = circuit.n_gates
         self.status = np.zeros(n, dtype=np.int8)
         self.method = [""] * n
@@ -263,17 +267,22 @@ class _Ledger:
         """Run the circuit and the interpreter on inputs[i]; record a counterexample
         for gates[i] where they disagree. Returns (n,) the margins found."""
         from compiler.interpret import gate_values
-        x = np.zeros((len(inputs), self.circuit.n_inputs), dtype=np.float32)
-        for row, on in enumerate(inputs):
-            x[row, list(on)] = 1.0
-        rows = np.arange(len(inputs))
-        readout = self.circuit.gate_values(x)[rows, gates]
-        expected = gate_values(self.program, x)[rows, gates]
-        margins = np.where(expected, readout - THRESHOLD, THRESHOLD - readout)
-        for g, on, e, r, margin in zip(gates.tolist(), inputs, expected.tolist(), readout.tolist(), margins):
-            if (r > THRESHOLD) != e and (self.status[g] != _COUNTEREXAMPLE or margin < self.margin[g]):
-                self.status[g], self.method[g], self.margin[g] = _COUNTEREXAMPLE, method, float(margin)
-                self.counterexample[g] = Counterexample(self._names(on), bool(e), float(r))
+        batch = max(1, CELLS_PER_BATCH // (sum(self.circuit.widths) + self.program.n_signals))
+        margins = np.zeros(len(inputs))
+        for begin in range(0, len(inputs), batch):
+            chunk, rows = inputs[begin:begin + batch], np.arange(min(batch, len(inputs) - begin))
+            x = np.zeros((len(chunk), self.circuit.n_inputs), dtype=np.float32)
+            for row, on in enumerate(chunk):
+                x[row, list(on)] = 1.0
+            here = gates[begin:begin + batch]
+            readout = self.circuit.gate_values(x)[rows, here]
+            expected = gate_values(self.program, x)[rows, here]
+            margins[begin:begin + batch] = np.where(expected, readout - THRESHOLD, THRESHOLD - readout)
+            for g, on, e, r, margin in zip(here.tolist(), chunk, expected.tolist(), readout.tolist(),
+                                           margins[begin:begin + batch]):
+                if (r > THRESHOLD) != e and (self.status[g] != _COUNTEREXAMPLE or margin < self.margin[g]):
+                    self.status[g], self.method[g], self.margin[g] = _COUNTEREXAMPLE, method, float(margin)
+                    self.counterexample[g] = Counterexample(self._names(on), bool(e), float(r))
         return margins
 
     def _names(self, features: tuple[int, ...]) -> tuple[str, ...]:
@@ -358,6 +367,18 @@ def _input_batches(n_inputs: int, s: int, batch: int) -> Iterator[np.ndarray]:
             yield on
 
 
+def _margin(readout: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Distance of the readout to THRESHOLD on the right side, negative when
+    wrong: a readout of exactly THRESHOLD is false, so on the true side its 0
+    becomes the tiniest negative number, and a tie at 0 surfaces the wrong one."""
+    margin = np.where(expected, readout - THRESHOLD, THRESHOLD - readout)
+    return _true_side_zero(margin, expected)
+
+
+def _true_side_zero(margin: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    return np.where(expected & (margin == 0), -np.finfo(margin.dtype).smallest_subnormal, margin)
+
+
 class _WorstInputs:
     """Per target gate, the smallest margin over the inputs seen and one input giving it."""
 
@@ -383,14 +404,12 @@ def _batch_margins_from_table(out: np.ndarray, table: _PatternTable, targets: np
     touched = (incidence @ x_t).tocoo()
     rows, cols = touched.row, touched.col
     expected = table.lookup(targets[rows], touched.data.astype(np.int64))
-    readout = out[rows, cols]
-    worst.update(rows, np.where(expected, readout - THRESHOLD, THRESHOLD - readout), on[cols])
+    worst.update(rows, _margin(out[rows, cols], expected), on[cols])
     flip = np.flatnonzero(baseline)
     out[flip] *= -1.0
     out[rows, cols] = -np.inf
     # margin = THRESHOLD - out on baseline-false rows, out - THRESHOLD = -(-out) - THRESHOLD on the others
-    offset = np.where(baseline, -THRESHOLD, THRESHOLD)
-    margins = offset - out.max(axis=1)
+    margins = _true_side_zero(np.where(baseline, -THRESHOLD, THRESHOLD) - out.max(axis=1), baseline)
     better = np.flatnonzero(margins < worst.margin)
     if better.size:
         worst.update(better, margins[better], on[out[better].argmax(axis=1)])
@@ -401,23 +420,31 @@ def _batch_margins_from_interpreter(out: np.ndarray, program: "Circuit", targets
     """Fold the batch's margins into `worst`, with the interpreter as oracle."""
     from compiler.interpret import gate_values
     expected = gate_values(program, x_t.T.toarray())[:, targets].T
-    margins = np.where(expected, out - THRESHOLD, THRESHOLD - out)
+    margins = _margin(out, expected)
     columns = margins.argmin(axis=1)
     worst.update(np.arange(len(targets)), margins[np.arange(len(targets)), columns], on[columns])
 
 
 @contextmanager
 def _progress(total: int, description: str, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A callable that advances a rich progress bar (on stderr), or does nothing."""
-    if not enabled or total < PROGRESS_MIN_INPUTS:
-        yield lambda n: None
-        return
+    """A callable that advances a rich progress bar on stderr, shown once the
+    run has lasted PROGRESS_AFTER seconds (never when not enabled)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = bar.add_task(description, total=total)
+    start = time.monotonic()
+
+    def advance(n: int) -> None:
+        bar.advance(task, n)
+        if enabled and not bar.live.is_started and time.monotonic() - start > PROGRESS_AFTER:
+            bar.start()
+
+    try:
+        yield advance
+    finally:
+        bar.stop()
 
 
 def _enumerate(circuit: CompiledCircuit, table: _PatternTable, s: int, targets: np.ndarray, ledger: _Ledger,
@@ -450,7 +477,7 @@ def _enumerate(circuit: CompiledCircuit, table: _PatternTable, s: int, targets: 
             projected = start + (now - start) * total / done if now - start > PROJECT_AFTER else now
             if done < total and max(now, projected) > deadline:
                 return False
-    wrong = worst.margin <= 0
+    wrong = worst.margin < 0
     ledger.prove(targets[~wrong], worst.margin[~wrong], "exhaustive")
     if wrong.any():
         inputs = [tuple(int(f) for f in row if f >= 0) for row in worst.on[wrong]]
@@ -462,65 +489,38 @@ def _enumerate(circuit: CompiledCircuit, table: _PatternTable, s: int, targets: 
 # --- method 2: bounds per support pattern ---------------------------------------------------------
 
 @dataclass(frozen=True)
-class _OpenPatterns:
-    """Support patterns that bounds could not settle, one per row.
-
-    gate: (K,); on: (K, width) the features on, padded with -1; expected: (K,)
-    bool; margin: (K,) the bound's; free_on: (K,) how many other features may
-    be on; candidates: (K, SEARCH_CANDIDATES) the free features whose bound
-    coefficients push the readout hardest to the wrong side, most harmful
-    first, padded with -1.
-    """
-    gate: np.ndarray
-    on: np.ndarray
-    expected: np.ndarray
+class _Bounded:
+    """What bounding some input sets found, one row per set: margin (K,) the
+    bound's distance to THRESHOLD on the right side (proved when > FLOAT_SLACK);
+    lower, upper (K,) the readout bounds; ranked (K, s) free features, those
+    whose bound coefficients push the readout hardest to the wrong side first
+    (-1 padded; all -1 when the set is a single input): the first is the one
+    to branch on; `completion` (K, s) the ones that do push that way, up to
+    free_on of them, which turned on give the set's candidate counterexample.
+    cone_width: the inputs and neurons the readouts depend on (sizes batches)."""
     margin: np.ndarray
-    free_on: np.ndarray
-    candidates: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    ranked: np.ndarray
+    completion: np.ndarray
+    cone_width: int
 
 
-def _bound(circuit: CompiledCircuit, table: _PatternTable, s: int, ledger: _Ledger,
-           deadline: float) -> _OpenPatterns:
-    """Bound every gate on every pattern of its support; prove the gates whose
-    every pattern stays clear of THRESHOLD. Gates without a table get one set,
-    every input, so that their unknown verdicts carry bounds."""
-    m = circuit.n_inputs
-    wide = np.flatnonzero(~table.narrow)
-    gates = np.concatenate([table.gate, wide]).astype(np.int64)
-    on = np.concatenate([table.on, np.full((wide.size, table.on.shape[1]), -1, np.int64)])
-    expected = np.concatenate([table.value.astype(np.int8), np.full(wide.size, -1, np.int8)])  # -1: varies
-    max_fixed = max((table.supports[g].size for g in np.flatnonzero(table.narrow)), default=0)
-    propagator = BoundPropagator(fold(circuit), max_fixed, s)
-    chunk = max(1, CELLS_PER_BATCH // (4 * sum(propagator.net.widths)))
-    n = len(gates)
-    lower, upper, margins = np.full(n, np.nan), np.full(n, np.nan), np.full(n, -np.inf)
-    free_on = s - (on >= 0).sum(axis=1)
-    candidates = np.full((n, SEARCH_CANDIDATES), -1, dtype=np.int64)
-    done = np.zeros(n, dtype=bool)
-    for begin in range(0, n, chunk):
-        sel = slice(begin, begin + chunk)
-        e = expected[sel]
-        sets = _pattern_sets(table, gates[sel], on[sel], e >= 0, s, m)
-        bounds = propagator.readout_bounds(gates[sel], sets)
-        lower[sel], upper[sel], done[sel] = bounds.lower, bounds.upper, True
-        margins[sel] = np.where(e == 1, bounds.lower - THRESHOLD,
-                                np.where(e == 0, THRESHOLD - bounds.upper, -np.inf))
-        rows = np.flatnonzero((margins[sel] <= FLOAT_SLACK) & (e >= 0))
-        push = np.where((e[rows] == 1)[:, None], bounds.lower_coef[rows], -bounds.upper_coef[rows])
-        push[sets.fixed[rows]] = np.inf
-        candidates[begin + rows] = _most_negative(push, SEARCH_CANDIDATES)
-        if time.monotonic() > deadline:
-            break
-    worst = np.full(circuit.n_gates, np.inf)
-    np.minimum.at(worst, gates, margins)
-    proved = np.flatnonzero(worst > FLOAT_SLACK)
-    ledger.prove(proved, worst[proved], "bounds")
-    rows = np.flatnonzero(done & (margins <= FLOAT_SLACK))
-    for r in rows:
-        ledger.note_bound(int(gates[r]), float(margins[r]), float(lower[r]), float(upper[r]),
-                          tuple(int(f) for f in on[r] if f >= 0), None if expected[r] < 0 else bool(expected[r]))
-    rows = rows[expected[rows] >= 0]
-    return _OpenPatterns(gates[rows], on[rows], expected[rows] == 1, margins[rows], free_on[rows], candidates[rows])
+def _bound_sets(propagator: BoundPropagator, gates: np.ndarray, sets: PatternSet, expected: np.ndarray,
+                s: int) -> _Bounded:
+    """Bound the readout of gates[k] on set k; expected: (K,) int8, 1, 0, or -1 (varies)."""
+    bounds = propagator.readout_bounds(gates, sets)
+    margin = np.where(expected == 1, bounds.lower - THRESHOLD,
+                      np.where(expected == 0, THRESHOLD - bounds.upper, -np.inf))
+    push = np.where((expected == 1)[:, None], bounds.lower_coef, -bounds.upper_coef)
+    push[sets.fixed[:, bounds.inputs].toarray()] = np.inf
+    local = _most_negative(push, s)  # columns of push, that is, positions in bounds.inputs
+    local[sets.free_on <= 0] = -1
+    harmful = (local >= 0) & (np.take_along_axis(push, np.maximum(local, 0), 1) < 0)
+    harmful &= np.arange(s)[None, :] < sets.free_on[:, None]
+    ranked = np.where(local >= 0, bounds.inputs[np.maximum(local, 0)] if bounds.inputs.size else -1, -1)
+    return _Bounded(margin, bounds.lower, bounds.upper, ranked, np.where(harmful, ranked, -1),
+                    bounds.cone_width)
 
 
 def _most_negative(values: np.ndarray, k: int) -> np.ndarray:
@@ -533,83 +533,173 @@ def _most_negative(values: np.ndarray, k: int) -> np.ndarray:
     return np.pad(columns, ((0, 0), (0, k - k_here)), constant_values=-1)
 
 
+class _Node(NamedTuple):
+    """An input set left open: the gate's support pinned to a pattern, and
+    free features pinned on (with the pattern's, in `on`) or off (`off`)."""
+    gate: int
+    on: tuple[int, ...]
+    off: tuple[int, ...]
+    expected: bool
+
+
+@dataclass
+class _Open:
+    """The sets bounds could not settle, with their bounds, and per gate:
+    complete (n_gates,) bool, every set of the gate bounded; closed_margin
+    (n_gates,) the smallest margin among its settled sets."""
+    nodes: list[_Node]
+    bounded: _Bounded
+    complete: np.ndarray
+    closed_margin: np.ndarray
+
+
+def _bound(circuit: CompiledCircuit, table: _PatternTable, s: int, propagator: BoundPropagator,
+           ledger: _Ledger, deadline: float) -> _Open:
+    """Bound every gate on every pattern of its support, in chunks; prove the
+    gates whose every pattern stays clear of THRESHOLD. Gates without a table
+    get one set, every input, so that their unknown verdicts carry bounds."""
+    m = circuit.n_inputs
+    wide = np.flatnonzero(~table.narrow)
+    gates = np.concatenate([table.gate, wide]).astype(np.int64)
+    on = np.concatenate([table.on, np.full((wide.size, table.on.shape[1]), -1, np.int64)])
+    expected = np.concatenate([table.value.astype(np.int8), np.full(wide.size, -1, np.int8)])  # -1: varies
+    n = len(gates)
+    margin, lower, upper = np.full(n, -np.inf), np.full(n, np.nan), np.full(n, np.nan)
+    ranked, completion = np.full((n, s), -1, dtype=np.int64), np.full((n, s), -1, dtype=np.int64)
+    done = np.zeros(n, dtype=bool)
+    begin, chunk = 0, _first_batch(propagator)
+    while begin < n and (begin == 0 or time.monotonic() < deadline):
+        sel = slice(begin, begin + chunk)
+        sets = _pattern_sets(table, gates[sel], on[sel], expected[sel] >= 0, s, m)
+        bounded = _bound_sets(propagator, gates[sel], sets, expected[sel], s)
+        margin[sel], lower[sel], upper[sel] = bounded.margin, bounded.lower, bounded.upper
+        ranked[sel], completion[sel] = bounded.ranked, bounded.completion
+        done[sel] = True
+        begin, chunk = begin + chunk, _next_batch(chunk, bounded.cone_width)
+    worst = np.full(circuit.n_gates, np.inf)
+    np.minimum.at(worst, gates, margin)
+    proved = np.flatnonzero(worst > FLOAT_SLACK)
+    ledger.prove(proved, worst[proved], "bounds")
+    is_open = done & (margin <= FLOAT_SLACK)
+    for r in np.flatnonzero(is_open):
+        ledger.note_bound(int(gates[r]), float(margin[r]), float(lower[r]), float(upper[r]),
+                          tuple(int(f) for f in on[r] if f >= 0), None if expected[r] < 0 else bool(expected[r]))
+    complete = np.ones(circuit.n_gates, dtype=bool)
+    complete[gates[~done | (expected < 0)]] = False
+    closed_margin = np.full(circuit.n_gates, np.inf)
+    np.minimum.at(closed_margin, gates[done & ~is_open], margin[done & ~is_open])
+    rows = np.flatnonzero(is_open & (expected >= 0))
+    nodes = [_Node(int(gates[r]), tuple(int(f) for f in on[r] if f >= 0), (), bool(expected[r])) for r in rows]
+    return _Open(nodes, _Bounded(margin[rows], lower[rows], upper[rows], ranked[rows], completion[rows], 0),
+                 complete, closed_margin)
+
+
+def _first_batch(propagator: BoundPropagator) -> int:
+    """Sets per batch when every set may see the whole network."""
+    return max(1, CELLS_PER_BATCH // (4 * sum(propagator.net.widths)))
+
+
+def _next_batch(size: int, cone_width: int) -> int:
+    """The next batch size, aiming at CONE_CELLS numbers per (sets x cone)
+    array; growing at most 4x at a time, since a cone widens as a batch takes
+    in more gates."""
+    factor = CONE_CELLS / (size * (cone_width + 1))
+    return max(1, int(size * (min(4.0, math.sqrt(factor)) if factor > 1 else factor)))
+
+
 def _pattern_sets(table: _PatternTable, gates: np.ndarray, on: np.ndarray, pinned: np.ndarray, s: int,
                   n_inputs: int) -> PatternSet:
     """The input sets of some patterns: their gate's support pinned (where
-    `pinned`), at most s - |on| other features on."""
-    n = len(gates)
-    on_dense = np.zeros((n, n_inputs + 1), dtype=bool)
-    on_dense[np.arange(n)[:, None], np.where(on >= 0, on, n_inputs)] = True
-    fixed = np.zeros((n, n_inputs), dtype=bool)
-    for i in np.flatnonzero(pinned):
-        fixed[i, table.supports[gates[i]]] = True
-    return PatternSet(on_dense[:, :n_inputs], fixed, s - (on >= 0).sum(axis=1))
+    `pinned`), at most s - |on| other features on. on: (K, width), -1 padded."""
+    supports = [table.supports[g] if p else np.zeros(0, np.int64) for g, p in zip(gates, pinned)]
+    return PatternSet(_rows(on[on >= 0], (on >= 0).sum(axis=1), n_inputs),
+                      _rows(np.concatenate(supports + [np.zeros(0, np.int64)]), [len(f) for f in supports],
+                            n_inputs),
+                      s - (on >= 0).sum(axis=1))
 
 
-# --- method 3: search for counterexamples -----------------------------------------------------
-
-def _search(circuit: CompiledCircuit, s: int, open_patterns: _OpenPatterns, ledger: _Ledger,
-            deadline: float) -> None:
-    """Beam search over the open patterns, those closest to failing first;
-    the wrong inputs found (the worst per gate) are confirmed and recorded.
-    A gate with a find is not searched further."""
-    depth = min(s, MAX_SEARCH_DEPTH)
-    group = max(1, CELLS_PER_BATCH // (sum(circuit.widths) * BEAM_WIDTH * SEARCH_CANDIDATES))
-    order = np.argsort(open_patterns.margin, kind="stable")
-    found: dict[int, tuple[float, tuple[int, ...]]] = {}
-    for begin in range(0, len(order), group):
-        if time.monotonic() > deadline:
-            break
-        rows = order[begin:begin + group]
-        rows = rows[[int(g) not in found for g in open_patterns.gate[rows]]]
-        if not rows.size:
-            continue
-        margins, features = _beam_search(circuit, open_patterns, rows, depth)
-        for row, margin, on in zip(rows, margins, features):
-            gate = int(open_patterns.gate[row])
-            if margin <= 0 and (gate not in found or margin < found[gate][0]):
-                found[gate] = (float(margin), tuple(int(f) for f in on if f >= 0))
-    gates = sorted(found)
-    for begin in range(0, len(gates), CONFIRM_BATCH):
-        batch = gates[begin:begin + CONFIRM_BATCH]
-        ledger.confirm(np.array(batch), [found[g][1] for g in batch], "search")
+def _node_sets(nodes: list[_Node], table: _PatternTable, s: int, n_inputs: int) -> PatternSet:
+    fixed = [np.concatenate([table.supports[node.gate], node.on, node.off]).astype(np.int64) for node in nodes]
+    on_counts = np.array([len(node.on) for node in nodes])
+    return PatternSet(_rows(np.array([f for node in nodes for f in node.on], dtype=np.int64), on_counts, n_inputs),
+                      _rows(np.concatenate(fixed), [len(f) for f in fixed], n_inputs), s - on_counts)
 
 
-def _beam_search(circuit: CompiledCircuit, open_patterns: _OpenPatterns, rows: np.ndarray, max_depth: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """For the patterns in rows (K,): the smallest margin found and its input
-    (K, width) padded with -1. A state is a set of candidate ranks, kept
-    increasing so that each set is tried once; each step adds one candidate
-    to each of the BEAM_WIDTH best states of the step before."""
+def _rows(features: np.ndarray, counts: list[int] | np.ndarray, n_inputs: int) -> sp.csr_matrix:
+    """(len(counts), n_inputs) 0/1 CSR; row i has the next counts[i] features on (repeats allowed)."""
+    indptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    return sp.csr_matrix((np.ones(features.size, dtype=bool), features, indptr), shape=(len(counts), n_inputs))
+
+
+# --- method 3: branch and bound, and the counterexamples on the way ---------------------------------
+
+def _branch(circuit: CompiledCircuit, table: _PatternTable, s: int, propagator: BoundPropagator,
+            start: _Open, ledger: _Ledger, deadline: float) -> None:
+    """Best-first branch and bound over the open sets (as in alpha-beta-CROWN):
+    try each set's candidate counterexample (its pinned features plus the free
+    ones its bound says hurt most), then split it on the most harmful free
+    feature, on or off, and bound both halves. A gate is proved ("branching")
+    when all its sets are settled, refuted ("search") when a candidate is
+    wrong on the circuit and the interpreter; a gate that needs more than
+    MAX_BRANCH_NODES sets is left unknown."""
     m = circuit.n_inputs
-    k = len(rows)
-    pinned, candidates = open_patterns.on[rows], open_patterns.candidates[rows]
-    expected, gates = open_patterns.expected[rows], open_patterns.gate[rows]
-    reach = np.minimum(open_patterns.free_on[rows], max_depth)
-    best = np.full(k, np.inf)
-    best_on = np.full((k, pinned.shape[1] + max_depth), -1, dtype=np.int64)
-    owner, states = np.arange(k), np.zeros((k, 0), dtype=np.int64)  # depth 0: the pattern alone
-    for depth in range(max_depth + 1):
-        if depth:
-            last = states[:, -1] if depth > 1 else np.full(len(owner), -1)
-            ranks = np.arange(candidates.shape[1])
-            ok = ((ranks[None, :] > last[:, None]) & (candidates[owner] >= 0)
-                  & (depth <= reach[owner])[:, None])
-            parent, rank = np.nonzero(ok)
-            if not parent.size:
-                break
-            owner, states = owner[parent], np.concatenate([states[parent], rank[:, None]], axis=1)
-        on = np.concatenate([pinned[owner], np.take_along_axis(candidates[owner], states, 1)], axis=1)
-        hs = _forward(circuit.layers, _indicator(on, m))
-        readout = _readout_rows(circuit.gate_readout.blocks, circuit.gate_readout.bias, gates[owner], hs)
-        margins = np.where(expected[owner], readout - THRESHOLD, THRESHOLD - readout)
-        order = np.lexsort((margins, owner))
-        first = np.r_[True, owner[order][1:] != owner[order][:-1]]
-        place = np.arange(order.size) - np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
-        heads = order[first]
-        better = margins[heads] < best[owner[heads]]
-        best[owner[heads][better]] = margins[heads][better]
-        best_on[owner[heads][better], :on.shape[1]] = on[heads][better]
-        kept = order[place < BEAM_WIDTH]
-        owner, states = owner[kept], states[kept]
-    return best, best_on
+    found: dict[int, tuple[float, tuple[int, ...]]] = {}
+    closed = start.closed_margin.copy()
+    open_sets = np.zeros(circuit.n_gates, dtype=np.int64)
+    spent = np.zeros(circuit.n_gates, dtype=np.int64)
+    heap: list[tuple[float, int, _Node, int]] = []
+    ticket = itertools.count()  # heap order among equal margins: first come, first served
+    had_open = np.zeros(circuit.n_gates, dtype=bool)
+    had_open[[node.gate for node in start.nodes]] = True
+    batch = _first_batch(propagator)
+    nodes, bounded = start.nodes, start.bounded
+    while True:
+        tried = _try_candidates(circuit, nodes, bounded.completion, s)
+        for i, node in enumerate(nodes):
+            g, split = node.gate, int(bounded.ranked[i, 0])
+            wrong = tried[i] < 0
+            if wrong and (g not in found or tried[i] < found[g][0]):
+                found[g] = (float(tried[i]), node.on + _features(bounded.completion[i]))
+            if bounded.margin[i] > FLOAT_SLACK or (split < 0 and not wrong):  # split < 0: a single input
+                closed[g] = min(closed[g], bounded.margin[i] if bounded.margin[i] > FLOAT_SLACK else tried[i])
+            else:
+                open_sets[g] += 1
+                heapq.heappush(heap, (float(bounded.margin[i]), next(ticket), node, split))
+        nodes = []
+        while heap and len(nodes) < 2 * max(batch, 1) and time.monotonic() < deadline:
+            _, _, node, split = heapq.heappop(heap)
+            open_sets[node.gate] -= 1
+            if node.gate in found or spent[node.gate] >= MAX_BRANCH_NODES or split < 0:
+                continue
+            spent[node.gate] += 2
+            nodes += [node._replace(on=node.on + (split,)), node._replace(off=node.off + (split,))]
+        if not nodes:
+            break
+        gates = np.array([node.gate for node in nodes])
+        expected = np.array([node.expected for node in nodes], dtype=np.int8)
+        bounded = _bound_sets(propagator, gates, _node_sets(nodes, table, s, m), expected, s)
+        batch = _next_batch(len(nodes), bounded.cone_width) // 2
+    settled = [g for g in np.flatnonzero(had_open & start.complete & (open_sets == 0) & (spent < MAX_BRANCH_NODES))
+               if g not in found]
+    ledger.prove(np.array(settled, dtype=np.int64), closed[settled], "branching")
+    gates = sorted(found)
+    ledger.confirm(np.array(gates, dtype=np.int64), [found[g][1] for g in gates], "search")
+
+
+def _features(padded: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(f) for f in padded if f >= 0)
+
+
+def _try_candidates(circuit: CompiledCircuit, nodes: list[_Node], completion: np.ndarray, s: int) -> np.ndarray:
+    """(K,) the margin of each set's candidate counterexample on the circuit."""
+    if not nodes:
+        return np.zeros(0)
+    on = np.full((len(nodes), s), -1, dtype=np.int64)
+    for i, node in enumerate(nodes):
+        chosen = node.on + _features(completion[i])
+        on[i, :len(chosen)] = chosen
+    gates = np.array([node.gate for node in nodes])
+    hs = _forward(circuit.layers, _indicator(on, circuit.n_inputs))
+    readout = _readout_rows(circuit.gate_readout.blocks, circuit.gate_readout.bias, gates, hs)
+    expected = np.array([node.expected for node in nodes])
+    return _margin(readout, expected)

@@ -36,9 +36,9 @@ def _broken_and(n_inputs: int, sparsity: int) -> CompiledCircuit:
 
 def _hidden_cancellation(n_inputs: int, sparsity: int) -> CompiledCircuit:
     """AND(x0, x1), plus two copies of the neuron AND(x2, x3) read with +0.6
-    and -0.6: they cancel on every input, which the bounds cannot see (their
-    readout bound reaches 0.6 when x2 and x3 may be on), so the gate is right
-    but not provable by bounds."""
+    and -0.6: they cancel on every input, which bounds over a whole support
+    pattern cannot see (the readout bound reaches 0.6 when x2 and x3 may be
+    on); branching on x2 makes both copies stable, and the bound exact."""
     program = _and_pairs(n_inputs, [(0, 1)], sparsity)
     weight = sp.csr_matrix((np.ones(6, np.float32), ([0, 0, 1, 1, 2, 2], [0, 1, 2, 3, 2, 3])), shape=(3, n_inputs))
     layer = Layer(weight, np.full(3, -1.0, np.float32))
@@ -47,6 +47,21 @@ def _hidden_cancellation(n_inputs: int, sparsity: int) -> CompiledCircuit:
     outputs = Readout.from_entries([[], []], 0, widths, np.zeros(0))
     return CompiledCircuit("cancel", program.input_names, program.gate_names, [], [layer], gates, outputs,
                            {"sparsity": sparsity}, program)
+
+
+def _at_threshold(n_inputs: int) -> CompiledCircuit:
+    """AND(x0, x1) read as ReLU(x0 + x1 - 1) + 0.5 ReLU(x0 - x1): exactly 0.5 on
+    {x0}, which is false, so right; AND(x2, x3) read as 0.5 ReLU(x2 + x3 - 1):
+    exactly 0.5 on {x2, x3}, false, so wrong."""
+    program = _and_pairs(n_inputs, [(0, 1), (2, 3)], 2)
+    rows, cols = [0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 2, 3]
+    weight = sp.csr_matrix((np.array([1, 1, 1, -1, 1, 1], np.float32), (rows, cols)), shape=(3, n_inputs))
+    layer = Layer(weight, np.array([-1, 0, -1], np.float32))
+    widths = [n_inputs, 3]
+    gates = Readout.from_entries([[], [(0, 0, 1.0), (0, 1, 0.5), (1, 2, 0.5)]], 2, widths, np.zeros(2))
+    outputs = Readout.from_entries([[], []], 0, widths, np.zeros(0))
+    return CompiledCircuit("threshold", program.input_names, program.gate_names, [], [layer], gates, outputs,
+                           {"sparsity": 2}, program)
 
 
 @pytest.mark.parametrize("name, source", program_cases(), ids=[name for name, _ in program_cases()])
@@ -71,6 +86,38 @@ def test_broken_weight_gives_that_counterexample(method: str, n_inputs: int, spa
     assert first.margin == pytest.approx(-0.1)
     assert second.status == "proved"
     assert result.exit_code == 1
+
+
+def _uand(n_inputs: int, n_gates: int, sparsity: int) -> Circuit:
+    rng = np.random.default_rng(0)
+    pairs = sorted({tuple(sorted(int(v) for v in rng.choice(n_inputs, 2, replace=False))) for _ in range(n_gates)})
+    return _and_pairs(n_inputs, pairs, sparsity)
+
+
+SUPERPOSED = {"hub": compiler.SuperposeOptions(target_error=0.2),
+              "hub-embedded": compiler.SuperposeOptions(embed_dim=24),
+              "paper-uand": compiler.SuperposeOptions(strategy="paper-uand", width=64, p=0.3)}
+
+
+@pytest.mark.parametrize("options", SUPERPOSED.values(), ids=SUPERPOSED.keys())
+@pytest.mark.parametrize("n_inputs, n_gates, sparsity", [(40, 120, 2), (32, 60, 3)])
+def test_bounds_and_branching_agree_with_enumeration(options, n_inputs: int, n_gates: int, sparsity: int) -> None:
+    """Superposed circuits are wrong on some inputs: every verdict the bounds
+    method reaches must be the one enumeration reaches."""
+    compiled = compiler.compile_circuit(_uand(n_inputs, n_gates, sparsity), options=options)
+    truth = verify(compiled, method="exhaustive")
+    bounded = verify(compiled, method="bounds")
+    assert truth.counts["counterexample"] > 0
+    for by_bounds, by_enumeration in zip(bounded.gates, truth.gates):
+        assert by_bounds.status in ("unknown", by_enumeration.status), (by_bounds, by_enumeration)
+
+
+@pytest.mark.parametrize("method", ["exhaustive", "bounds"])
+def test_a_readout_of_exactly_threshold_is_false(method: str) -> None:
+    right, wrong = verify(_at_threshold(12), method=method).gates
+    assert (right.status, right.margin) == ("proved", 0.0)
+    assert wrong.status == "counterexample" and wrong.counterexample is not None
+    assert (wrong.counterexample.on, wrong.counterexample.readout, wrong.margin) == (("x2", "x3"), 0.5, 0.0)
 
 
 def test_counterexample_is_the_only_wrong_input() -> None:
@@ -144,29 +191,27 @@ def test_bounds_fold_linear_layers_soundly(seed: int) -> None:
     pinned = fixed & (rng.random((12, n)) < 0.5)
     pinned &= np.cumsum(pinned, axis=1) <= s
     gates = rng.integers(0, n_gates, 12)
-    bounds = BoundPropagator(fold(compiled), n, s).readout_bounds(
-        gates, PatternSet(pinned, fixed, s - pinned.sum(axis=1)))
-    for row in range(12):
-        inside = (inputs[:, fixed[row]] == pinned[row, fixed[row]]).all(axis=1) & (inputs.sum(axis=1) <= s)
-        values = readouts[inside, gates[row]]
-        assert bounds.lower[row] - 1e-4 <= values.min() and values.max() <= bounds.upper[row] + 1e-4
+    for max_fixed in (n, 0):  # 0: first-layer lists too short for the pinned features, bounds loosen
+        bounds = BoundPropagator(fold(compiled), max_fixed, s).readout_bounds(
+            gates, PatternSet(pinned, fixed, s - pinned.sum(axis=1)))
+        for row in range(12):
+            inside = (inputs[:, fixed[row]] == pinned[row, fixed[row]]).all(axis=1) & (inputs.sum(axis=1) <= s)
+            values = readouts[inside, gates[row]]
+            assert bounds.lower[row] - 1e-4 <= values.min() and values.max() <= bounds.upper[row] + 1e-4
 
 
-def test_bounds_alone_leave_a_hidden_cancellation_unknown() -> None:
-    result = verify(_hidden_cancellation(10, 2), method="bounds")
-    (gate,) = result.gates
-    assert gate.status == "unknown" and gate.expected is False and gate.pattern == ()
-    assert gate.bounds is not None and gate.bounds[1] == pytest.approx(0.6)
-    assert result.exit_code == 3
-    assert verify(_hidden_cancellation(10, 2), method="auto").exit_code == 0  # enumeration settles it
+def test_branching_settles_what_bounds_alone_cannot() -> None:
+    result = verify(_hidden_cancellation(3000, 3), method="bounds")
+    assert [(g.status, g.method) for g in result.gates] == [("proved", "branching")]
+    assert result.gates[0].margin == pytest.approx(0.5)
 
 
 def test_exhausted_budget_gives_unknown_with_bounds() -> None:
-    result = verify(_hidden_cancellation(3000, 3), budget=1.0)  # 4.5e9 inputs: enumeration cannot fit
+    result = verify(_hidden_cancellation(3000, 3), budget=0.0)
     (gate,) = result.gates
-    assert gate.status == "unknown" and gate.bounds is not None
-    assert gate.bounds[0] <= 0.0 < 0.5 < gate.bounds[1]
-    assert result.seconds < 10
+    assert gate.status == "unknown" and gate.expected is False and gate.pattern == ()
+    assert gate.bounds is not None and gate.bounds[0] <= 0.0 and gate.bounds[1] == pytest.approx(0.6)
+    assert result.exit_code == 3
 
 
 def test_wide_gates_fall_back_to_the_interpreter() -> None:
@@ -181,13 +226,13 @@ def test_wide_gates_fall_back_to_the_interpreter() -> None:
 
 def test_cli_exit_codes(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # one table row per line
-    cases = {"exact": (compiler.lower_exact(_and_pairs(8, [(0, 1), (2, 3)], 2)), 0),
-             "broken": (_broken_and(8, 2), 1),
-             "cancel": (_hidden_cancellation(3000, 3), 3)}
-    for name, (compiled, code) in cases.items():
+    cases = {"exact": (compiler.lower_exact(_and_pairs(8, [(0, 1), (2, 3)], 2)), "10", 0),
+             "broken": (_broken_and(8, 2), "10", 1),
+             "cancel": (_hidden_cancellation(3000, 3), "0", 3)}
+    for name, (compiled, budget, code) in cases.items():
         compiled.save(tmp_path / f"{name}.safetensors")
         report = tmp_path / f"{name}.json"
-        assert main(["verify", str(tmp_path / f"{name}.safetensors"), "--budget-seconds", "1",
+        assert main(["verify", str(tmp_path / f"{name}.safetensors"), "--budget-seconds", budget,
                      "--json", str(report)]) == code, name
         assert json.loads(report.read_text())["exit_code"] == code
     out = capsys.readouterr().out
