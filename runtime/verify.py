@@ -166,18 +166,18 @@ def _count_inputs(n_inputs: int, s: int) -> int:
 @dataclass(frozen=True)
 class _PatternTable:
     """Every pattern with at most s features on of every narrow gate's support,
-    and the gate's value on it (from the interpreter's semantics, gate cone
-    only): the oracle of enumeration, and the sets bounds and search split on.
+    and the gate's value on it (compiler.multilinear.evaluate_cone: the
+    interpreter's semantics on the gate's cone): the oracle of enumeration,
+    and the sets that bounds and branching start from.
 
     gate: (P,) int, sorted; on: (P, width) features on, padded with -1;
-    mask: (P,) int64, bit i set when the i-th support feature is on;
-    value: (P,) bool; keys: (P,) int64 sorted, gate << MAX_TABLE_SUPPORT | mask;
+    value: (P,) bool; keys: (P,) int64 sorted, gate << MAX_TABLE_SUPPORT | mask,
+    where bit i of mask is set when the i-th support feature is on;
     narrow: (n_gates,) bool, the gates in the table; supports: sorted feature
     indices of every gate.
     """
     gate: np.ndarray
     on: np.ndarray
-    mask: np.ndarray
     value: np.ndarray
     keys: np.ndarray
     narrow: np.ndarray
@@ -208,12 +208,12 @@ class _PatternTable:
             values.append(evaluate_cone(program, Lit(signals[g]), patterns))
         if not gates:
             empty = np.zeros(0, dtype=np.int64)
-            return cls(empty, np.zeros((0, width), np.int64), empty, np.zeros(0, bool), empty, narrow, supports)
-        gate, mask = np.concatenate(gates), np.concatenate(masks).astype(np.int64)
-        keys = (gate.astype(np.int64) << MAX_TABLE_SUPPORT) | mask
+            return cls(empty, np.zeros((0, width), np.int64), np.zeros(0, bool), empty, narrow, supports)
+        gate = np.concatenate(gates)
+        keys = (gate.astype(np.int64) << MAX_TABLE_SUPPORT) | np.concatenate(masks).astype(np.int64)
         order = np.argsort(keys, kind="stable")
-        return cls(gate[order], np.concatenate(ons)[order], mask[order], np.concatenate(values)[order],
-                   keys[order], narrow, supports)
+        return cls(gate[order], np.concatenate(ons)[order], np.concatenate(values)[order], keys[order], narrow,
+                   supports)
 
     def lookup(self, gates: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """(n,) bool: the value of narrow gate gates[i] on the pattern masks[i]."""
@@ -223,10 +223,10 @@ class _PatternTable:
     def incidence(self, targets: np.ndarray, n_inputs: int) -> sp.csr_matrix:
         """(T, n_inputs) float64: 2**i where the feature is the i-th of the gate's support."""
         sizes = [self.supports[g].size for g in targets]
-        rows = np.repeat(np.arange(len(targets)), sizes)
-        cols = np.concatenate([self.supports[g] for g in targets]) if len(targets) else np.zeros(0, np.int64)
-        bits = np.concatenate([2.0 ** np.arange(k) for k in sizes]) if len(targets) else np.zeros(0)
-        return sp.csr_matrix((bits, (rows, cols)), shape=(len(targets), n_inputs))
+        cols = np.concatenate([self.supports[g] for g in targets] + [np.zeros(0, np.int64)])
+        bits = np.concatenate([2.0 ** np.arange(k) for k in sizes] + [np.zeros(0)])
+        return sp.csr_matrix((bits, (np.repeat(np.arange(len(targets)), sizes), cols)),
+                             shape=(len(targets), n_inputs))
 
 
 def _position_patterns(k: int, s: int, width: int) -> np.ndarray:
@@ -461,7 +461,7 @@ def _enumerate(circuit: CompiledCircuit, table: _PatternTable, s: int, targets: 
         incidence = table.incidence(targets, m)
         baseline = table.lookup(targets, np.zeros(len(targets), dtype=np.int64))
     worst = _WorstInputs(len(targets), s)
-    batch = max(64, CELLS_PER_BATCH // (sum(circuit.widths[1:]) + len(targets)))
+    batch = max(64, CELLS_PER_BATCH // (sum(circuit.widths[1:]) + len(targets) + 1))
     start, done = time.monotonic(), 0
     with _progress(total, f"enumerating {total:,} inputs", show_progress) as advance:
         for on in _input_batches(m, s, batch):
@@ -642,16 +642,15 @@ def _branch(circuit: CompiledCircuit, table: _PatternTable, s: int, propagator: 
     when all its sets are settled, refuted ("search") when a candidate is
     wrong on the circuit and the interpreter; a gate that needs more than
     MAX_BRANCH_NODES sets is left unknown."""
-    m = circuit.n_inputs
-    found: dict[int, tuple[float, tuple[int, ...]]] = {}
-    closed = start.closed_margin.copy()
-    open_sets = np.zeros(circuit.n_gates, dtype=np.int64)
-    spent = np.zeros(circuit.n_gates, dtype=np.int64)
-    heap: list[tuple[float, int, _Node, int]] = []
-    ticket = itertools.count()  # heap order among equal margins: first come, first served
-    had_open = np.zeros(circuit.n_gates, dtype=bool)
+    m, n_gates = circuit.n_inputs, circuit.n_gates
+    found: dict[int, tuple[float, tuple[int, ...]]] = {}  # gate -> (margin, input) of its worst find
+    closed = start.closed_margin.copy()  # per gate, the smallest margin of its settled sets
+    open_sets, spent = np.zeros(n_gates, dtype=np.int64), np.zeros(n_gates, dtype=np.int64)
+    had_open, abandoned = np.zeros(n_gates, dtype=bool), np.zeros(n_gates, dtype=bool)
     had_open[[node.gate for node in start.nodes]] = True
-    batch = _first_batch(propagator)
+    heap: list[tuple[float, int, _Node, int]] = []  # (bound margin, ticket, set, feature to split on)
+    ticket = itertools.count()  # among equal margins: first come, first served
+    batch = _first_batch(propagator)  # sets bounded per round
     nodes, bounded = start.nodes, start.bounded
     while True:
         tried = _try_candidates(circuit, nodes, bounded.completion, s)
@@ -666,10 +665,11 @@ def _branch(circuit: CompiledCircuit, table: _PatternTable, s: int, propagator: 
                 open_sets[g] += 1
                 heapq.heappush(heap, (float(bounded.margin[i]), next(ticket), node, split))
         nodes = []
-        while heap and len(nodes) < 2 * max(batch, 1) and time.monotonic() < deadline:
+        while heap and len(nodes) < batch and time.monotonic() < deadline:
             _, _, node, split = heapq.heappop(heap)
             open_sets[node.gate] -= 1
-            if node.gate in found or spent[node.gate] >= MAX_BRANCH_NODES or split < 0:
+            abandoned[node.gate] |= spent[node.gate] >= MAX_BRANCH_NODES
+            if node.gate in found or abandoned[node.gate] or split < 0:
                 continue
             spent[node.gate] += 2
             nodes += [node._replace(on=node.on + (split,)), node._replace(off=node.off + (split,))]
@@ -678,8 +678,8 @@ def _branch(circuit: CompiledCircuit, table: _PatternTable, s: int, propagator: 
         gates = np.array([node.gate for node in nodes])
         expected = np.array([node.expected for node in nodes], dtype=np.int8)
         bounded = _bound_sets(propagator, gates, _node_sets(nodes, table, s, m), expected, s)
-        batch = _next_batch(len(nodes), bounded.cone_width) // 2
-    settled = [g for g in np.flatnonzero(had_open & start.complete & (open_sets == 0) & (spent < MAX_BRANCH_NODES))
+        batch = max(2, _next_batch(len(nodes), bounded.cone_width))
+    settled = [g for g in np.flatnonzero(had_open & start.complete & (open_sets == 0) & ~abandoned)
                if g not in found]
     ledger.prove(np.array(settled, dtype=np.int64), closed[settled], "branching")
     gates = sorted(found)

@@ -170,6 +170,18 @@ def test_bounds_contain_every_enumerated_readout(seed: int) -> None:
         assert bounds.lower[row] - 1e-4 <= values.min() and values.max() <= bounds.upper[row] + 1e-4
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_branching_agrees_with_enumeration_on_perturbed_circuits(seed: int) -> None:
+    """Every verdict bounds and branching reach is enumeration's, and their
+    margin is a lower bound of the true worst margin."""
+    compiled = _perturbed_exact(seed)
+    truth = verify(compiled, method="exhaustive")
+    for by_bounds, by_enumeration in zip(verify(compiled, method="bounds").gates, truth.gates):
+        assert by_bounds.status in ("unknown", by_enumeration.status), (by_bounds, by_enumeration)
+        if by_bounds.status == "proved":
+            assert by_bounds.margin <= by_enumeration.margin + 1e-4
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_bounds_fold_linear_layers_soundly(seed: int) -> None:
     """Random networks with linear layers anywhere and readouts of every layer."""
