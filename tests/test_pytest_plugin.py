@@ -3,6 +3,8 @@ comments in .sbp files become test items, and `assert_circuit` fails with
 the gate, the input, the expected and computed values and the margin."""
 from __future__ import annotations
 
+import runtime.pytest_plugin  # noqa: F401  loaded before pytester's in-process runs, which must not re-import numpy
+
 pytest_plugins = ["pytester"]
 
 GOOD = """\
