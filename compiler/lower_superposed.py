@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 import scipy.sparse as sp
@@ -162,29 +163,75 @@ def pack_pairs(pairs: list[Monomial], danger_limit: int) -> list[HubNeuron]:
     return pack_stars(stars, danger_limit) + pack_stars(reverse_stars(stars), danger_limit)
 
 
-def pair_errors(neurons: list[HubNeuron], n_features: int, s: int) -> dict[Monomial, float]:
-    """Predicted error of every hosted pair on the stratified distribution,
-    computed from the actual neurons. A false input with a on (b off) misfires
-    when one of its fill features is another hub of a's neuron, or when its
-    fills give the two neurons a sum of 2 or more (misfire); symmetrically for b. The pattern with neither on needs a hub and another
-    co-tenant of the same neuron at once and is neglected."""
+ENUMERATED_FILLS = 20_000  # below this many fill sets a pair's error is enumerated, not estimated
+
+
+def _pair_homes(neurons: list[HubNeuron]) -> dict[Monomial, dict[int, HubNeuron]]:
+    """For every hosted pair, its neuron under each of its two hubs."""
     homes: dict[Monomial, dict[int, HubNeuron]] = {}
     for neuron in neurons:
         for pair in neuron.pairs:
             hub = next(f for f in pair if f in neuron.hubs)
             homes.setdefault(pair, {})[hub] = neuron
-    pool, fills, errors = n_features - 2, s - 1, {}
-    for (a, b), home in homes.items():
-        total = 0.0
-        for on, off in ((a, b), (b, a)):
-            own, other = home[on], home[off]
-            # another hub of the on feature's neuron lifts it by W >= 2 on its own
-            hubs = set(own.hubs) - {on}
-            instant = 1.0 - math.comb(pool - len(hubs), fills) / math.comb(pool, fills)
-            total += instant + (1.0 - instant) * misfire(
-                own.leaves - {a, b}, set(other.hubs) - {off}, pool - len(hubs), fills)
-        errors[(a, b)] = 0.5 * total / 3.0
-    return errors
+    return homes
+
+
+def _estimated_pair_error(a: int, b: int, home: dict[int, HubNeuron], pool: int, fills: int,
+                          subtracted: bool) -> float:
+    """Closed form for large pools: a false input with a on (b off) misfires when
+    one of its fill features is another hub of a's neuron, or when its fills
+    give the two neurons a sum of 2 or more; symmetrically for b. The pattern
+    with neither on needs a hub and another co-tenant of one neuron at once
+    among s random features, rare when the pool is large, and is neglected.
+    A subtracted pair (OR) also fails on {a, b} when its s-2 fills meet a
+    co-tenant of either neuron (an overcount)."""
+    total = 0.0
+    for on, off in ((a, b), (b, a)):
+        own, other = home[on], home[off]
+        hubs = set(own.hubs) - {on}  # another hub lifts the neuron by W >= 2 on its own
+        instant = 1.0 - math.comb(pool - len(hubs), fills) / math.comb(pool, fills)
+        total += instant + (1.0 - instant) * misfire(own.leaves - {a, b}, set(other.hubs) - {off},
+                                                      pool - len(hubs), fills)
+    if subtracted and fills >= 1:
+        tenants = (home[a].leaves | set(home[a].hubs) | home[b].leaves | set(home[b].hubs)) - {a, b}
+        total += 1.0 - math.comb(pool - len(tenants), fills - 1) / math.comb(pool, fills - 1)
+    return 0.5 * total / 3.0
+
+
+def _enumerated_pair_error(a: int, b: int, home: dict[int, HubNeuron], n_features: int, s: int,
+                           subtracted: bool) -> float:
+    """Exact for small pools: every false pattern ({a}, {b}, neither) with every
+    set of fill features, run through the two neurons and the readout; for a
+    subtracted pair (OR = a + b - AND) also the true pattern {a, b}, where an
+    overcount of 5/3 or more flips the gate."""
+    neurons = list(home.values())
+    weights = np.zeros((2, n_features))
+    for j, neuron in enumerate(neurons):
+        weights[j, sorted(neuron.leaves)] = 1.0
+        weights[j, neuron.hubs] = float(s)
+    others = np.array([f for f in range(n_features) if f not in (a, b)])
+    def failure_rate(pattern: tuple[int, ...], fails) -> float:
+        fills = min(s - len(pattern), others.size)
+        combos = np.array(list(combinations(range(others.size), fills)), dtype=np.int64).reshape(-1, fills)
+        pre = weights[:, list(pattern)].sum(axis=1)[None, :] + weights[:, others[combos]].sum(axis=2).T - s
+        return float(fails((2.0 / 3.0) * np.maximum(pre, 0.0).sum(axis=1) - 1.0 / 3.0).mean())
+
+    false_side = sum(failure_rate(p, lambda e: e > 0.5) for p in ((a,), (b,), ())) / 3.0
+    true_side = failure_rate((a, b), lambda e: e >= 1.5) / 3.0 if subtracted and s >= 2 else 0.0
+    return 0.5 * (false_side + true_side)
+
+
+def pair_errors(neurons: list[HubNeuron], n_features: int, s: int,
+                subtracted: frozenset[Monomial] = frozenset()) -> dict[Monomial, float]:
+    """Predicted error of every hosted pair on the stratified distribution,
+    computed from the actual neurons: enumerated exactly when the fill sets are
+    few (small programs), else in closed form. `subtracted`: pairs some gate
+    reads with a negative sign (OR)."""
+    pool, fills = n_features - 2, s - 1
+    enumerate_all = math.comb(pool, min(s, pool)) <= ENUMERATED_FILLS
+    return {(a, b): (_enumerated_pair_error(a, b, home, n_features, s, (a, b) in subtracted) if enumerate_all
+                     else _estimated_pair_error(a, b, home, pool, fills, (a, b) in subtracted))
+            for (a, b), home in _pair_homes(neurons).items()}
 
 
 def tolerates_thresholding(poly: dict[Monomial, float]) -> bool:
@@ -196,7 +243,7 @@ def tolerates_thresholding(poly: dict[Monomial, float]) -> bool:
 
 
 def choose_danger_limit(pairs: list[Monomial], options: SuperposeOptions, n_features: int, s: int,
-                        spare_width: int | None) -> int:
+                        spare_width: int | None, subtracted: frozenset[Monomial] = frozenset()) -> int:
     """The largest co-tenant limit whose predicted error is half the target
     (the other half is left to sampling noise and non-AND gates), or, when the
     width is fixed, the smallest limit whose packing fits in it."""
@@ -212,7 +259,7 @@ def choose_danger_limit(pairs: list[Monomial], options: SuperposeOptions, n_feat
     low, high = 1, 2 * n_features
     while low < high:  # largest limit whose worst predicted pair error is half the target
         mid = (low + high + 1) // 2
-        worst = max(pair_errors(pack_pairs(pairs, mid), n_features, s).values(), default=0.0)
+        worst = max(pair_errors(pack_pairs(pairs, mid), n_features, s, subtracted).values(), default=0.0)
         low, high = (mid, high) if worst <= options.target_error / 2 else (low, mid - 1)
     return low
 
@@ -285,10 +332,18 @@ def lower_superposed(circuit: Circuit, options: SuperposeOptions, rng: np.random
                    "dedicated_monomials": len(higher)}
     if options.strategy == "hub":
         spare = None if options.width is None else options.width - len(higher)
-        limit = choose_danger_limit(pairs, options, m, s, spare)
+        subtracted = frozenset(t for poly in polys for t, c in poly.items() if len(t) == 2 and c < 0)
+        limit = choose_danger_limit(pairs, options, m, s, spare, subtracted)
+        # pairs that cannot meet the target even at the smallest limit get exact neurons
+        failing = {p for p, e in pair_errors(pack_pairs(pairs, limit), m, s, subtracted).items()
+                   if e > options.target_error / 2}
+        if failing and options.width is None:
+            pairs = [p for p in pairs if p not in failing]
+            higher = sorted(set(higher) | failing)
         rows, biases, estimate = hub_layer(pairs, limit, s)
-        predicted = pair_errors(pack_pairs(pairs, limit), m, s)
-        facts.update(danger_limit=limit, predicted_max_error=max(predicted.values(), default=0.0))
+        predicted = pair_errors(pack_pairs(pairs, limit), m, s, subtracted)
+        facts.update(danger_limit=limit, predicted_max_error=max(predicted.values(), default=0.0),
+                     dedicated_monomials=len(higher))
     elif options.strategy == "paper-uand":
         width = options.width or max(1, math.ceil(len(pairs) / 4))
         p = options.p if options.p is not None else min(0.5, math.log(m) ** 2 / math.sqrt(width) / 10)

@@ -178,10 +178,11 @@ class CompiledCircuit:
         return self.gate_readout.apply(self.activations(x))
 
     def error_report(self, samples: int = 1000, max_active: int | None = None, seed: int = 0,
-                     progress: bool = False):
+                     progress: bool = False, confirm: int = 0):
         """Per-gate error on the stratified test distribution (runtime.report)."""
         from runtime.report import error_report
-        return error_report(self, samples=samples, max_active=max_active, seed=seed, progress=progress)
+        return error_report(self, samples=samples, max_active=max_active, seed=seed, progress=progress,
+                            confirm=confirm)
 
     def to_torch(self) -> "torch.nn.Module":
         """The circuit as a torch.nn.Module of nn.Linear and nn.ReLU (float32, CPU)."""

@@ -124,7 +124,7 @@ def _write_atomically(path: str, text: str) -> None:
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     circuit = load(args.artifact)
     report = circuit.error_report(samples=args.samples, max_active=args.max_active, seed=args.seed,
-                                  progress=console.is_terminal)
+                                  progress=console.is_terminal, confirm=args.confirm)
     report.render(console, top=args.top)
     if args.json:
         _write_atomically(args.json, report.to_json())
@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="features on at once (default: the program's sparsity)")
     p.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the samples (default 0)")
     p.add_argument("--top", type=_positive_int, default=15, help="worst gates to show (default 15)")
+    p.add_argument("--confirm", type=_nonnegative_int, default=0, metavar="N",
+                   help="re-measure the N worst gates on 10x fresh samples, removing the upward bias of "
+                        "picking the worst of many noisy estimates (default 0)")
     p.add_argument("--json", metavar="FILE", help="write every gate's figures as JSON")
     p.add_argument("--csv", metavar="FILE", help="write every gate's figures as CSV")
     p.set_defaults(handler=_cmd_report)
