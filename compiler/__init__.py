@@ -5,6 +5,7 @@ The pipeline, stage after stage (each module runs on its own):
      netlists/               .bench, .aag/.aig, .blif -> circuit
   2. check.py               syntax tree -> ir.Circuit (names, loops, vectors resolved)
   3. ir.py                  the circuit: gates in a DAG, levels, supports
+     sparsity.py            how many wires of each level can be on at once (when the circuit has a sparsity)
   4. lower_exact.py         circuit -> exact ReLU layers, one set of neurons per gate
      lower_superposed.py    circuit with sparsity -> gates sharing neurons in superposition
        (multilinear.py: gates as polynomials of their inputs; embeddings.py: input codes)
@@ -23,6 +24,7 @@ from compiler.interpret import evaluate, gate_values, output_values
 from compiler.ir import Circuit, Lit, Node, Op
 from compiler.lower_exact import lower_exact
 from compiler.lower_superposed import SuperposeOptions, lower_superposed
+from compiler.sparsity import SparsityReport, analyse_sparsity
 from runtime.circuit import CompiledCircuit
 
 
@@ -30,7 +32,8 @@ def compile_circuit(circuit: Circuit, *, seed: int = 0, exact: bool = False, spa
                     options: SuperposeOptions | None = None) -> CompiledCircuit:
     """Lower an IR circuit: in superposition when it declares sparsity (or
     `sparsity` is given), exactly when it does not or `exact` is set. `seed`
-    drives every random choice, so the same inputs give the same weights."""
+    drives every random choice, so the same inputs give the same weights.
+    With a sparsity, meta["sparsity_levels"] holds SparsityReport.rows()."""
     if sparsity is not None:
         if not 1 <= sparsity <= circuit.n_inputs:
             raise CompileError(f"--sparsity must be between 1 and the number of inputs ({circuit.n_inputs}), "
@@ -41,6 +44,8 @@ def compile_circuit(circuit: Circuit, *, seed: int = 0, exact: bool = False, spa
     else:
         compiled = lower_superposed(circuit, options or SuperposeOptions(), np.random.default_rng(seed))
     compiled.meta["seed"] = seed
+    if circuit.sparsity is not None:
+        compiled.meta["sparsity_levels"] = analyse_sparsity(circuit, circuit.sparsity).rows()
     return compiled
 
 
@@ -67,4 +72,5 @@ def compile_source(text: str, *, filename: str = "<string>", seed: int = 0, **kw
 
 __all__ = ["Circuit", "CompileError", "CompiledCircuit", "Diagnostic", "Lit", "Node", "Op",
            "circuit_from_file", "circuit_from_source", "compile_circuit", "compile_file",
-           "compile_source", "evaluate", "SuperposeOptions", "lower_superposed", "gate_values", "load_circuit", "lower_exact", "output_values"]
+           "compile_source", "evaluate", "SparsityReport", "SuperposeOptions", "analyse_sparsity",
+           "lower_superposed", "gate_values", "load_circuit", "lower_exact", "output_values"]

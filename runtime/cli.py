@@ -51,6 +51,13 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     compiled.save(out)
     console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
                   f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
+    levels = compiled.meta.get("sparsity_levels")
+    if levels:
+        from compiler.sparsity import summary_line, too_dense_warning
+        console.print(summary_line(levels, circuit.sparsity))
+        warning = too_dense_warning(levels)
+        if warning:
+            console.print(f"[yellow]warning:[/] {warning}", style="yellow")
     return 0
 
 
@@ -104,7 +111,24 @@ def _cmd_info(args: argparse.Namespace, console: Console) -> int:
                   f"{circuit.n_gates / neurons if neurons else float('nan'):.2f}")
     facts = {k: v for k, v in circuit.meta.items() if not isinstance(v, (dict, list))}
     console.print(", ".join(f"{k} {v}" for k, v in sorted(facts.items())))
+    if circuit.meta.get("sparsity_levels"):
+        _print_sparsity_levels(circuit, console)
     return 0
+
+
+def _print_sparsity_levels(circuit: CompiledCircuit, console: Console, most: int = 40) -> None:
+    """The per-level rows of compiler.sparsity stored at compile time, as a table."""
+    rows = circuit.meta["sparsity_levels"]
+    table = Table(title=f"wires on at once per level, at most {circuit.meta.get('sparsity')} inputs on")
+    for column in ("level", "wires", "dense wires", "unenumerated", "max on at once", "share"):
+        table.add_column(column, justify="right")
+    for row in rows[:most]:
+        style = "yellow" if row["too_dense"] else None
+        table.add_row(str(row["level"]), f"{row['wires']:,}", f"{row['dense_wires']:,}",
+                      f"{row['unenumerated']:,}", f"{row['max_on']:,}", f"{row['share']:.1%}", style=style)
+    console.print(table)
+    if len(rows) > most:
+        console.print(f"... and {len(rows) - most} more levels")
 
 
 def _write_atomically(path: str, text: str) -> None:
