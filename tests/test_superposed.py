@@ -90,3 +90,13 @@ def test_compressed_inputs_report_coherence() -> None:
     assert compiled.layers[0].kind == "embed" and not compiled.layers[0].relu
     assert compiled.meta["welch_bound"] <= compiled.meta["coherence"] < 1.0
     assert compiled.meta["features_per_dim"] == 2.0
+
+
+def test_compressed_inputs_predict_their_noise() -> None:
+    text = random_pairs_program(n_inputs=256, n_gates=300, sparsity=3, seed=5)
+    narrow = compiler.compile_source(text, options=compiler.SuperposeOptions(embed_dim=32))
+    wide = compiler.compile_source(text, options=compiler.SuperposeOptions(embed_dim=192))
+    assert narrow.meta["embedding_noise_std"] > wide.meta["embedding_noise_std"] > 0
+    narrow_error = narrow.error_report(samples=200, seed=2).summary()["mean_error"]
+    wide_error = wide.error_report(samples=200, seed=2).summary()["mean_error"]
+    assert narrow_error > wide_error
