@@ -49,20 +49,24 @@ def compile_circuit(circuit: Circuit, *, seed: int = 0, exact: bool = False, spa
     return compiled
 
 
-def load_circuit(path: str | os.PathLike, *, format: str | None = None) -> Circuit:
-    """Read a program (.sbp) or a netlist (.bench, .aag, .aig, .blif) into the IR."""
-    from compiler.netlists import NETLIST_SUFFIXES, load_netlist
+def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify: bool = True) -> Circuit:
+    """Read a program (.sbp) or a netlist (.bench, .aag, .aig, .blif) into the IR.
+    A netlist is simplified (netlists.simplify: buffer chains collapsed, same-op
+    gates merged) unless `simplify` is False; only gates outputs read keep their names."""
+    from compiler import netlists
     if format == "sbp":
         return circuit_from_file(path)
-    if format is not None or Path(path).suffix.lower() in NETLIST_SUFFIXES:
-        return load_netlist(path, format=format)
+    if format is not None or Path(path).suffix.lower() in netlists.NETLIST_SUFFIXES:
+        circuit = netlists.load_netlist(path, format=format)
+        return netlists.simplify(circuit) if simplify else circuit
     return circuit_from_file(path)
 
 
-def compile_file(path: str | os.PathLike, *, seed: int = 0, format: str | None = None,
+def compile_file(path: str | os.PathLike, *, seed: int = 0, format: str | None = None, simplify: bool = True,
                  **kwargs) -> CompiledCircuit:
-    """Compile a program or netlist file (keywords as compile_circuit); CompileError on bad input."""
-    return compile_circuit(load_circuit(path, format=format), seed=seed, **kwargs)
+    """Compile a program or netlist file (keywords as load_circuit and compile_circuit);
+    CompileError on bad input."""
+    return compile_circuit(load_circuit(path, format=format, simplify=simplify), seed=seed, **kwargs)
 
 
 def compile_source(text: str, *, filename: str = "<string>", seed: int = 0, **kwargs) -> CompiledCircuit:

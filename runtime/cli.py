@@ -42,7 +42,7 @@ def _probability(text: str) -> float:
 
 def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     import compiler
-    circuit = compiler.load_circuit(args.source, format=args.format)
+    circuit = compiler.load_circuit(args.source, format=args.format, simplify=not args.keep_gates)
     options = compiler.SuperposeOptions(target_error=args.target_error, width=args.width, embed_dim=args.embed_dim,
                                         embedding=args.embedding, strategy=args.strategy, p=args.p)
     compiled = compiler.compile_circuit(circuit, seed=args.seed, exact=args.exact, sparsity=args.sparsity,
@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of every random choice; the same seed gives a byte-identical artifact (default 0)")
     p.add_argument("--format", choices=["sbp", "bench", "aiger", "blif"],
                    help="input format (default: from the file extension)")
+    p.add_argument("--keep-gates", action="store_true",
+                   help="netlists: keep every gate as written (default: collapse buffer chains and merge "
+                        "same-op gates into wider ones)")
     p.add_argument("--exact", action="store_true",
                    help="exact lowering (one set of neurons per gate) even when the program declares sparsity")
     p.add_argument("--sparsity", type=_positive_int,
