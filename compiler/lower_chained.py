@@ -48,8 +48,8 @@ MAX_OPERANDS = 12          # a gate's polynomial over its operands has up to 2^n
 # single misfire) and >= 2/3 when true (a - AND(a, x) is 2/3 on a single misfire)
 RESET_LOW, RESET_HIGH = 1.0 / 3.0, 2.0 / 3.0
 SPARSITY_SAMPLES = 64      # stratified samples per probed gate when measuring wire sparsity
-SPARSITY_PROBES = 256      # gates probed per level (plus uniform random sparse inputs)
-MAX_PROBED_SUPPORT = 64    # larger supports have too many patterns to sample stratified
+SPARSITY_PROBES = 128      # gates probed per level (plus uniform random sparse inputs)
+MAX_PROBED_SUPPORT = 32    # larger supports have too many patterns to sample stratified
 REPAIR_ROUNDS = 3          # re-pack and re-measure after moving failing pairs to exact neurons
 HUB_MIN_PAIRS = 16         # fewer pairs than this in a level: exact neurons are as cheap and exact
 
@@ -144,7 +144,8 @@ def probe_wires(circuit: Circuit, signals: list[int], gates: list[int], rng: np.
     x = np.zeros((len(ons), m), bool)
     for i, on in enumerate(ons):
         x[i, on] = True
-    return evaluate(circuit, x)[:, signals]
+    prefix = Circuit(circuit.name, circuit.input_names, circuit.nodes[:max(signals) + 1 - m])  # topological
+    return evaluate(prefix, x)[:, signals]
 
 
 def measured_pair_errors(rows: list[dict[int, float]], biases: list[float],

@@ -17,11 +17,13 @@ capped at the level's width. A sparse wire whose support has more than
 MAX_PATTERNS patterns of at most s features is not enumerated: like a dense
 wire, it counts as possibly on.
 
-How: every enumerated wire lists its patterns (sparse_patterns over its support,
-grouped by support size so that it is one gather per size); the distinct
-patterns are evaluated together, 64 to a machine word, one numpy call per group
-of same-level, same-op gates; then the true (wire, pattern) pairs are counted
-per (level, pattern) and the largest counts kept.
+How, in time linear in the number of (wire, pattern) pairs: every wire with few
+enough patterns lists them (one gather per support size), in an order where a
+pattern's index follows from its positions in the support (by size, then colex).
+A gate's value on pattern P is read from each operand o at P ∩ support(o), which
+is one of o's own patterns, so each group of same-level, same-op gates is one
+vectorised lookup. The true pairs are then counted per (level, pattern) and the
+largest counts kept.
 """
 from __future__ import annotations
 
@@ -31,14 +33,12 @@ from math import comb
 
 import numpy as np
 
-from compiler.interpret import evaluate
-from compiler.ir import Circuit, Op
+from compiler.interpret import _node_value, evaluate
+from compiler.ir import Circuit, Lit, Op
 from compiler.multilinear import count_patterns, sparse_patterns
 
 MAX_PATTERNS = 4096     # wires with more patterns (of at most s features on) count as possibly on, unenumerated
 TOO_DENSE_SHARE = 0.25  # a level where more than this share of the wires can be on gains little from superposition
-CHUNK_BYTES = 1 << 26   # patterns are evaluated in chunks whose packed values take about this much memory
-ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
 @dataclass(frozen=True)
@@ -105,137 +105,137 @@ def analyse_sparsity(circuit: Circuit, max_active: int) -> SparsityReport:
         raise ValueError(f"max_active must be >= 1, got {max_active}")
     level = circuit.levels()
     dense = evaluate(circuit, np.zeros((1, circuit.n_inputs), dtype=bool))[0]
-    supports = circuit.supports()
-    size = np.fromiter(map(len, supports), dtype=np.int64, count=circuit.n_signals)
-    n_patterns = {k: count_patterns(k, max_active) for k in set(size.tolist())}
-    too_wide = ~dense & np.array([n_patterns[k] > MAX_PATTERNS for k in size.tolist()], dtype=bool)
-    enumerated = np.flatnonzero(~dense & ~too_wide & (size > 0))
-
+    pairs = _Pairs(circuit, max_active)
+    on = pairs.values(circuit, level)
+    true_sparse = on & ~dense[pairs.wire] & (pairs.pattern >= 0).any(axis=1)
     n_levels = int(level.max(initial=-1)) + 1
-    wire, rows = _support_patterns(supports, enumerated, max_active)
-    if len(wire):
-        patterns, pattern_of = np.unique(rows, axis=0, return_inverse=True)
-        pattern_of = pattern_of.ravel()
-        on = _pair_values(circuit, patterns, wire, pattern_of)
-        counted = _largest_counts(level[wire[on]], pattern_of[on], (patterns >= 0).sum(axis=1),
-                                  max_active, n_levels)
-    else:
-        counted = np.zeros(n_levels, dtype=np.int64)
+    counted = _largest_counts(level[pairs.wire[true_sparse]], pairs.pattern[true_sparse], max_active, n_levels)
 
     def per_level(mask: np.ndarray) -> np.ndarray:
         return np.bincount(level[mask], minlength=n_levels)
 
+    too_wide = ~dense & ~pairs.enumerated
     wires = np.bincount(level, minlength=n_levels)
     dense_wires, unenumerated = per_level(dense), per_level(too_wide)
     max_on = np.minimum(wires, dense_wires + unenumerated + counted)
     return SparsityReport(max_active, level, dense, wires, dense_wires, unenumerated, max_on)
 
 
-def _support_patterns(supports: list[frozenset[int]], wires: np.ndarray,
-                      max_active: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every (wire, nonempty pattern of at most max_active features of its support)
-    pair: wire (n_pairs,) and pattern (n_pairs, width) of sorted input indices,
-    padded with -1 (width: the most features a pattern has)."""
-    by_size: dict[int, list[int]] = defaultdict(list)
-    for w in wires.tolist():
-        by_size[len(supports[w])].append(w)
-    width = min(max_active, max(by_size, default=0))
-    pair_wires, pair_patterns = [np.zeros(0, dtype=np.int64)], [np.zeros((0, width), dtype=np.int32)]
-    for k, members in sorted(by_size.items()):
-        local = np.full((count_patterns(k, max_active) - 1, width), k)  # column k of `features` is the -1 pad
-        for row, pattern in enumerate(sparse_patterns(list(range(k)), max_active)[1:]):
+class _Pairs:
+    """Every (wire, pattern) pair of the wires with at most MAX_PATTERNS patterns
+    (`enumerated`, (n_signals,) bool). Pair arrays, (n_pairs,): `wire`, and
+    `pattern`, (n_pairs, width), the pattern's inputs ascending, padded with -1.
+    A wire's pairs are contiguous from `start[wire]`, ordered by size, then colex
+    on the positions in its sorted support, so that a pattern's index is
+    size_offset[k, j] + sum_i C(position_i, i + 1)."""
+
+    def __init__(self, circuit: Circuit, max_active: int) -> None:
+        supports = circuit.supports()
+        self.size = np.fromiter(map(len, supports), dtype=np.int64, count=circuit.n_signals)
+        n_patterns = {k: count_patterns(k, max_active) for k in set(self.size.tolist())}
+        self.count = np.array([n_patterns[k] for k in self.size.tolist()], dtype=np.int64)
+        self.enumerated = self.count <= MAX_PATTERNS
+        self.count[~self.enumerated] = 0
+        k_max = int(self.size[self.enumerated].max(initial=0))
+        self.width = max(1, min(max_active, k_max))
+        self.comb = np.array([[comb(n, r) for r in range(self.width + 2)] for n in range(k_max + 1)])
+        self.size_offset = np.cumsum(np.c_[np.zeros(k_max + 1, dtype=np.int64), self.comb], axis=1)
+        self.start = np.zeros(circuit.n_signals, dtype=np.int64)
+        by_size: dict[int, list[int]] = defaultdict(list)
+        for w in np.flatnonzero(self.enumerated).tolist():
+            by_size[len(supports[w])].append(w)
+        wires, patterns, members, start = [], [], [], 0
+        for k, group in sorted(by_size.items()):
+            local = self._local_patterns(k, max_active)
+            features = np.full((len(group), k + 1), -1, dtype=np.int64)  # column k: the -1 pad
+            features[:, :k] = [sorted(supports[w]) for w in group]
+            self.start[group] = start + len(local) * np.arange(len(group))
+            start += len(local) * len(group)
+            wires.append(np.repeat(np.asarray(group, dtype=np.int64), len(local)))
+            patterns.append(features[:, local].reshape(-1, self.width))
+            members.append(np.asarray(group)[:, None] * circuit.n_inputs + features[:, :k])
+        self.wire = np.concatenate(wires) if wires else np.zeros(0, dtype=np.int64)
+        self.pattern = np.concatenate(patterns) if patterns else np.zeros((0, self.width), dtype=np.int64)
+        # (signal, input) memberships of the enumerated supports, sorted: signal * n_inputs + input,
+        # then a sentinel above every key
+        self.member = np.sort(np.concatenate([m.ravel() for m in members] + [[np.iinfo(np.int64).max]]))
+        self.n_inputs = circuit.n_inputs
+
+    def _local_patterns(self, k: int, max_active: int) -> np.ndarray:
+        """(count_patterns(k, s), width) positions in a support of size k, by size
+        then colex, padded with k."""
+        patterns = sorted(sparse_patterns(list(range(k)), max_active), key=lambda p: (len(p), p[::-1]))
+        local = np.full((len(patterns), self.width), k)
+        for row, pattern in enumerate(patterns):
             local[row, :len(pattern)] = pattern
-        features = np.full((len(members), k + 1), -1, dtype=np.int32)
-        features[:, :k] = [sorted(supports[w]) for w in members]
-        pair_wires.append(np.repeat(np.asarray(members, dtype=np.int64), len(local)))
-        pair_patterns.append(features[:, local].reshape(-1, width))
-    return np.concatenate(pair_wires), np.concatenate(pair_patterns)
+        return local
+
+    def index_in(self, signals: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+        """(n,) the pair of signals[i] at pattern[i] ∩ support(signals[i])."""
+        key = signals[:, None] * self.n_inputs + pattern
+        found = np.searchsorted(self.member, key)
+        present = (pattern >= 0) & (self.member[found] == key)
+        first = np.searchsorted(self.member, signals * self.n_inputs)  # where the signal's support starts
+        position = found - first[:, None]
+        rank = np.cumsum(present, axis=1)  # 1-based rank among the features kept
+        colex = np.where(present, self.comb[np.where(present, position, 0), rank], 0).sum(axis=1)
+        return self.start[signals] + self.size_offset[self.size[signals], rank[:, -1]] + colex
+
+    def values(self, circuit: Circuit, level: np.ndarray) -> np.ndarray:
+        """(n_pairs,) bool: each wire's value with exactly its pattern's features on."""
+        on = np.zeros(len(self.wire), dtype=bool)
+        if not len(on):
+            return on
+        base, flip = _buffers_resolved(circuit)
+        inputs = np.flatnonzero(self.enumerated[:circuit.n_inputs])
+        on[self.start[inputs] + 1] = True  # an input's patterns: {} then {itself}
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for signal, node in enumerate(circuit.nodes, circuit.n_inputs):
+            if self.enumerated[signal] and node.op is not Op.BUF:
+                groups[int(level[signal]), node.op.value, len(node.operands), node.k].append(signal)
+        for (_, op, arity, k), gates in sorted(groups.items()):
+            gates = np.asarray(gates)
+            pairs = _ranges(self.start[gates], self.count[gates])
+            gate_of_pair = np.repeat(np.arange(len(gates)), self.count[gates])
+            columns = np.zeros((len(pairs), arity), dtype=bool)
+            for slot in range(arity):
+                lits = [circuit.node_of(int(g)).operands[slot] for g in gates]
+                read = np.array([lit.signal for lit in lits])
+                negated = flip[read] != np.array([lit.negated for lit in lits])
+                operand = base[read][gate_of_pair]
+                columns[:, slot] = on[self.index_in(operand, self.pattern[pairs])] != negated[gate_of_pair]
+            on[pairs] = _node_value(Op(op), k, tuple(Lit(slot) for slot in range(arity)), columns)
+        buffers = np.flatnonzero((base != np.arange(circuit.n_signals)) & self.enumerated)
+        counts = self.count[buffers]  # a buffer has its source's support, so the same patterns in the same order
+        copied = on[_ranges(self.start[base[buffers]], counts)] != np.repeat(flip[buffers], counts)
+        on[_ranges(self.start[buffers], counts)] = copied
+        return on
 
 
-@dataclass(frozen=True)
-class _GateGroup:
-    """Gates of one level with the same op, arity and k, evaluated in one call."""
-    op: Op
-    k: int
-    outputs: np.ndarray   # (g,) signals
-    operands: np.ndarray  # (g, arity) signals, buffers resolved
-    flips: np.ndarray     # (g, arity, 1) uint64: ALL_ONES where the operand is read negated
-
-
-def _gate_groups(circuit: Circuit) -> tuple[list[_GateGroup], np.ndarray, np.ndarray]:
-    """The gates in evaluation order, and for every signal the non-buffer signal
-    it equals (base) and whether negated (flip)."""
+def _buffers_resolved(circuit: Circuit) -> tuple[np.ndarray, np.ndarray]:
+    """For every signal, the non-buffer signal it equals (base) and whether negated (flip)."""
     base = np.arange(circuit.n_signals)
     flip = np.zeros(circuit.n_signals, dtype=bool)
-    level = circuit.levels()
-    members: dict[tuple, list[int]] = defaultdict(list)
     for signal, node in enumerate(circuit.nodes, circuit.n_inputs):
         if node.op is Op.BUF:
             lit = node.operands[0]
             base[signal], flip[signal] = base[lit.signal], flip[lit.signal] != lit.negated
-        elif node.op is not Op.CONST:
-            members[int(level[signal]), node.op.value, len(node.operands), node.k].append(signal)
-    groups = []
-    for (_, op, arity, k), signals in sorted(members.items()):
-        reads = np.array([[lit.signal for lit in circuit.node_of(s).operands] for s in signals])
-        negated = np.array([[lit.negated for lit in circuit.node_of(s).operands] for s in signals])
-        flips = np.where(flip[reads] != negated, ALL_ONES, np.uint64(0))[:, :, None]
-        groups.append(_GateGroup(Op(op), k, np.asarray(signals), base[reads], flips))
-    return groups, base, flip
+    return base, flip
 
 
-def _combine(op: Op, k: int, operands: np.ndarray) -> np.ndarray:
-    """(g, arity, words) packed operand values -> (g, words) packed gate values."""
-    if op is Op.AND:
-        return np.bitwise_and.reduce(operands, axis=1)
-    if op is Op.OR:
-        return np.bitwise_or.reduce(operands, axis=1)
-    if op is Op.XOR:
-        return np.bitwise_xor.reduce(operands, axis=1)
-    # ATLEAST: reach[j] = at least j of the operands seen so far are true
-    reach = [np.full(operands[:, 0].shape, ALL_ONES)] + [np.zeros_like(operands[:, 0]) for _ in range(k)]
-    for i in range(operands.shape[1]):
-        for j in range(min(k, i + 1), 0, -1):
-            reach[j] = reach[j] | (reach[j - 1] & operands[:, i])
-    return reach[k]
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenation of range(start, start + length) for each pair."""
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - ends + lengths, lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
-def _pair_values(circuit: Circuit, patterns: np.ndarray, wire: np.ndarray, pattern_of: np.ndarray) -> np.ndarray:
-    """(n_pairs,) bool: is wire[i] true when exactly the features of
-    patterns[pattern_of[i]] are on? Patterns are evaluated in chunks, packed."""
-    on = np.zeros(len(wire), dtype=bool)
-    groups, base, flip = _gate_groups(circuit)
-    buffers = np.flatnonzero(base != np.arange(circuit.n_signals))
-    constants = [s for s, node in enumerate(circuit.nodes, circuit.n_inputs) if node.op is Op.CONST and node.k]
-    order = np.argsort(pattern_of, kind="stable")
-    words = max(1, CHUNK_BYTES // (8 * circuit.n_signals))
-    for start in range(0, len(patterns), 64 * words):
-        chunk = patterns[start:start + 64 * words]
-        values = np.zeros((circuit.n_signals, -(-len(chunk) // 64)), dtype=np.uint64)
-        row, column = np.nonzero(chunk >= 0)
-        np.bitwise_or.at(values, (chunk[row, column], row >> 6), np.uint64(1) << (row & 63).astype(np.uint64))
-        values[constants] = ALL_ONES
-        for group in groups:
-            values[group.outputs] = _combine(group.op, group.k, values[group.operands] ^ group.flips)
-        values[buffers] = values[base[buffers]] ^ np.where(flip[buffers], ALL_ONES, np.uint64(0))[:, None]
-        lo, hi = np.searchsorted(pattern_of[order], [start, start + len(chunk)])
-        pairs = order[lo:hi]
-        local = pattern_of[pairs] - start
-        bits = values[wire[pairs], local >> 6] >> (local & 63).astype(np.uint64)
-        on[pairs] = (bits & np.uint64(1)).astype(bool)
-    return on
-
-
-def _largest_counts(level: np.ndarray, pattern: np.ndarray, n_features: np.ndarray, max_active: int,
-                    n_levels: int) -> np.ndarray:
+def _largest_counts(level: np.ndarray, pattern: np.ndarray, max_active: int, n_levels: int) -> np.ndarray:
     """(n_levels,) sum over j of the C(max_active, j) largest c_j(T) of each level,
-    from the true (wire level, pattern id) pairs; n_features[p]: |pattern p|."""
+    from the true (wire level, pattern) pairs; pattern: (n, width) padded with -1."""
     if not len(level):
         return np.zeros(n_levels, dtype=np.int64)
-    stride = int(pattern.max()) + 1
-    key, count = np.unique(level * stride + pattern, return_counts=True)
-    key_level, key_pattern = np.divmod(key, stride)
-    size = n_features[key_pattern]
+    keys, count = np.unique(np.c_[level, pattern], axis=0, return_counts=True)
+    key_level, size = keys[:, 0], (keys[:, 1:] >= 0).sum(axis=1)
     order = np.lexsort((-count, size, key_level))
     key_level, size, count = key_level[order], size[order], count[order]
     group_start = np.r_[0, np.flatnonzero((np.diff(key_level) != 0) | (np.diff(size) != 0)) + 1]

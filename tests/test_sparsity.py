@@ -8,6 +8,7 @@ import itertools
 import json
 from collections import Counter
 from math import comb
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from compiler import sparsity
 from compiler.interpret import evaluate
 from compiler.ir import Circuit, Lit, Node, Op
 from compiler.multilinear import count_patterns, evaluate_cone, sparse_patterns
+from compiler.netlists import load_netlist
 from compiler.sparsity import analyse_sparsity
 from runtime.cli import main
 
@@ -147,3 +149,10 @@ def test_compile_stores_rows_and_the_cli_shows_them(tmp_path, capsys) -> None:
     assert "max on at once" in printed()
     assert main(["compile", str(source), "-o", str(artifact), "--sparsity", "30", "--exact"]) == 0
     assert "warning: levels 0, 1 too dense for superposition to pay" in printed()
+
+
+def test_circuits_without_inputs_or_gates() -> None:
+    aiger = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "aiger"
+    assert analyse_sparsity(load_netlist(aiger / "empty.aag"), 1).rows() == []
+    (row,) = analyse_sparsity(load_netlist(aiger / "true.aag"), 1).rows()
+    assert (row["wires"], row["dense_wires"], row["max_on"], row["too_dense"]) == (1, 1, 1, True)
