@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -83,12 +84,18 @@ def expand_gates(circuit: Circuit, lits: list[Lit], s: int) -> list[dict[Monomia
 
 
 def misfire(x: set[int], y: set[int], pool: int, fills: int) -> float:
+    """See _misfire_by_sizes: the chance depends only on the region sizes."""
+    return _misfire_by_sizes(len(x - y), len(y - x), len(x & y), pool, fills)
+
+
+@lru_cache(maxsize=65536)
+def _misfire_by_sizes(only_x: int, only_y: int, both: int, pool: int, fills: int) -> float:
     """Chance that `fills` distinct random features from `pool` make the pair's
     two neurons sum to 2 or more: each fill in x (the co-tenants of the on
     feature's hub neuron) adds one to the first, any fill in y (the other hubs
     of the off feature's hub neuron) wakes the second. Multivariate
     hypergeometric over the regions x-y, y-x, x&y and the rest."""
-    sizes = (len(x - y), len(y - x), len(x & y))
+    sizes = (only_x, only_y, both)
     rest = pool - sum(sizes)
     total = 0.0
     for n1 in range(fills + 1):
@@ -180,6 +187,12 @@ def _pair_homes(neurons: list[HubNeuron]) -> dict[Monomial, dict[int, HubNeuron]
     return homes
 
 
+@lru_cache(maxsize=65536)
+def _miss(pool: int, avoided: int, fills: int) -> float:
+    """Chance that `fills` distinct random features from `pool` all avoid `avoided` of them."""
+    return math.comb(max(pool - avoided, 0), fills) / math.comb(pool, fills)
+
+
 def _estimated_pair_error(a: int, b: int, home: dict[int, HubNeuron], pool: int, fills: int,
                           subtracted: bool) -> float:
     """Closed form for large pools: a false input with a on (b off) misfires when
@@ -193,12 +206,12 @@ def _estimated_pair_error(a: int, b: int, home: dict[int, HubNeuron], pool: int,
     for on, off in ((a, b), (b, a)):
         own, other = home[on], home[off]
         hubs = set(own.hubs) - {on}  # another hub lifts the neuron by W >= 2 on its own
-        instant = 1.0 - math.comb(pool - len(hubs), fills) / math.comb(pool, fills)
+        instant = 1.0 - _miss(pool, len(hubs), fills)
         total += instant + (1.0 - instant) * misfire(own.leaves - {a, b}, set(other.hubs) - {off},
                                                       pool - len(hubs), fills)
     if subtracted and fills >= 1:
         tenants = (home[a].leaves | set(home[a].hubs) | home[b].leaves | set(home[b].hubs)) - {a, b}
-        total += 1.0 - math.comb(pool - len(tenants), fills - 1) / math.comb(pool, fills - 1)
+        total += 1.0 - _miss(pool, len(tenants), fills - 1)
     return 0.5 * total / 3.0
 
 
@@ -260,11 +273,18 @@ def choose_danger_limit(pairs: list[Monomial], options: SuperposeOptions, n_feat
             mid = (low + high) // 2
             low, high = (low, mid) if len(pack_pairs(pairs, mid)) <= spare_width else (mid + 1, high)
         return low
-    low, high = 1, 2 * n_features
-    while low < high:  # largest limit whose worst predicted pair error is within its share
-        mid = (low + high + 1) // 2
-        worst = max(pair_errors(pack_pairs(pairs, mid), n_features, s, subtracted).values(), default=0.0)
-        low, high = (mid, high) if worst <= options.target_error * PREDICTION_SHARE else (low, mid - 1)
+    def meets_target(limit: int) -> bool:
+        worst = max(pair_errors(pack_pairs(pairs, limit), n_features, s, subtracted).values(), default=0.0)
+        return worst <= options.target_error * PREDICTION_SHARE
+
+    # the largest limit within the target: double until one fails, then bisect
+    low, high = 1, 2
+    while high < 2 * n_features and meets_target(high):
+        low, high = high, 2 * high
+    high = min(high, 2 * n_features)
+    while low + 1 < high:
+        mid = (low + high) // 2
+        low, high = (mid, high) if meets_target(mid) else (low, mid)
     return low
 
 

@@ -11,6 +11,7 @@ of degree >= 2 is an AND of input features, computed by the superposed layer.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 from math import comb
 
@@ -58,15 +59,23 @@ def evaluate_cone(circuit: Circuit, lit: Lit, patterns: list[Monomial]) -> np.nd
     return ~result if lit.negated else result
 
 
+@lru_cache(maxsize=256)
+def _moebius(support_size: int, max_active: int) -> np.ndarray:
+    """(n_patterns, n_patterns) matrix taking f on the sparse patterns of
+    range(support_size) to the coefficients c_T (same pattern order)."""
+    patterns = sparse_patterns(list(range(support_size)), max_active)
+    index = {p: i for i, p in enumerate(patterns)}
+    matrix = np.zeros((len(patterns), len(patterns)))
+    for t, pattern in enumerate(patterns):
+        for j in range(len(pattern) + 1):
+            for u in combinations(pattern, j):
+                matrix[t, index[u]] = (-1) ** (len(pattern) - j)
+    return matrix
+
+
 def polynomial(circuit: Circuit, lit: Lit, support: list[int], max_active: int) -> dict[Monomial, float]:
     """The nonzero coefficients c_T (|T| <= max_active) of `lit` over `support`."""
     patterns = sparse_patterns(sorted(support), max_active)
     values = evaluate_cone(circuit, lit, patterns).astype(np.float64)
-    index = {p: i for i, p in enumerate(patterns)}
-    coefficients: dict[Monomial, float] = {}
-    for t, pattern in enumerate(patterns):
-        c = sum((-1) ** (len(pattern) - j) * values[index[u]]
-                for j in range(len(pattern) + 1) for u in combinations(pattern, j))
-        if c != 0:
-            coefficients[pattern] = float(c)
-    return coefficients
+    coefficients = _moebius(len(support), max_active) @ values
+    return {patterns[t]: float(coefficients[t]) for t in np.flatnonzero(coefficients)}

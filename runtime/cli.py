@@ -51,6 +51,11 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     compiled.save(out)
     console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
                   f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
+    noise = compiled.meta.get("embedding_noise_std")
+    if noise is not None and noise > 0.5 / 2.33:  # a one-sided 1% tail of a normal reaches 2.33 std
+        console.print(f"[yellow]warning:[/] interference through the {compiled.meta['embed_dim']}-dimensional "
+                      f"embedding has std up to {noise:.2f} per neuron against a margin of 0.5: expect gate "
+                      f"errors well above --target-error; use a larger --embed-dim or none", style="yellow")
     levels = compiled.meta.get("sparsity_levels")
     if levels:
         from compiler.sparsity import summary_line, too_dense_warning
