@@ -42,6 +42,7 @@ from runtime.circuit import CompiledCircuit, Layer, Readout
 # the prediction neglects the pattern with neither input on and mixed gate
 # types; measured: at 0.75 a gate of programs/large.sbp reached 7.3% error.
 PREDICTION_SHARE = 0.5
+FIRST_FIT_WINDOW = 1024  # open neurons a star may join: the most recent, so packing stays near-linear
 CONSTANT = -1  # the unit index of a constant term in a monomial's estimate
 MAX_TERMS_PER_GATE = 4096  # beyond this a gate's polynomial is too big to superpose: use --exact
 
@@ -150,7 +151,9 @@ def pack_stars(stars: list[tuple[int, list[int]]], danger_limit: int) -> list[Hu
     neurons: list[HubNeuron] = []
     open_neurons: list[HubNeuron] = []
     for hub, leaves in pieces:
-        for neuron in open_neurons:
+        for neuron in open_neurons[-FIRST_FIT_WINDOW:]:
+            if len(neuron.leaves) + 2 * (len(neuron.hubs) + 1) - 3 > danger_limit:
+                continue  # full even if every new leaf were already there
             new_leaves = neuron.leaves.union(leaves)
             if (hub not in new_leaves and not new_leaves.intersection(neuron.hubs)
                     and len(new_leaves) + 2 * (len(neuron.hubs) + 1) - 3 <= danger_limit):
