@@ -13,26 +13,19 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compiler  # noqa: E402
+from gen_programs import random_pairs_circuit  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 
 M, GATES, SPARSITY = 1024, 8192, 3
 
 
 def uand_program(seed: int = 0) -> compiler.Circuit:
-    rng = np.random.default_rng(seed)
-    pairs: set[tuple[int, int]] = set()
-    while len(pairs) < GATES:
-        a, b = sorted(rng.choice(M, 2, replace=False).tolist())
-        pairs.add((a, b))
-    nodes = [compiler.Node(compiler.Op.AND, (compiler.Lit(a), compiler.Lit(b)), name=f"g{i}")
-             for i, (a, b) in enumerate(sorted(pairs))]
-    return compiler.Circuit("uand-8k", [f"x[{i}]" for i in range(M)], nodes, [], sparsity=SPARSITY)
+    return random_pairs_circuit(M, GATES, SPARSITY, seed, name="uand-8k")
 
 
 def measure(label: str, options: compiler.SuperposeOptions | None, samples: int, exact: bool = False,

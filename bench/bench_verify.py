@@ -19,13 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compiler  # noqa: E402
+from gen_programs import random_pairs_circuit as uand  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 from runtime import CompiledCircuit, verify  # noqa: E402
 
@@ -33,18 +33,6 @@ M = 1024
 TORCH_BATCH = 4096
 S = compiler.SuperposeOptions
 HUB, HUB_TIGHT = S(target_error=0.01), S(target_error=0.0001)
-
-
-def uand(m: int, n_gates: int, sparsity: int, seed: int = 0) -> compiler.Circuit:
-    """n_gates distinct random pairwise ANDs of m inputs (uand-8k: m = 1024, 8192)."""
-    rng = np.random.default_rng(seed)
-    pairs: set[tuple[int, int]] = set()
-    while len(pairs) < n_gates:
-        a, b = sorted(rng.choice(m, 2, replace=False).tolist())
-        pairs.add((a, b))
-    nodes = [compiler.Node(compiler.Op.AND, (compiler.Lit(a), compiler.Lit(b)), name=f"g{i}")
-             for i, (a, b) in enumerate(sorted(pairs))]
-    return compiler.Circuit(f"uand-{n_gates}", [f"x[{i}]" for i in range(m)], nodes, [], sparsity=sparsity)
 
 
 def compile_uand(m: int, n_gates: int, sparsity: int, options: compiler.SuperposeOptions | None

@@ -59,6 +59,21 @@ def generate(n_gates: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def random_pairs_circuit(m: int, n_gates: int, sparsity: int, seed: int = 0, name: str | None = None):
+    """n_gates distinct random pairwise ANDs of m inputs as an IR circuit
+    (uand-8k: m = 1024, 8192 gates, sparsity 3)."""
+    import compiler
+    rng = np.random.default_rng(seed)
+    pairs: set[tuple[int, int]] = set()
+    while len(pairs) < n_gates:
+        a, b = sorted(rng.choice(m, 2, replace=False).tolist())
+        pairs.add((a, b))
+    nodes = [compiler.Node(compiler.Op.AND, (compiler.Lit(a), compiler.Lit(b)), name=f"g{i}")
+             for i, (a, b) in enumerate(sorted(pairs))]
+    return compiler.Circuit(name or f"uand-{n_gates}", [f"x[{i}]" for i in range(m)], nodes, [],
+                            sparsity=sparsity)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gates", type=int, default=1000, help="number of named gates (at least 40)")
