@@ -76,6 +76,7 @@ def plot_levels(series: dict[str, list[LevelError]], path: str, title: str = "ga
         ax.plot(levels, [100 * r.max_error for r in rows], "s--", color=color, alpha=0.6, label=f"{label}: max")
     ax.axhline(1.0, color="grey", lw=0.8, ls=":", label="1% target")
     ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_ylim(bottom=0.0)
     ax.set_xlabel("level (depth of the gate)")
     ax.set_ylabel("gate error (%)")
     ax.set_title(title)
