@@ -232,7 +232,8 @@ def _enumerated_pair_error(a: int, b: int, home: dict[int, HubNeuron], n_feature
     others = np.array([f for f in range(n_features) if f not in (a, b)])
     def failure_rate(pattern: tuple[int, ...], fails) -> float:
         fills = min(s - len(pattern), others.size)
-        combos = np.array(list(combinations(range(others.size), fills)), dtype=np.int64).reshape(-1, fills)
+        fill_sets = list(combinations(range(others.size), fills))
+        combos = np.array(fill_sets, dtype=np.int64).reshape(len(fill_sets), fills)
         pre = weights[:, list(pattern)].sum(axis=1)[None, :] + weights[:, others[combos]].sum(axis=2).T - s
         return float(fails((2.0 / 3.0) * np.maximum(pre, 0.0).sum(axis=1) - 1.0 / 3.0).mean())
 

@@ -100,3 +100,10 @@ def test_compressed_inputs_predict_their_noise() -> None:
     narrow_error = narrow.error_report(samples=200, seed=2).summary()["mean_error"]
     wide_error = wide.error_report(samples=200, seed=2).summary()["mean_error"]
     assert narrow_error > wide_error
+
+
+@pytest.mark.parametrize("sparsity", [1, 2, 3])
+def test_tiny_programs_with_few_fill_features(sparsity: int) -> None:
+    text = f"sparsity {sparsity}\ninput a, b, c\nx = a & b\ny = a | c\nz = b & c\noutput x, y, z"
+    compiled = compiler.compile_source(text)
+    assert compiled.error_report(samples=200).summary()["max_error"] <= TARGET
