@@ -243,7 +243,7 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
             limit = choose_danger_limit(pairs, hub_options, len(features), weight, None)
             moved = 0
             for _ in range(REPAIR_ROUNDS):  # measurement decides: failing pairs get exact neurons
-                hub_rows, hub_biases, hub_estimate = hub_layer(pairs, limit, weight)
+                hub_rows, hub_biases, hub_estimate = hub_layer(pack_pairs(pairs, limit), weight)
                 measured = measured_pair_errors(hub_rows, hub_biases, hub_estimate, probes)
                 failing = {p for p, e in measured.items() if e > options.target_error}
                 if not failing:

@@ -292,11 +292,11 @@ def choose_danger_limit(pairs: list[Monomial], options: SuperposeOptions, n_feat
     return low
 
 
-def hub_layer(pairs: list[Monomial], danger_limit: int, s: int
+def hub_layer(neurons: list[HubNeuron], s: int
               ) -> tuple[list[dict[int, float]], list[float], dict[Monomial, list[tuple[int, float]]]]:
     """Feature weights and biases of the hub neurons, and how each pair is read."""
     rows, biases, homes = [], [], {}
-    for j, neuron in enumerate(pack_pairs(pairs, danger_limit)):
+    for j, neuron in enumerate(neurons):
         row = {leaf: 1.0 for leaf in neuron.leaves}
         row.update({hub: float(s) for hub in neuron.hubs})
         rows.append(row)
@@ -378,14 +378,16 @@ def lower_superposed(circuit: Circuit, options: SuperposeOptions, rng: np.random
         spare = None if options.width is None else options.width - len(higher)
         subtracted = frozenset(t for poly in polys for t, c in poly.items() if len(t) == 2 and c < 0)
         limit = choose_danger_limit(pairs, options, m, s, spare, subtracted)
+        neurons = pack_pairs(pairs, limit)
+        predicted = pair_errors(neurons, m, s, subtracted)
         # pairs that cannot meet the target even at the smallest limit get exact neurons
-        failing = {p for p, e in pair_errors(pack_pairs(pairs, limit), m, s, subtracted).items()
-                   if e > options.target_error * PREDICTION_SHARE}
+        failing = {p for p, e in predicted.items() if e > options.target_error * PREDICTION_SHARE}
         if failing and options.width is None:
             pairs = [p for p in pairs if p not in failing]
             higher = sorted(set(higher) | failing)
-        rows, biases, estimate = hub_layer(pairs, limit, s)
-        predicted = pair_errors(pack_pairs(pairs, limit), m, s, subtracted)
+            neurons = pack_pairs(pairs, limit)
+            predicted = pair_errors(neurons, m, s, subtracted)
+        rows, biases, estimate = hub_layer(neurons, s)
         facts.update(danger_limit=limit, predicted_max_error=max(predicted.values(), default=0.0),
                      dedicated_monomials=len(higher))
     elif options.strategy == "paper-uand":

@@ -62,10 +62,10 @@ def to_bytes(circuit: CompiledCircuit) -> bytes:
     return save_bytes(tensors, metadata=metadata)
 
 
-def save(circuit: CompiledCircuit, path: str | os.PathLike) -> None:
-    """Write atomically: readers see the old file or the whole new one, never a part."""
+def write_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Readers see the old file or the whole new one, never a part: write a
+    temporary file in the same folder, then rename it over `path`."""
     path = Path(path)
-    data = to_bytes(circuit)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
@@ -77,6 +77,11 @@ def save(circuit: CompiledCircuit, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save(circuit: CompiledCircuit, path: str | os.PathLike) -> None:
+    """Write the circuit's artifact atomically."""
+    write_atomically(path, to_bytes(circuit))
 
 
 def _get_csr(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, int]) -> sp.csr_matrix:

@@ -12,7 +12,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from runtime.artifact import load
+from runtime.artifact import load, write_atomically
 from runtime.circuit import THRESHOLD, CompiledCircuit
 from runtime.errors import UserError
 
@@ -137,17 +137,7 @@ def _print_sparsity_levels(circuit: CompiledCircuit, console: Console, most: int
 
 
 def _write_atomically(path: str, text: str) -> None:
-    import os
-    import tempfile
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".superpose.", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(path, text.encode("utf-8"))
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
