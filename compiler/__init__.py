@@ -9,6 +9,8 @@ The pipeline, stage after stage (each module runs on its own):
   4. lower_exact.py         circuit -> exact ReLU layers, one set of neurons per gate
      lower_superposed.py    circuit with sparsity -> gates sharing neurons in superposition
        (multilinear.py: gates as polynomials of their inputs; embeddings.py: input codes)
+     lower_chained.py       deep circuit with sparsity -> one superposed layer per level, with
+                            threshold resets between levels (strategy "chained")
   5. runtime.CompiledCircuit  the result: run, gate_values, error_report, to_torch, save
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from compiler.errors import CompileError, Diagnostic
 from compiler.frontend import circuit_from_file, circuit_from_source
 from compiler.interpret import evaluate, gate_values, output_values
 from compiler.ir import Circuit, Lit, Node, Op
+from compiler.lower_chained import ChainOptions, lower_chained
 from compiler.lower_exact import lower_exact
 from compiler.lower_superposed import SuperposeOptions, lower_superposed
 from compiler.sparsity import SparsityReport, analyse_sparsity
@@ -29,17 +32,29 @@ from runtime.circuit import CompiledCircuit
 
 
 def compile_circuit(circuit: Circuit, *, seed: int = 0, exact: bool = False, sparsity: int | None = None,
-                    options: SuperposeOptions | None = None) -> CompiledCircuit:
+                    options: SuperposeOptions | ChainOptions | None = None) -> CompiledCircuit:
     """Lower an IR circuit: in superposition when it declares sparsity (or
     `sparsity` is given), exactly when it does not or `exact` is set. `seed`
     drives every random choice, so the same inputs give the same weights.
+    SuperposeOptions picks the single superposed layer (strategy "hub" or
+    "paper-uand"); ChainOptions, or SuperposeOptions(strategy="chained"), the
+    chained lowering, which needs a sparsity and cannot be exact.
     With a sparsity, meta["sparsity_levels"] holds SparsityReport.rows()."""
     if sparsity is not None:
         if not 1 <= sparsity <= circuit.n_inputs:
             raise CompileError(f"--sparsity must be between 1 and the number of inputs ({circuit.n_inputs}), "
                                f"got {sparsity}")
         circuit.sparsity = sparsity
-    if exact or circuit.sparsity is None:
+    if isinstance(options, SuperposeOptions) and options.strategy == "chained":
+        options = chain_options(options)
+    if isinstance(options, ChainOptions):
+        if exact:
+            raise CompileError("--exact and --strategy chained are two different lowerings: choose one")
+        if circuit.sparsity is None:
+            raise CompileError(f"--strategy chained needs a sparsity: declare 'sparsity s' in {circuit.name}'s "
+                               f"program or pass --sparsity s")
+        compiled = lower_chained(circuit, options, np.random.default_rng(seed))
+    elif exact or circuit.sparsity is None:
         compiled = lower_exact(circuit)
     else:
         compiled = lower_superposed(circuit, options or SuperposeOptions(), np.random.default_rng(seed))
@@ -47,6 +62,21 @@ def compile_circuit(circuit: Circuit, *, seed: int = 0, exact: bool = False, spa
     if circuit.sparsity is not None:
         compiled.meta["sparsity_levels"] = analyse_sparsity(circuit, circuit.sparsity).rows()
     return compiled
+
+
+def chain_options(options: SuperposeOptions, control: bool = True) -> ChainOptions:
+    """The ChainOptions of SuperposeOptions(strategy="chained"): its target
+    error, and `control` (False: naive chaining, no threshold resets). Knobs of
+    the single superposed layer are a CompileError naming their flags."""
+    unused = [flag for flag, is_set in (("--width", options.width is not None),
+                                        ("--embed-dim", options.embed_dim is not None),
+                                        ("--embedding", options.embedding != "random"),
+                                        ("--p", options.p is not None)) if is_set]
+    if unused:
+        raise CompileError(f"{', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to "
+                           f"--strategy chained (it reads the inputs uncompressed and sizes every level "
+                           f"from --target-error)")
+    return ChainOptions(target_error=options.target_error, control=control)
 
 
 def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify: bool = True) -> Circuit:
@@ -74,7 +104,7 @@ def compile_source(text: str, *, filename: str = "<string>", seed: int = 0, **kw
     return compile_circuit(circuit_from_source(text, filename), seed=seed, **kwargs)
 
 
-__all__ = ["Circuit", "CompileError", "CompiledCircuit", "Diagnostic", "Lit", "Node", "Op",
-           "circuit_from_file", "circuit_from_source", "compile_circuit", "compile_file",
+__all__ = ["ChainOptions", "Circuit", "CompileError", "CompiledCircuit", "Diagnostic", "Lit", "Node", "Op",
+           "chain_options", "circuit_from_file", "circuit_from_source", "compile_circuit", "compile_file",
            "compile_source", "evaluate", "SparsityReport", "SuperposeOptions", "analyse_sparsity",
-           "lower_superposed", "gate_values", "load_circuit", "lower_exact", "output_values"]
+           "lower_chained", "lower_superposed", "gate_values", "load_circuit", "lower_exact", "output_values"]

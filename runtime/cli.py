@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -40,17 +41,49 @@ def _probability(text: str) -> float:
     return value
 
 
-def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
+def _check_output(flag: str, path: str | os.PathLike, suffix: str | None = None) -> None:
+    """A UserError now, before any long work, when `path` cannot be written
+    (or does not end in `suffix`), rather than a traceback at the end."""
+    target = Path(path)
+    if suffix is not None and target.suffix.lower() != suffix:
+        raise UserError(f"{flag} {path}: the file name must end in {suffix}")
+    if target.is_dir():
+        raise UserError(f"{flag} {path}: is a directory, not a file")
+    folder = target.parent
+    if not folder.is_dir():
+        raise UserError(f"{flag} {path}: no such directory '{folder}'")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{flag} {path}: cannot write in '{folder}'")
+
+
+def _lowering_options(args: argparse.Namespace):
+    """compiler.SuperposeOptions, or ChainOptions for --strategy chained."""
     import compiler
-    circuit = compiler.load_circuit(args.source, format=args.format, simplify=not args.keep_gates)
+    if args.no_error_control and args.strategy != "chained":
+        raise UserError("--no-error-control applies only to --strategy chained (naive chaining: no threshold "
+                        "resets between levels, the baseline for comparisons)")
     options = compiler.SuperposeOptions(target_error=args.target_error, width=args.width, embed_dim=args.embed_dim,
                                         embedding=args.embedding, strategy=args.strategy, p=args.p)
+    if args.strategy == "chained":
+        return compiler.chain_options(options, control=not args.no_error_control)
+    return options
+
+
+def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
+    import compiler
+    out = Path(args.output) if args.output else Path(Path(args.source).stem + ".safetensors")
+    _check_output("-o", out)
+    options = _lowering_options(args)
+    circuit = compiler.load_circuit(args.source, format=args.format, simplify=not args.keep_gates)
     compiled = compiler.compile_circuit(circuit, seed=args.seed, exact=args.exact, sparsity=args.sparsity,
                                         options=options)
-    out = Path(args.output) if args.output else Path(Path(args.source).stem + ".safetensors")
     compiled.save(out)
     console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
                   f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
+    if compiled.meta.get("lowering") == "chained":
+        console.print(f"chained over {compiled.meta['depth']} levels, "
+                      + ("a threshold reset after each level that needs one" if compiled.meta["control"]
+                         else "naive chaining: no error control between levels"))
     noise = compiled.meta.get("embedding_noise_std")
     if noise is not None and noise > 0.5 / 2.33:  # a one-sided 1% tail of a normal reaches 2.33 std
         console.print(f"[yellow]warning:[/] interference through the {compiled.meta['embed_dim']}-dimensional "
@@ -141,10 +174,23 @@ def _write_atomically(path: str, text: str) -> None:
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from runtime.depth_report import is_deep, plot_levels, render_levels
+    for flag, path, suffix in (("--json", args.json, None), ("--csv", args.csv, None), ("--plot", args.plot, ".png")):
+        if path:
+            _check_output(flag, path, suffix)
     circuit = load(args.artifact)
     report = circuit.error_report(samples=args.samples, max_active=args.max_active, seed=args.seed,
                                   progress=console.is_terminal, confirm=args.confirm)
     report.render(console, top=args.top)
+    levels = report.levels()
+    if is_deep(levels):
+        render_levels(levels, console)
+    if args.plot:
+        lowering = circuit.meta.get("lowering", "?")
+        label = "naive chaining" if lowering == "chained" and not circuit.meta.get("control", True) else lowering
+        plot_levels({label: levels}, args.plot, title=f"{circuit.name}: gate error against depth",
+                    target=float(circuit.meta.get("target_error", 0.01)))
+        console.print(f"wrote {args.plot}")
     if args.json:
         _write_atomically(args.json, report.to_json())
     if args.csv:
@@ -158,6 +204,7 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
 def _cmd_convert(args: argparse.Namespace, console: Console) -> int:
     from compiler.emit_dsl import emit_dsl
     from compiler.netlists import load_netlist
+    _check_output("-o", args.output)
     circuit = load_netlist(args.source, format=args.format)
     _write_atomically(args.output, emit_dsl(circuit))
     console.print(f"wrote {args.output}: {circuit.n_inputs} inputs, {len(circuit.gate_names)} gates")
@@ -170,6 +217,8 @@ def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
     from runtime.verify import verify
     if args.budget_seconds is not None and args.budget_seconds < 0:
         raise UserError(f"--budget-seconds must be >= 0, got {args.budget_seconds}")
+    if args.json:
+        _check_output("--json", args.json)
     circuit = load(args.artifact)
     result = verify(circuit, max_active=args.max_active, budget=args.budget_seconds,
                     progress=console.is_terminal)
@@ -225,15 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exact lowering (one set of neurons per gate) even when the program declares sparsity")
     p.add_argument("--sparsity", type=_positive_int,
                    help="assume at most this many inputs are on (overrides the program's; netlists have none)")
-    p.add_argument("--strategy", choices=["hub", "paper-uand"], default="hub",
-                   help="superposed construction: hub (shared gated neurons, default) or paper-uand "
-                        "(the published Bernoulli U-AND, as a baseline)")
+    p.add_argument("--strategy", choices=["hub", "paper-uand", "chained"], default="hub",
+                   help="superposed construction: hub (shared gated neurons, default), paper-uand "
+                        "(the published Bernoulli U-AND, as a baseline) or chained (deep programs: one "
+                        "superposed layer per level of gates, threshold resets between levels; needs a sparsity)")
+    p.add_argument("--no-error-control", action="store_true",
+                   help="with --strategy chained: no threshold resets between levels (naive chaining, the "
+                        "baseline whose error grows with depth)")
     p.add_argument("--target-error", type=_probability, default=0.01,
                    help="per-gate error to aim for on the stratified distribution (default 0.01)")
     p.add_argument("--width", type=_positive_int,
-                   help="neurons of the superposed gate layer (default: chosen to meet --target-error)")
+                   help="neurons of the superposed gate layer (default: chosen to meet --target-error; "
+                        "not with --strategy chained)")
     p.add_argument("--embed-dim", type=_positive_int,
-                   help="embed the inputs in this many dimensions first (default: read them uncompressed)")
+                   help="embed the inputs in this many dimensions first (default: read them uncompressed; "
+                        "not with --strategy chained)")
     p.add_argument("--embedding", choices=["random", "low-coherence"], default="random",
                    help="input code for --embed-dim: random signs or low-coherence (alternating projection)")
     p.add_argument("--p", type=_probability,
@@ -242,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("report", help="per-gate error of an artifact on the stratified test distribution",
                             description="Measure every gate on stratified samples (half the inputs make it true, "
-                                        "half false, at most s features on) and show the worst gates first.")
+                                        "half false, at most s features on) and show the worst gates first; "
+                                        "for a circuit deeper than one level, then the error of each level.")
     p.add_argument("artifact", help="compiled .safetensors file")
     p.add_argument("--samples", type=_positive_int, default=1000, help="samples per gate (default 1000)")
     p.add_argument("--max-active", type=_positive_int,
@@ -254,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "picking the worst of many noisy estimates (default 0)")
     p.add_argument("--json", metavar="FILE", help="write every gate's figures as JSON")
     p.add_argument("--csv", metavar="FILE", help="write every gate's figures as CSV")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="save a plot of mean and max gate error per level (depth) as PNG")
     p.set_defaults(handler=_cmd_report)
 
     p = commands.add_parser("verify", help="prove every gate right on sparse inputs, or find a counterexample",

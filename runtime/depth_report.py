@@ -1,18 +1,24 @@
-"""Per-layer view of an ErrorReport: gate error against depth.
+"""Per-level view of an ErrorReport: gate error against depth.
 
-Groups gates by `meta["layer_of_gate"]` (the level where each gate is computed;
-0 for input aliases and constants), and gives for each level the mean, p99 and
-max error and the gates per neuron of that level's layers (when the lowering
-records them in `meta["levels"]`). A table for the terminal or markdown, and a
-matplotlib plot.
+Groups gates by their level (`gate_levels`: meta["layer_of_gate"] when the
+lowering records where each gate is computed, else the gate's depth in the
+program; 0 for input aliases and constants), and gives for each level the mean,
+p99 and max error and the neurons and gates per neuron of that level's layers
+(when the lowering records them in `meta["levels"]`). A table for the terminal,
+and a matplotlib plot written atomically.
 """
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from runtime.report import ErrorReport
+if TYPE_CHECKING:
+    from runtime.circuit import CompiledCircuit
+    from runtime.report import ErrorReport
 
 
 @dataclass
@@ -26,34 +32,54 @@ class LevelError:
     gates_per_neuron: float | None
 
 
+def gate_levels(circuit: CompiledCircuit) -> list[int] | None:
+    """(n_gates,) the level of every gate: where the lowering computes it
+    (meta["layer_of_gate"]) or, for lowerings that do not say, its depth in
+    the program. None when the artifact carries neither."""
+    recorded = circuit.meta.get("layer_of_gate")
+    if recorded:
+        return [int(level) for level in recorded]
+    if circuit.program is None:
+        return None
+    depth = circuit.program.levels()
+    return [int(depth[signal]) for signal in circuit.program.gate_signals]
+
+
 def has_levels(facts: dict) -> bool:
     """Whether a circuit's meta says at which level each gate is computed."""
     return bool(facts.get("layer_of_gate"))
 
 
 def level_errors(report: ErrorReport) -> list[LevelError]:
-    """One row per level that computes at least one gate, shallowest first."""
-    layer_of_gate = report.facts.get("layer_of_gate")
-    if not layer_of_gate:
+    """One row per level that holds at least one gate, shallowest first
+    (report.gates is in circuit gate order, report.gate_levels beside it)."""
+    levels = report.gate_levels if report.gate_levels is not None else report.facts.get("layer_of_gate")
+    if not levels:
         return []
-    by_name = {g.name: g.error for g in report.gates}
-    names = report.facts.get("gate_names")
-    errors = np.array([g.error for g in report.gates]) if names is None else np.array([by_name[n] for n in names])
-    levels = np.asarray(layer_of_gate)
-    facts = {f["level"]: f for f in report.facts.get("levels", [])}
+    errors = report.errors()
+    levels = np.asarray(levels)
+    facts = {f["level"]: f for f in report.facts.get("levels", []) if isinstance(f, dict) and "level" in f}
     rows = []
     for level in sorted(set(levels.tolist())):
         e = errors[levels == level]
         f = facts.get(level, {})
+        per_neuron = f.get("gates_per_neuron")
         rows.append(LevelError(int(level), int(e.size), float(e.mean()), float(np.percentile(e, 99)),
-                               float(e.max()), f.get("neurons"), f.get("gates_per_neuron")))
+                               float(e.max()), f.get("neurons"),
+                               None if per_neuron is None or math.isnan(per_neuron) else float(per_neuron)))
     return rows
+
+
+def is_deep(rows: list[LevelError]) -> bool:
+    """Whether the gates span more than one level of computation (level 0,
+    input aliases and constants, costs no layer)."""
+    return max((r.level for r in rows), default=0) > 1
 
 
 def render_levels(rows: list[LevelError], console) -> None:
     """Print the per-level table with rich."""
     from rich.table import Table
-    table = Table(title="gate error by level")
+    table = Table(title="gate error by level (depth of the gate; errors as in the table above)")
     for column in ("level", "gates", "mean error", "p99 error", "max error", "neurons", "gates/neuron"):
         table.add_column(column, justify="right")
     for r in rows:
@@ -63,18 +89,22 @@ def render_levels(rows: list[LevelError], console) -> None:
     console.print(table)
 
 
-def plot_levels(series: dict[str, list[LevelError]], path: str, title: str = "gate error against depth") -> None:
-    """Save a plot of mean and max gate error per level, one line pair per series."""
+def plot_levels(series: dict[str, list[LevelError]], path: str, title: str = "gate error against depth",
+                target: float = 0.01) -> None:
+    """Save (atomically, as PNG) a plot of mean and max gate error per level,
+    one line pair per series, with the target error as a dotted line."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from runtime.artifact import write_atomically
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (label, rows) in enumerate(series.items()):
         color = f"C{i}"
         levels = [r.level for r in rows]
         ax.plot(levels, [100 * r.mean_error for r in rows], "o-", color=color, label=f"{label}: mean")
         ax.plot(levels, [100 * r.max_error for r in rows], "s--", color=color, alpha=0.6, label=f"{label}: max")
-    ax.axhline(1.0, color="grey", lw=0.8, ls=":", label="1% target")
+    ax.axhline(100 * target, color="grey", lw=0.8, ls=":", label=f"{100 * target:g}% target")
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel("level (depth of the gate)")
@@ -82,5 +112,7 @@ def plot_levels(series: dict[str, list[LevelError]], path: str, title: str = "ga
     ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
+    write_atomically(path, buffer.getvalue())

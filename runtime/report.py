@@ -19,6 +19,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from runtime.circuit import THRESHOLD, CompiledCircuit
+from runtime.depth_report import LevelError, gate_levels, level_errors
 from runtime.errors import UserError
 from runtime.sampling import sample_gate
 
@@ -46,6 +47,7 @@ class ErrorReport:
     n_neurons: int
     features_per_dim: float
     facts: dict = field(default_factory=dict)
+    gate_levels: list[int] | None = None   # (n_gates,) level of every gate (depth_report.gate_levels)
 
     def errors(self) -> np.ndarray:
         return np.array([g.error for g in self.gates])
@@ -63,9 +65,14 @@ class ErrorReport:
         ranked = sorted(self.gates, key=lambda g: (-g.error, g.min_margin, g.name))
         return ranked if n is None else ranked[:n]
 
+    def levels(self) -> list[LevelError]:
+        """Gate error per level, shallowest first (depth_report.level_errors)."""
+        return level_errors(self)
+
     def to_json(self) -> str:
         return json.dumps({"circuit": self.circuit, "max_active": self.max_active, "summary": self.summary(),
-                           "facts": self.facts, "gates": [asdict(g) for g in self.gates]}, indent=1)
+                           "facts": self.facts, "levels": [asdict(r) for r in self.levels()],
+                           "gates": [asdict(g) for g in self.gates]}, indent=1)
 
     def write_csv(self, stream: TextIO) -> None:
         writer = csv.DictWriter(stream, fieldnames=[f.name for f in fields(GateError)], lineterminator="\n")
@@ -147,7 +154,8 @@ def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int 
                                     sorted(worst), bar, "re-measuring the worst gates"))
     facts = dict(circuit.meta, confirmed_gates=min(confirm, circuit.n_gates))
     return ErrorReport(circuit.name, [results[g] for g in range(circuit.n_gates)], samples, max_active,
-                       circuit.n_neurons, float(circuit.meta.get("features_per_dim", 1.0)), facts)
+                       circuit.n_neurons, float(circuit.meta.get("features_per_dim", 1.0)), facts,
+                       gate_levels(circuit))
 
 
 def _gate_error(name: str, values: np.ndarray, wanted: np.ndarray) -> GateError:
