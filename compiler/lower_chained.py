@@ -2,29 +2,34 @@
 
 Flattening every gate into a polynomial of its input features (lower_superposed)
 explodes when supports grow with depth. Here level k reads the *wires* of level
-k-1 (and carried inputs) instead:
+k-1 (and carried inputs) instead. Each signal a level reads is an affine
+readout of the previous layer, `rep[signal] = (row over h_{k-1}, bias)`, and a
+neuron's weights over h_{k-1} are its feature weights times those readouts:
+W = T_k . R_{k-1}. Every level has two plans:
 
-1. Features of level k: the distinct signals its gates read (operands after BUF
-   and NOT are folded in). Each feature is an affine readout of the previous
-   layer, `rep[signal] = (row over h_{k-1}, bias)`.
-2. Every level-k gate is a polynomial of its own operand features (all 2^n
-   patterns of its n operands: no sparsity assumption about wires). Pairwise
-   ANDs that only need to be right after thresholding go on shared hub neurons
-   (lower_superposed.pack_pairs / hub_layer, with hub weight W_k = the most
-   features of level k seen on at once, measured on samples); other products get
-   exact neurons ReLU(sum - (degree - 1)). A neuron's weights over h_{k-1} are
-   its feature weights times the feature readouts: W = T_k . R_{k-1}.
-3. Linear terms and signals needed later are carried by one neuron each,
-   ReLU(f) = f on clean {0, 1} values.
-4. Error control (`control=True`): a hub estimate is not a clean 0/1 value
-   (-1/3 when false, 1/3 on a single misfire, above 1 when extra leaves are on),
-   so every wire a later level reads goes through a threshold reset
-       clean(g) = ReLU(3g - 1) - ReLU(3g - 2)
-   (exactly 0 for g <= 1/3 and 1 for g >= 2/3, the two sides of a hub estimate
-   that is right after thresholding) in a reset layer, unless its
-   estimate is already exact (no hub products). Carried signals are copied.
-   With `control=False` (naive chaining) the next level reads the raw estimates.
-Gate readouts read each gate from the layer where it is computed.
+- superposed: every gate is a polynomial of its own operand features (ORs as
+  the sum of their literals). Pairwise ANDs that only need to be right after
+  thresholding go on shared hub neurons (lower_superposed.pack_pairs /
+  hub_layer, with hub weight = the most features of the level seen on at once).
+  Pairs are then measured on the compiled weights, on stratified samples of the
+  gates whose reports they decide (ProbeSamples), and any pair that fails in
+  one probing gate's samples moves to an exact neuron. Error control
+  (`control=True`): a hub estimate is not a clean 0/1 value (-1/3 when false,
+  1/3 on a single misfire, above 1 when extra leaves are on), so every noisy
+  wire a later level reads goes through a threshold reset
+      clean(g) = ReLU(3g - 1) - ReLU(3g - 2)
+  (exactly 0 for g <= 1/3 and 1 for g >= 2/3) in a reset layer that copies the
+  other live wires. With `control=False` (naive chaining) the next level reads
+  the raw estimates.
+- exact: one neuron per AND or OR of literals, clean values in and out, no
+  reset layer.
+
+`superpose="auto"` takes the superposed plan only where it has fewer neurons
+(its reset layer included), "always" takes it everywhere (and naive chaining
+always does). Linear terms and signals needed later are carried by one neuron
+each, ReLU(f) = f on clean {0, 1} values. Gate readouts read each gate from the
+layer where it is computed; meta["levels"] records every level's plan, costs
+and measurements.
 """
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ import scipy.sparse as sp
 from compiler.errors import CompileError
 from compiler.interpret import _node_value, evaluate
 from compiler.ir import Circuit, Lit, Op
-from compiler.lower_superposed import (CONSTANT, SuperposeOptions, choose_danger_limit, hub_layer,
+from compiler.lower_superposed import (CONSTANT, HubNeuron, SuperposeOptions, choose_danger_limit, hub_layer,
                                        pack_pairs, pair_errors, tolerates_thresholding)
 from runtime.circuit import CompiledCircuit, Layer, Readout
 
@@ -47,10 +52,10 @@ MAX_OPERANDS = 12          # a gate's polynomial over its operands has up to 2^n
 # estimate that is right after thresholding is <= 1/3 when false (-1/3, or 1/3 on a
 # single misfire) and >= 2/3 when true (a - AND(a, x) is 2/3 on a single misfire)
 RESET_LOW, RESET_HIGH = 1.0 / 3.0, 2.0 / 3.0
-SPARSITY_SAMPLES = 64      # stratified samples per probed gate when measuring wire sparsity
-SPARSITY_PROBES = 128      # gates probed per level (plus uniform random sparse inputs)
-MAX_PROBED_SUPPORT = 32    # larger supports have too many patterns to sample stratified
-REPAIR_ROUNDS = 3          # re-pack and re-measure after moving failing pairs to exact neurons
+# Probes of a level's wires: stratified samples of the gates whose reports they decide
+PROBE_SAMPLES = 16         # per probing gate; one miss in a block is a 6% rate, so any miss fails
+PROBED_DEEPER = 256        # deeper gates sampled per level
+PROBE_CHUNK = 8192         # probe samples evaluated at a time (bounds memory)
 HUB_MIN_PAIRS = 16         # fewer pairs than this in a level: exact neurons are as cheap and exact
 
 Affine = tuple[dict[int, float], float]  # (unit -> weight over one activation, bias)
@@ -61,6 +66,8 @@ class ChainOptions:
     """Knobs of the chained lowering."""
     target_error: float = 0.01   # per-pair error aimed at by the hub packing of every level
     control: bool = True         # threshold resets between levels; False: naive chaining
+    superpose: str = "auto"      # "auto": a level is superposed only when that takes fewer
+                                 # neurons than exact ones (resets included); "always"
     seed_samples: int = 2000     # uniform sparse inputs used to measure wire sparsity
 
 
@@ -79,18 +86,18 @@ def _resolve(circuit: Circuit) -> list[Lit | bool]:
     return base
 
 
-def local_polynomial(circuit: Circuit, signal: int, base: list[Lit | bool]) -> dict[tuple[int, ...], float]:
+def local_polynomial(circuit: Circuit, signal: int, base: list[Lit | bool],
+                     sum_or: bool = True) -> dict[tuple[int, ...], float]:
     """The gate `signal` as a multilinear polynomial of the signals it reads
-    (monomials are sorted tuples of signals; () is the constant)."""
+    (monomials are sorted tuples of signals; () is the constant). With
+    `sum_or`, an OR is the sum of its literals (right after thresholding and a
+    reset, and needs no product); otherwise every gate is its exact polynomial."""
     node = circuit.node_of(signal)
-    operands = []
-    for o in node.operands:
-        b = base[o.signal]
-        operands.append((b != o.negated) if isinstance(b, bool) else (~b if o.negated else b))
+    operands = _operand_literals(circuit, signal, base)
     variables = sorted({o.signal for o in operands if isinstance(o, Lit)})
     if len(variables) > MAX_OPERANDS:
         raise CompileError(f"gate {node.name or signal} reads {len(variables)} signals: too many to chain")
-    if node.op is Op.OR and len(variables) > 1:  # the sum of the literals, right after thresholding
+    if sum_or and node.op is Op.OR and len(variables) > 1:  # the sum of the literals, right after thresholding
         poly: dict[tuple[int, ...], float] = {}
         for o in operands:
             if isinstance(o, bool):
@@ -121,49 +128,272 @@ def local_polynomial(circuit: Circuit, signal: int, base: list[Lit | bool]) -> d
     return poly
 
 
+def _operand_literals(circuit: Circuit, signal: int, base: list[Lit | bool]) -> list[Lit | bool]:
+    """The operands of gate `signal` with BUFs and constants folded in."""
+    operands = []
+    for o in circuit.node_of(signal).operands:
+        b = base[o.signal]
+        operands.append((b != o.negated) if isinstance(b, bool) else (~b if o.negated else b))
+    return operands
+
+
 def _subsets(t: tuple[int, ...], r: int):
     from itertools import combinations
     return combinations(t, r)
 
 
-def probe_wires(circuit: Circuit, signals: list[int], gates: list[int], rng: np.random.Generator,
-                uniform: int) -> np.ndarray:
-    """(n_samples, len(signals)) bool: the values of `signals` on uniform
-    s-sparse inputs and on stratified samples (runtime.sampling) of up to
-    SPARSITY_PROBES of `gates`: the inputs a level's wires actually meet."""
-    from runtime.sampling import sample_gate
+class ProbeSamples:
+    """Stratified samples (runtime.sampling) of each gate, drawn once per
+    compilation and shared by every level that probes with that gate."""
+
+    def __init__(self, circuit: Circuit, seed: int):
+        self.circuit, self.seed = circuit, seed
+        self.supports = circuit.supports()
+        self._drawn: dict[int, sp.csr_matrix] = {}
+
+    def of(self, gate: int) -> sp.csr_matrix:
+        """(PROBE_SAMPLES, n_inputs) CSR inputs from the gate's distribution."""
+        from runtime.sampling import sample_gate
+        if gate not in self._drawn:
+            rng = np.random.default_rng([self.seed, gate])  # the same samples whichever level asks first
+            self._drawn[gate] = sample_gate(self.circuit, gate, sorted(self.supports[gate]), PROBE_SAMPLES,
+                                            self.circuit.sparsity, rng).inputs
+        return self._drawn[gate]
+
+
+def probe_gates(levels: np.ndarray, computed: list[int], k: int, rng: np.random.Generator) -> list[int]:
+    """The gates whose distributions probe the wires level k reads: every gate
+    of level k (the distribution its own report uses), every gate of level
+    k + 1 (the first readers of its outputs), and PROBED_DEEPER random gates
+    deeper still."""
+    near = [n for n in computed if levels[n] in (k, k + 1)]
+    deeper = [n for n in computed if levels[n] > k + 1]
+    picked = rng.choice(deeper, size=min(PROBED_DEEPER, len(deeper)), replace=False) if deeper else []
+    return near + sorted(int(n) for n in picked)
+
+
+def probe_wires(circuit: Circuit, signals: list[int], gates: list[int], samples: ProbeSamples,
+                rng: np.random.Generator, uniform: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The values of `signals` on uniform s-sparse inputs and on the samples of
+    the probing gates: the inputs a level's wires actually meet. Returns
+    (n_samples, len(signals)) bool CSR and each sample's block, (n_samples,)
+    int: 0 for the uniform ones, i + 1 for those of gates[i]."""
     s, m = circuit.sparsity, circuit.n_inputs
-    blocks = [np.argsort(rng.random((uniform, m)), axis=1)[:, :s].tolist()]
-    supports = circuit.supports()
-    for g in rng.choice(gates, size=min(SPARSITY_PROBES, len(gates)), replace=False):
-        support = sorted(supports[g])
-        if len(support) <= MAX_PROBED_SUPPORT:
-            x = sample_gate(circuit, int(g), support, SPARSITY_SAMPLES, s, rng).inputs
-            blocks.append(np.split(x.indices, x.indptr[1:-1]))
-    ons = [on for block in blocks for on in block]
-    x = np.zeros((len(ons), m), bool)
-    for i, on in enumerate(ons):
-        x[i, on] = True
+    on = np.argsort(rng.random((uniform, m)), axis=1)[:, :s]
+    blocks = [sp.csr_matrix((np.ones(on.size, bool), on.ravel(), np.arange(0, on.size + 1, s)), shape=(uniform, m))]
+    blocks += [samples.of(g) for g in gates]
+    inputs = sp.vstack(blocks, format="csr")
     prefix = Circuit(circuit.name, circuit.input_names, circuit.nodes[:max(signals) + 1 - m])  # topological
-    return evaluate(prefix, x)[:, signals]
+    chunks = [sp.csr_matrix(evaluate(prefix, inputs[i:i + PROBE_CHUNK].toarray())[:, signals])
+              for i in range(0, inputs.shape[0], PROBE_CHUNK)]
+    block = np.repeat(np.arange(len(blocks)), [b.shape[0] for b in blocks])
+    return sp.vstack(chunks, format="csr"), block
 
 
 def measured_pair_errors(rows: list[dict[int, float]], biases: list[float],
                          estimate: dict[tuple[int, int], list[tuple[int, float]]],
-                         values: np.ndarray) -> dict[tuple[int, int], float]:
-    """Misclassification rate of every hub pair on probe samples, among the
-    samples where one of its features is on. values: (n, n_features) bool."""
-    weight = np.zeros((len(rows), values.shape[1]), np.float32)
+                         values: sp.csr_matrix, block: np.ndarray) -> dict[tuple[int, int], float]:
+    """The worst misclassification rate of every hub pair over the probe blocks
+    (one block per probing gate's distribution), among the samples of a block
+    where one of the pair's features is on. Per block, because a consumer's
+    distribution can turn a misfire on systematically that the pooled rate
+    would dilute. values: (n, n_features) bool CSR; block: (n,) int."""
+    weight = np.zeros((values.shape[1], len(rows)), np.float32)
     for j, row in enumerate(rows):
-        weight[j, list(row)] = list(row.values())
-    z = np.maximum(values.astype(np.float32) @ weight.T + np.asarray(biases, np.float32), 0.0)
-    rates = {}  # errors among samples with a or b on: an upper bound on the stratified rate
-    for (a, b), terms in estimate.items():
-        est = sum(w * (z[:, j] if j != CONSTANT else 1.0) for j, w in terms)
-        truth = values[:, a] & values[:, b]
-        relevant = values[:, a] | values[:, b]
-        rates[(a, b)] = float(((est > 0.5) != truth)[relevant].sum() / max(1, relevant.sum()))
-    return rates
+        weight[list(row), j] = list(row.values())
+    pairs = list(estimate)
+    reads = np.zeros((len(rows), len(pairs)), np.float32)  # hub neuron -> pair estimate
+    offset = np.zeros(len(pairs), np.float32)
+    for i, terms in enumerate(estimate.values()):
+        for j, w in terms:
+            if j == CONSTANT:
+                offset[i] += w
+            else:
+                reads[j, i] += w
+    first, second = (np.array([p[i] for p in pairs], np.int64) for i in (0, 1))
+    n_blocks = int(block.max(initial=0)) + 1
+    wrong = sp.csr_matrix((len(pairs), n_blocks), dtype=np.int64)
+    relevant = sp.csr_matrix((len(pairs), n_blocks), dtype=np.int64)
+    for i in range(0, values.shape[0], PROBE_CHUNK):
+        chunk = values[i:i + PROBE_CHUNK]
+        z = np.maximum(chunk @ weight + np.asarray(biases, np.float32), 0.0)
+        est = z @ reads + offset
+        on = chunk.toarray()
+        seen = on[:, first] | on[:, second]
+        missed = ((est > 0.5) != (on[:, first] & on[:, second])) & seen
+        members = sp.csr_matrix((np.ones(chunk.shape[0], np.int64), block[i:i + PROBE_CHUNK],
+                                 np.arange(chunk.shape[0] + 1)), shape=(chunk.shape[0], n_blocks))
+        wrong = wrong + sp.csr_matrix(missed.T.astype(np.int64)) @ members
+        relevant = relevant + sp.csr_matrix(seen.T.astype(np.int64)) @ members
+    worst = np.zeros(len(pairs))
+    rows_of, blocks_of = wrong.nonzero()
+    rates = np.asarray(wrong[rows_of, blocks_of]).ravel() / np.asarray(relevant[rows_of, blocks_of]).ravel()
+    np.maximum.at(worst, rows_of, rates)
+    return dict(zip(pairs, worst.tolist()))
+
+
+def without_pairs(neurons: list[HubNeuron], pairs: set[tuple[int, int]]) -> list[HubNeuron]:
+    """The hub neurons with `pairs` removed: hubs and leaves left with no pair
+    go, and so do empty neurons."""
+    kept = []
+    for neuron in neurons:
+        hosted = [p for p in neuron.pairs if p not in pairs]
+        if hosted:
+            hubs = [h for h in neuron.hubs if any(h in p for p in hosted)]
+            leaves = {f for p in hosted for f in p if f not in hubs}
+            kept.append(HubNeuron(hubs, leaves, hosted))
+    return kept
+
+
+@dataclass
+class _LevelPlan:
+    """The gates layer of one level: its neuron rows (affine over the previous
+    layer), each gate's value (affine over this layer's units), the unit
+    carrying each carried signal, and the gates whose values are noisy (a reset
+    must clean them before a later level reads them)."""
+    rows: list[Affine]
+    values: dict[int, Affine]
+    carried: dict[int, int]
+    noisy: set[int]
+
+    @property
+    def width(self) -> int:
+        return len(self.rows)
+
+
+def _literal_affine(lit: Lit, rep: dict[int, Affine]) -> Affine:
+    return _combine([(-1.0, rep[lit.signal])], 1.0) if lit.negated else rep[lit.signal]
+
+
+def _add_products(rows: list[Affine], monomials, rep: dict[int, Affine]) -> dict[tuple[int, ...], list[tuple[int, float]]]:
+    """An exact neuron ReLU(sum - (degree - 1)) per monomial; how each is read."""
+    estimate = {}
+    for t in monomials:
+        estimate[t] = [(len(rows), 1.0)]
+        rows.append(_combine([(1.0, rep[v]) for v in t], -(len(t) - 1.0)))
+    return estimate
+
+
+def _add_carried(rows: list[Affine], signals: set[int], rep: dict[int, Affine]) -> dict[int, int]:
+    """One neuron per carried signal, ReLU(f) = f on clean {0, 1} values."""
+    carried = {}
+    for v in sorted(signals):
+        carried[v] = len(rows)
+        rows.append(rep[v])
+    return carried
+
+
+def _polynomial_values(gates: list[int], polys: dict[int, dict[tuple[int, ...], float]],
+                       estimate: dict[tuple[int, ...], list[tuple[int, float]]],
+                       carried: dict[int, int]) -> dict[int, Affine]:
+    """Each gate's polynomial with its monomials read from their neurons."""
+    values = {}
+    for n in gates:
+        row: dict[int, float] = {}
+        bias = polys[n].get((), 0.0)
+        for t, c in polys[n].items():
+            terms = [(carried[t[0]], 1.0)] if len(t) == 1 else estimate[t] if t else []
+            for unit, w in terms:
+                if unit == CONSTANT:
+                    bias += c * w
+                else:
+                    row[unit] = row.get(unit, 0.0) + c * w
+        values[n] = (row, bias)
+    return values
+
+
+def _exact_plan(circuit: Circuit, gates: list[int], base: list[Lit | bool], rep: dict[int, Affine],
+                later: set[int]) -> _LevelPlan:
+    """One exact neuron per AND or OR of two or more literals, ReLU(sum l - (n - 1))
+    and 1 - ReLU(1 - sum l); other gates as exact polynomials. Clean values in,
+    clean values out: no reset needed."""
+    rows: list[Affine] = []
+    values: dict[int, Affine] = {}
+    polys = {}
+    for n in gates:
+        op, lits = circuit.node_of(n).op, _operand_literals(circuit, n, base)
+        if op in (Op.AND, Op.OR) and len(lits) >= 2 and all(isinstance(l, Lit) for l in lits):
+            total = [(1.0, _literal_affine(l, rep)) for l in lits]
+            if op is Op.AND:
+                rows.append(_combine(total, -(len(lits) - 1.0)))
+                values[n] = ({len(rows) - 1: 1.0}, 0.0)
+            else:
+                rows.append(_combine([(-c, a) for c, a in total], 1.0))
+                values[n] = ({len(rows) - 1: -1.0}, 1.0)
+        else:
+            polys[n] = local_polynomial(circuit, n, base, sum_or=False)
+    estimate = _add_products(rows, sorted({t for poly in polys.values() for t in poly if len(t) >= 2}), rep)
+    carried = _add_carried(rows, {t[0] for poly in polys.values() for t in poly if len(t) == 1} | later, rep)
+    values.update(_polynomial_values(list(polys), polys, estimate, carried))
+    return _LevelPlan(rows, values, carried, set())
+
+
+def _hub_pairs(gates: list[int], polys: dict[int, dict[tuple[int, ...], float]]) -> set[tuple[int, ...]]:
+    """The pairwise products of a level that only need to be right after thresholding."""
+    valued = {t for n in gates if not tolerates_thresholding(polys[n]) for t in polys[n]}
+    return {t for n in gates for t in polys[n] if len(t) == 2 and t not in valued}
+
+
+def _noisy_candidates(circuit: Circuit, gates: list[int], pairs: set[tuple[int, ...]],
+                      polys: dict[int, dict[tuple[int, ...], float]]) -> set[int]:
+    """Gates whose superposed value would be noisy: ORs (a sum) and readers of hub pairs."""
+    return {n for n in gates if circuit.node_of(n).op is Op.OR or any(t in pairs for t in polys[n])}
+
+
+def _reset_width(plan: _LevelPlan, read_later: set[int], later: set[int]) -> int:
+    """Neurons of the reset layer after `plan`: 2 per noisy wire read later, 1
+    per other live wire (copied); 0 when nothing noisy is read later."""
+    noisy = plan.noisy & read_later
+    return 2 * len(noisy) + len(later) + len(read_later - noisy) if noisy else 0
+
+
+def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int, dict[tuple[int, ...], float]],
+                     rep: dict[int, Affine], later: set[int], wanted: set[tuple[int, ...]], features: list[int],
+                     levels: np.ndarray, computed: list[int], samples: ProbeSamples, rng: np.random.Generator,
+                     options: ChainOptions) -> tuple[_LevelPlan, dict]:
+    """Pairwise products on shared hub neurons, repaired by measurement; other
+    products on exact neurons; ORs as sums of literals."""
+    local = {v: i for i, v in enumerate(features)}
+    monomials = sorted({t for n in gates for t in polys[n] if len(t) >= 2})
+    pairs = [tuple(local[v] for v in t) for t in monomials if t in wanted]
+    higher = [t for t in monomials if t not in wanted]
+    if len(pairs) < HUB_MIN_PAIRS:
+        higher, pairs = monomials, []
+    rows: list[Affine] = []
+    estimate: dict[tuple[int, ...], list[tuple[int, float]]] = {}
+    facts: dict = {"features": len(features), "hub_pairs": len(pairs)}
+    if pairs:
+        probes, block = probe_wires(circuit, features, probe_gates(levels, computed, k, rng), samples, rng,
+                                    options.seed_samples)
+        wire_count = int(np.asarray(probes.sum(axis=1)).max(initial=0))
+        weight = max(circuit.sparsity, wire_count)
+        limit = choose_danger_limit(pairs, SuperposeOptions(target_error=options.target_error), len(features),
+                                    weight, None)
+        # Measurement decides: pairs that fail on the probes leave their hub
+        # neurons for exact ones. Leaving only lowers the others' preactivations
+        # (weights are non-negative), so one repair round suffices on these probes.
+        neurons = pack_pairs(pairs, limit)
+        measured = measured_pair_errors(*hub_layer(neurons, weight), probes, block)
+        failing = {p for p, e in measured.items() if e > options.target_error}
+        neurons = without_pairs(neurons, failing)
+        higher += [tuple(features[f] for f in p) for p in sorted(failing)]
+        hub_rows, hub_biases, hub_estimate = hub_layer(neurons, weight)
+        repaired = measured_pair_errors(hub_rows, hub_biases, hub_estimate, probes, block)
+        predicted = pair_errors(neurons, len(features), weight)
+        for row, b in zip(hub_rows, hub_biases):
+            rows.append(_combine([(w, rep[features[f]]) for f, w in row.items()], b))
+        for pair, terms in hub_estimate.items():
+            estimate[tuple(features[f] for f in pair)] = terms
+        facts.update(wire_sparsity=wire_count, probe_samples=probes.shape[0], danger_limit=limit,
+                     hub_neurons=len(hub_rows), pairs_moved_to_exact=len(failing),
+                     measured_max_pair_error=max(repaired.values(), default=0.0),
+                     predicted_max_pair_error=max(predicted.values(), default=0.0))
+    estimate.update(_add_products(rows, higher, rep))
+    facts["exact_products"] = len(higher)
+    carried = _add_carried(rows, {t[0] for n in gates for t in polys[n] if len(t) == 1} | later, rep)
+    values = _polynomial_values(gates, polys, estimate, carried)
+    on_hubs = {t for t, terms in estimate.items() if len(terms) > 1}
+    return _LevelPlan(rows, values, carried, _noisy_candidates(circuit, gates, on_hubs, polys)), facts
 
 
 class _Builder:
@@ -209,89 +439,45 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
     polys = {n: local_polynomial(circuit, n, base) for n in computed}
     depth = int(max((levels[n] for n in computed), default=0))
     last_use = {}  # signal -> deepest level that reads it
-    for n in computed:
-        for t in polys[n]:
-            for v in t:
-                last_use[v] = max(last_use.get(v, 0), int(levels[n]))
+    for n in computed:  # every operand: the exact plan reads them all, the polynomial perhaps fewer
+        for lit in _operand_literals(circuit, n, base):
+            if isinstance(lit, Lit):
+                last_use[lit.signal] = max(last_use.get(lit.signal, 0), int(levels[n]))
     features_of = {k: sorted({v for n in computed if levels[n] == k for t in polys[n] for v in t})
                    for k in range(1, depth + 1)}
 
+    if options.superpose not in ("auto", "always"):
+        raise CompileError(f"superpose must be 'auto' or 'always', not {options.superpose!r}")
+    always = options.superpose == "always" or not options.control  # naive chaining: the stacked construction
     builder = _Builder(m)
+    samples = ProbeSamples(circuit, int(rng.integers(2**32)))
     rep: dict[int, Affine] = {i: ({i: 1.0}, 0.0) for i in range(m)}  # signal -> readout of the last layer
     estimate_at: dict[int, tuple[int, Affine]] = {i: (0, ({i: 1.0}, 0.0)) for i in range(m)}
     level_facts = []
     for k in range(1, depth + 1):
         gates = [n for n in computed if levels[n] == k]
-        features = features_of[k]
-        local = {v: i for i, v in enumerate(features)}
-        monomials = sorted({t for n in gates for t in polys[n] if len(t) >= 2})
-        valued = {t for n in gates if not tolerates_thresholding(polys[n]) for t in polys[n] if len(t) >= 2}
-        pairs = [tuple(local[v] for v in t) for t in monomials if len(t) == 2 and t not in valued]
-        higher = [t for t in monomials if len(t) > 2 or t in valued]
-        if len(pairs) < HUB_MIN_PAIRS:
-            higher, pairs = monomials, []
-        readers = [n for n in computed if levels[n] >= k]  # whose inputs this level's wires meet
-        probes = probe_wires(circuit, features, readers, rng, options.seed_samples) if pairs else None
-        wire_count = int(probes.sum(axis=1).max(initial=0)) if pairs else 0
-        weight = max(s, wire_count)
-        rows: list[Affine] = []
-        estimate: dict[tuple[int, ...], list[tuple[int, float]]] = {}
-        facts = {"level": k, "gates": len(gates), "features": len(features), "wire_sparsity": wire_count,
-                 "hub_pairs": len(pairs)}
-        if pairs:
-            hub_options = SuperposeOptions(target_error=options.target_error)
-            limit = choose_danger_limit(pairs, hub_options, len(features), weight, None)
-            moved = 0
-            for _ in range(REPAIR_ROUNDS):  # measurement decides: failing pairs get exact neurons
-                hub_rows, hub_biases, hub_estimate = hub_layer(pack_pairs(pairs, limit), weight)
-                measured = measured_pair_errors(hub_rows, hub_biases, hub_estimate, probes)
-                failing = {p for p, e in measured.items() if e > options.target_error}
-                if not failing:
-                    break
-                moved += len(failing)
-                pairs = [p for p in pairs if p not in failing]
-                higher += [tuple(features[f] for f in p) for p in failing]
-            predicted = pair_errors(pack_pairs(pairs, limit), len(features), weight)
-            facts.update(pairs_moved_to_exact=moved, measured_max_pair_error=max(measured.values(), default=0.0))
-            for row, b in zip(hub_rows, hub_biases):
-                rows.append(_combine([(w, rep[features[f]]) for f, w in row.items()], b))
-            for pair, terms in hub_estimate.items():
-                estimate[tuple(features[f] for f in pair)] = terms
-            facts.update(exact_products=len(higher), danger_limit=limit, hub_neurons=len(hub_rows),
-                         predicted_max_pair_error=max(predicted.values(), default=0.0))
-        for t in higher:  # exact: ReLU(sum - (degree - 1))
-            estimate[t] = [(len(rows), 1.0)]
-            rows.append(_combine([(1.0, rep[v]) for v in t], -(len(t) - 1.0)))
-        # carried: linear terms of this level, and signals read again after this level
-        linear = {t[0] for n in gates for t in polys[n] if len(t) == 1}
-        later = {v for v in rep if last_use.get(v, 0) > k}
-        carried = {}
-        for v in sorted(linear | later):
-            carried[v] = len(rows)
-            rows.append(rep[v])
-        facts.update(product_neurons=len(rows) - len(carried), carried=len(carried))
-        layer = builder.add_layer(rows, "gates")
+        later = {v for v in rep if last_use.get(v, 0) > k}  # signals read again after this level
+        read_later = {n for n in gates if last_use.get(n, 0) > k}
+        exact = _exact_plan(circuit, gates, base, rep, later)
+        plan, facts = exact, {"level": k, "gates": len(gates), "plan": "exact"}
+        if always or options.control:
+            pairs_wanted = _hub_pairs(gates, polys)
+            # a superposed level needs a reset layer that copies every live wire,
+            # so it cannot beat the exact plan unless it saves more than that
+            floor = len(later | read_later) if read_later & _noisy_candidates(circuit, gates, pairs_wanted, polys) else 0
+            if always or len(pairs_wanted) > floor:
+                superposed, facts_sup = _superposed_plan(circuit, k, gates, polys, rep, later, pairs_wanted,
+                                                         features_of[k], levels, computed, samples, rng, options)
+                cost = superposed.width + (_reset_width(superposed, read_later, later) if options.control else 0)
+                facts.update(facts_sup, superposed_neurons=cost, exact_neurons=exact.width)
+                if always or cost < exact.width:
+                    plan, facts["plan"] = superposed, "superposed"
+        layer = builder.add_layer(plan.rows, "gates")
         for n in gates:
-            poly = polys[n]
-            row: dict[int, float] = {}
-            bias = poly.get((), 0.0)
-            for t, c in poly.items():
-                if len(t) == 1:
-                    row[carried[t[0]]] = row.get(carried[t[0]], 0.0) + c
-                elif len(t) >= 2:
-                    for unit, w in estimate[t]:
-                        if unit == CONSTANT:
-                            bias += c * w
-                        else:
-                            row[unit] = row.get(unit, 0.0) + c * w
-            estimate_at[n] = (layer, (row, bias))
-        noisy = {n for n in gates if circuit.node_of(n).op is Op.OR or any(
-            len(t) == 2 and len(estimate[t]) > 1 for t in polys[n])}
-        new_rep: dict[int, Affine] = {v: ({carried[v]: 1.0}, 0.0) for v in later}
-        for n in gates:
-            if last_use.get(n, 0) > k:
-                new_rep[n] = estimate_at[n][1]
-        resets = sorted(n for n in noisy if n in new_rep) if options.control else []
+            estimate_at[n] = (layer, plan.values[n])
+        new_rep: dict[int, Affine] = {v: ({plan.carried[v]: 1.0}, 0.0) for v in later}
+        new_rep.update({n: plan.values[n] for n in read_later})
+        resets = sorted(plan.noisy & read_later) if options.control else []
         if resets:
             reset_rows: list[Affine] = []
             reset_rep: dict[int, Affine] = {}
@@ -306,8 +492,9 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
                     reset_rows.append(affine)
             builder.add_layer(reset_rows, "reset")
             new_rep = reset_rep
-        facts.update(reset_wires=len(resets), reset_neurons=builder.widths[-1] if resets else 0,
-                     neurons=len(rows) + (builder.widths[-1] if resets else 0))
+        facts.update(product_neurons=plan.width - len(plan.carried), carried=len(plan.carried),
+                     reset_wires=len(resets), reset_neurons=builder.widths[-1] if resets else 0,
+                     neurons=plan.width + (builder.widths[-1] if resets else 0))
         facts["gates_per_neuron"] = len(gates) / facts["neurons"] if facts["neurons"] else math.nan
         level_facts.append(facts)
         rep = new_rep

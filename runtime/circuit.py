@@ -169,13 +169,29 @@ class CompiledCircuit:
             hs.append(layer.apply(hs[-1]))
         return hs
 
+    def read(self, x: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
+        """x: (batch, n_inputs) of 0/1 -> (batch, readout.n_values) float32.
+
+        Same as readout.apply(self.activations(x)), but holds one activation at
+        a time and stops after the last layer the readout reads: a deep circuit
+        with wide layers fits in memory, and shallow gates cost shallow passes."""
+        h = self._inputs(x)
+        out = np.tile(readout.bias, (h.shape[0], 1))
+        read_layers = [l for l, block in enumerate(readout.blocks) if block.nnz]
+        for l in range(max(read_layers, default=0) + 1):
+            if l:
+                h = self.layers[l - 1].apply(h)
+            if readout.blocks[l].nnz:
+                out += _times_transpose(h, readout.blocks[l])
+        return out
+
     def run(self, x: np.ndarray) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, n_outputs) float32 readouts."""
-        return self.output_readout.apply(self.activations(x))
+        return self.read(x, self.output_readout)
 
     def gate_values(self, x: np.ndarray) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, n_gates) float32 readouts."""
-        return self.gate_readout.apply(self.activations(x))
+        return self.read(x, self.gate_readout)
 
     def error_report(self, samples: int = 1000, max_active: int | None = None, seed: int = 0,
                      progress: bool = False, confirm: int = 0):

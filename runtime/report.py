@@ -127,7 +127,7 @@ def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, see
     task = bar.add_task(label, total=circuit.n_gates if gates is None else len(gates))
     results: dict[int, GateError] = {}
     for batch, inputs, wanted, owner in gate_samples(circuit, samples, max_active, seed, gates):
-        readout = circuit.gate_readout.select(batch).apply(circuit.activations(inputs))
+        readout = circuit.read(inputs, circuit.gate_readout.select(batch))
         values = readout[np.arange(owner.size), owner]
         for i, g in enumerate(batch):
             results[int(g)] = _gate_error(circuit.gate_names[g], values[owner == i], wanted[owner == i])

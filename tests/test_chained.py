@@ -17,6 +17,7 @@ from gen_chain import chain_circuit, to_source  # noqa: E402
 
 TARGET = 0.01
 SAMPLES = 400  # per gate; one wrong sample is 0.25%
+CONFIRMED = 40  # worst gates re-measured
 
 
 def _deep_sparse_programs():
@@ -26,20 +27,25 @@ def _deep_sparse_programs():
             yield pytest.param(circuit, id=name)
 
 
+@pytest.mark.parametrize("superpose", ["always", "auto"])
 @pytest.mark.parametrize("circuit", list(_deep_sparse_programs()))
-def test_deep_programs_chain_within_target(circuit):
-    compiled = lower_chained(circuit, ChainOptions(target_error=TARGET), np.random.default_rng(0))
+def test_deep_programs_chain_within_target(circuit, superpose):
+    compiled = lower_chained(circuit, ChainOptions(target_error=TARGET, superpose=superpose), np.random.default_rng(0))
     compiled.validate()
     assert compiled.meta["lowering"] == "chained"
-    report = compiled.error_report(samples=SAMPLES)
+    plans = {f["plan"] for f in compiled.meta["levels"]}
+    assert plans == {"superposed"} if superpose == "always" else plans <= {"superposed", "exact"}
+    # the worst of many 400-sample estimates is biased upward: re-measure the
+    # worst gates on 10x fresh samples, as `superpose report --confirm` does
+    report = compiled.error_report(samples=SAMPLES, confirm=CONFIRMED)
     summary = report.summary()
     assert summary["mean_error"] <= TARGET / 4
-    assert summary["max_error"] <= TARGET * 2.5  # per-gate sampling noise at 400 samples is ~0.5%
+    assert summary["max_error"] <= TARGET
 
 
 def _chain_errors(control: bool) -> np.ndarray:
     circuit = chain_circuit(levels=4, gates=256, m=128, seed=0)
-    compiled = lower_chained(circuit, ChainOptions(control=control), np.random.default_rng(0))
+    compiled = lower_chained(circuit, ChainOptions(control=control, superpose="always"), np.random.default_rng(0))
     return np.array([row.mean_error for row in level_errors(compiled.error_report(samples=100))])
 
 
@@ -62,3 +68,32 @@ def test_generated_chain_round_trips_through_the_language():
     circuit = chain_circuit(levels=3, gates=16, m=20, seed=2)
     again = circuit_from_source(to_source(circuit), "chain")
     assert again.gate_names == circuit.gate_names and int(again.levels().max()) == 3
+
+
+def test_auto_superposes_a_level_only_when_it_takes_fewer_neurons():
+    circuit = chain_circuit(levels=3, gates=128, m=64, seed=3)
+    compiled = lower_chained(circuit, ChainOptions(), np.random.default_rng(0))
+    for facts in compiled.meta["levels"]:
+        if "superposed_neurons" in facts:
+            assert (facts["plan"] == "superposed") == (facts["superposed_neurons"] < facts["exact_neurons"])
+        else:
+            assert facts["plan"] == "exact"
+
+
+def test_exact_levels_are_exact():
+    from compiler.interpret import gate_values
+    circuit = chain_circuit(levels=4, gates=64, m=48, seed=4)
+    compiled = lower_chained(circuit, ChainOptions(), np.random.default_rng(0))
+    assert {f["plan"] for f in compiled.meta["levels"]} == {"exact"}
+    rng = np.random.default_rng(1)
+    x = np.zeros((2000, circuit.n_inputs), np.float32)
+    for row in x:
+        row[rng.choice(circuit.n_inputs, size=rng.integers(0, 4), replace=False)] = 1.0
+    np.testing.assert_array_equal(compiled.gate_values(x), gate_values(circuit, x).astype(np.float32))
+
+
+def test_same_seed_same_bytes():
+    from runtime.artifact import to_bytes
+    circuit = chain_circuit(levels=3, gates=48, m=40, seed=5)
+    build = lambda: to_bytes(lower_chained(circuit, ChainOptions(superpose="always"), np.random.default_rng(7)))
+    assert build() == build()
