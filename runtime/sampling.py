@@ -6,15 +6,41 @@ among the patterns of at most s of them that give the wanted value; then fill
 the remaining active slots (up to s in all) with random features outside the
 support. Without a sparsity declaration, the support pattern is uniform among
 all its patterns and every other feature is on with probability 1/2.
+
+Small supports enumerate their patterns and evaluate the gate on each. Large
+sparse supports (more than ENUMERATION_LIMIT patterns: a deep gate reads 100+
+inputs, C(200, <=3) is 1.3M patterns) draw from the same distribution without
+enumerating, through the gate's polynomial truncated to degree s
+(`SparsePolynomials`):
+  1. the value at no input on, g(empty), is the constant term;
+  2. every pattern with the other value contains a nonzero monomial, so the
+     supersets of the nonzero monomials are a complete list of candidates for
+     that side ("non-default"), kept where g differs from g(empty);
+  3. the default side is every other pattern: drawn by size (with probability
+     proportional to C(n, k)) and then as a uniform k-subset, rejecting the
+     non-default ones (listed instead when it is too small for rejection).
+Both are exact: the same distribution as enumerating, from different draws.
 """
 from __future__ import annotations
 
+import weakref
+from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache, reduce
+from itertools import combinations
+from math import comb
 
 import numpy as np
 import scipy.sparse as sp
 
 MAX_ENUMERATED_SUPPORT = 16  # dense programs: supports larger than this are sampled, not enumerated
+ENUMERATION_LIMIT = 20_000  # sparse supports with more patterns are sampled through the polynomial:
+# enumerating 20k patterns costs ~0.1-0.2 s per gate (the polynomial: ~1-2 ms), and every support
+# of at most 49 inputs at s = 3 (199 at s = 2) stays under it, so the samples of the supports that
+# could be enumerated before (reports, probes of supports <= 32) stay exactly what they were
+
+Monomial = tuple[int, ...]            # sorted input indices; () is the constant term
+Polynomial = dict[Monomial, int]      # nonzero integer coefficients of monomials of degree <= s
 
 
 @dataclass
@@ -52,13 +78,282 @@ def _distinct_fill(slots: np.ndarray, outside: np.ndarray, rng: np.random.Genera
     return fill
 
 
-def sample_gate(program, signal: int, support: list[int], n: int, max_active: int | None,
-                rng: np.random.Generator) -> GateSamples:
-    """n inputs for one gate, half true and half false; a gate constant on the
-    allowed inputs gets all n on the side it takes."""
-    m = program.n_inputs
+def _complement(p: Polynomial) -> Polynomial:
+    """1 - p."""
+    out = {t: -c for t, c in p.items()}
+    out[()] = out.get((), 0) + 1
+    return {t: c for t, c in out.items() if c}
+
+
+def _add(p: Polynomial, q: Polynomial, scale: int = 1) -> Polynomial:
+    """p + scale * q."""
+    out = dict(p)
+    for t, c in q.items():
+        out[t] = out.get(t, 0) + scale * c
+    return {t: c for t, c in out.items() if c}
+
+
+def _product(p: Polynomial, q: Polynomial, max_active: int) -> Polynomial:
+    """p * q without the monomials of degree > max_active (x^2 = x).
+
+    A pair of monomials whose degrees add up to more than max_active only fits
+    if they share a variable, so those pairs are found through an index of q
+    by variable instead of trying every pair."""
+    if len(p) > len(q):
+        p, q = q, p
+    by_degree: dict[int, list] = defaultdict(list)
+    containing: dict[int, list] = defaultdict(list)
+    for t, c in q.items():
+        by_degree[len(t)].append((t, c))
+        for v in t:
+            containing[v].append((t, c))
+    out: dict[Monomial, int] = defaultdict(int)
+    for t1, c1 in p.items():
+        room, own = max_active - len(t1), set(t1)
+        for degree in range(room + 1):
+            for t2, c2 in by_degree[degree]:
+                out[tuple(sorted(own.union(t2)))] += c1 * c2
+        for v in t1:
+            for t2, c2 in containing[v]:
+                if len(t2) > room and min(own.intersection(t2)) == v:  # each pair once, at its first shared variable
+                    union = own.union(t2)
+                    if len(union) <= max_active:
+                        out[tuple(sorted(union))] += c1 * c2
+    return {t: c for t, c in out.items() if c}
+
+
+def _node_polynomial(node, operands: list[Polynomial], max_active: int) -> Polynomial:
+    """The polynomial of one gate from those of its (negation-applied) operands."""
+    from compiler.ir import Op
+    times = lambda p, q: _product(p, q, max_active)
+    if node.op is Op.CONST:
+        return {(): 1} if node.k else {}
+    if node.op is Op.BUF:
+        return operands[0]
+    if node.op is Op.AND:
+        return reduce(times, operands)
+    if node.op is Op.OR:
+        return _complement(reduce(times, map(_complement, operands)))
+    if node.op is Op.XOR:  # a xor b = a + b - 2ab
+        return reduce(lambda p, q: _add(_add(p, q), times(p, q), -2), operands)
+    if node.op is Op.ATLEAST:  # exactly[j]: exactly j of the operands so far are true, j < k
+        exactly = [{(): 1}] + [{} for _ in range(node.k - 1)]
+        for lit in operands:
+            off = _complement(lit)
+            exactly = [_add(times(exactly[j], off), times(exactly[j - 1], lit) if j else {})
+                       for j in range(node.k)]
+        return _complement(reduce(_add, exactly))
+    raise ValueError(f"unknown op {node.op}")
+
+
+class SparsePolynomials:
+    """The polynomials of a program's signals over its inputs, truncated to
+    degree <= max_active: exact on every input with at most max_active ones
+    (compiler.multilinear explains why). Computed lazily, cone by cone in
+    topological order, and kept: `polynomials_of` shares one per program, so
+    the thousands of gates of a report pay for each signal once.
+
+    Holds no reference to the program (it is cached by the program's id, and
+    must not keep it alive); pass the same program to every call."""
+
+    def __init__(self, n_signals: int, max_active: int):
+        self.n_signals, self.max_active = n_signals, max_active
+        self._memo: dict[int, Polynomial] = {}
+
+    def of(self, program, signal: int) -> Polynomial:
+        memo, stack = self._memo, [signal]
+        while stack:  # iterative: deep netlists would overflow recursion
+            top = stack[-1]
+            if top in memo:
+                stack.pop()
+            elif top < program.n_inputs:
+                memo[stack.pop()] = {(top,): 1}
+            else:
+                node = program.nodes[top - program.n_inputs]
+                missing = [o.signal for o in node.operands if o.signal not in memo]
+                if missing:
+                    stack.extend(missing)
+                    continue
+                operands = [_complement(memo[o.signal]) if o.negated else memo[o.signal] for o in node.operands]
+                memo[stack.pop()] = _node_polynomial(node, operands, self.max_active)
+        return memo[signal]
+
+
+_POLYNOMIALS: dict[tuple[int, int], SparsePolynomials] = {}
+
+
+def polynomials_of(program, max_active: int) -> SparsePolynomials:
+    """The shared SparsePolynomials of `program`, dropped when the program is."""
+    key = (id(program), max_active)
+    cached = _POLYNOMIALS.get(key)
+    if cached is None or cached.n_signals != program.n_signals:  # a program that grew is a new program
+        cached = _POLYNOMIALS[key] = SparsePolynomials(program.n_signals, max_active)
+        weakref.finalize(program, _POLYNOMIALS.pop, key, None)
+    return cached
+
+
+def _keys(rows: np.ndarray, n: int) -> np.ndarray:
+    """(k,) int64: patterns given as (k, max_active) sorted positions in a
+    support of n features, padded with n, read as numbers in base n + 1."""
+    keys = np.zeros(rows.shape[0], dtype=np.int64)
+    for column in rows.T:
+        keys = keys * (n + 1) + column
+    return keys
+
+
+@lru_cache(maxsize=8)
+def _subsets(n: int, size: int) -> np.ndarray:
+    """(C(n, <= size), size): every subset of range(n) of at most `size`
+    elements, sorted, padded with n."""
+    from compiler.multilinear import count_patterns
+    rows = np.full((count_patterns(n, size), size), n, dtype=np.int64)
+    i = 1  # row 0: the empty subset
+    for k in range(1, min(n, size) + 1):
+        block = np.array(list(combinations(range(n), k)), dtype=np.int64)
+        rows[i:i + len(block), :k] = block
+        i += len(block)
+    return rows
+
+
+def _rows(keys: np.ndarray, n: int, max_active: int) -> np.ndarray:
+    """Inverse of _keys."""
+    rows = np.empty((keys.size, max_active), dtype=np.int64)
+    for j in reversed(range(max_active)):
+        keys, rows[:, j] = np.divmod(keys, n + 1)
+    return rows
+
+
+CANDIDATE_CHUNK = 1 << 20  # candidate rows built at once (~25 MB at s = 3)
+
+
+def _candidates(minimal: list[np.ndarray], n: int, max_active: int) -> np.ndarray:
+    """(k,) sorted keys of the patterns of range(n) with at most max_active
+    elements that contain one of the `minimal` monomials (arrays of positions)."""
+    parts = [np.zeros(0, dtype=np.int64)]
+    for degree in sorted({term.size for term in minimal}):
+        terms = np.array([term for term in minimal if term.size == degree])
+        extras = _subsets(n, max_active - degree)
+        per_chunk = max(1, CANDIDATE_CHUNK // len(extras))
+        for start in range(0, len(terms), per_chunk):
+            chunk = terms[start:start + per_chunk]
+            rows = np.concatenate([np.repeat(chunk, len(extras), axis=0), np.tile(extras, (len(chunk), 1))], axis=1)
+            rows.sort(axis=1)
+            rows[:, 1:][rows[:, 1:] == rows[:, :-1]] = n  # an extra inside the term: that pattern is smaller
+            rows.sort(axis=1)
+            parts.append(np.unique(_keys(rows, n)))
+    return np.unique(np.concatenate(parts))
+
+
+def _non_default_rows(polynomial: Polynomial, support: list[int], max_active: int) -> np.ndarray:
+    """(k, max_active) sorted rows of positions in `support`, padded with
+    len(support), in key order: the patterns where the gate differs from its
+    value with nothing on (see non_default_patterns)."""
+    n = len(support)
+    if (n + 1) ** max_active >= 2 ** 63:
+        raise ValueError(f"a support of {n} features at sparsity {max_active} is too large to sample")
+    position = {v: i for i, v in enumerate(support)}
+    terms = {t: c for t, c in polynomial.items() if t}
+    if any(v not in position for t in terms for v in t):
+        raise ValueError("the polynomial reads features outside the given support")
+    local = np.full((len(terms), max_active), n, dtype=np.int64)
+    for i, t in enumerate(terms):
+        local[i, :len(t)] = [position[v] for v in t]
+    local_keys = _keys(local, n)
+    order = np.argsort(local_keys)
+    term_keys, coefficients = local_keys[order], np.array(list(terms.values()), dtype=np.int64)[order]
+    minimal = [local[i, :len(t)] for i, t in enumerate(terms)
+               if not any(u in terms for j in range(1, len(t)) for u in combinations(t, j))]
+    rows = _rows(_candidates(minimal, n, max_active), n, max_active)
+    if not len(rows):
+        return rows
+    flips = np.zeros(len(rows), dtype=np.int64)  # g(S) - g(empty): the terms inside S
+    for j in range(1, max_active + 1):
+        for chosen in combinations(range(max_active), j):  # each subset of S once: its positions in the row
+            sub = np.full_like(rows, n)
+            sub[:, :j] = rows[:, chosen]
+            keys = _keys(sub, n)
+            at = np.minimum(np.searchsorted(term_keys, keys), len(term_keys) - 1)
+            hit = (sub[:, :j] < n).all(axis=1) & (term_keys[at] == keys)
+            flips[hit] += coefficients[at[hit]]
+    return rows[flips != 0]
+
+
+def non_default_patterns(polynomial: Polynomial, support: list[int], max_active: int) -> list[Monomial]:
+    """Every pattern of `support` (sorted) with at most max_active features on
+    where the gate differs from its value with none on, sorted.
+
+    g(S) - g(empty) is the sum of the coefficients of the nonconstant monomials
+    inside S, so such an S contains a nonzero monomial: the candidates are the
+    supersets (within the support, of size <= max_active) of the minimal
+    nonzero monomials, each then evaluated exactly through the polynomial.
+    The cost is the number of candidates, about the size of the side: a
+    degree-2 monomial brings ~n of them, a degree-1 monomial C(n - 1, <= s - 1)
+    (~20k at n = 200, s = 3); a gate that is on for most patterns (an OR of
+    many inputs) lists close to all of them: it still works, as slowly (and
+    with as much memory) as enumerating."""
+    padded = np.append(np.asarray(support, dtype=np.int64), -1)
+    return [tuple(int(v) for v in row if v >= 0) for row in padded[_non_default_rows(polynomial, support, max_active)]]
+
+
+def _draw_default(n: int, max_active: int, non_default: np.ndarray, count: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """(count, max_active) sorted rows of positions in range(n), padded with n:
+    uniform among the patterns of at most max_active elements whose keys are
+    not in `non_default` (sorted): a size k with probability proportional to
+    C(n, k), then a uniform k-subset, rejected if non-default.
+
+    Rejection needs total / n_default draws per sample; when that exceeds the
+    whole enumeration (fewer default patterns than samples wanted) the default
+    side is listed instead, as the complement of `non_default` among all the
+    patterns. Listing `non_default` already cost about as much, so this at most
+    doubles the work (and never loops: the empty pattern is always default)."""
+    from compiler.multilinear import count_patterns
+    by_size = np.array([comb(n, k) for k in range(min(n, max_active) + 1)], dtype=float)
+    n_default = count_patterns(n, max_active) - non_default.size
+    if n_default < count:
+        every = _subsets.__wrapped__(n, max_active)  # not cached: it can be large, and this is rare
+        default = every[~np.isin(_keys(every, n), non_default)]
+        return default[rng.choice(len(default), size=count)]
+    accept = n_default / by_size.sum()
+    drawn = []
+    while sum(map(len, drawn)) < count:
+        tries = int((count - sum(map(len, drawn))) / accept * 1.25) + 8
+        sizes = rng.choice(by_size.size, size=tries, p=by_size / by_size.sum())
+        rows = np.full((tries, max_active), n, dtype=np.int64)
+        fill = _distinct_fill(sizes, np.arange(n), rng)
+        rows[:, :fill.shape[1]] = np.where(fill >= 0, fill, n)
+        rows.sort(axis=1)
+        drawn.append(rows[~np.isin(_keys(rows, n), non_default)])
+    return np.concatenate(drawn)[:count]
+
+
+def _draw_by_polynomial(program, signal: int, support: list[int], n: int, max_active: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(on (n, max_active) input indices padded with -1, wanted (n,)): the
+    stratified draw of the support patterns, without enumerating them."""
+    polynomial = polynomials_of(program, max_active).of(program, signal)
+    default_value = polynomial.get((), 0) == 1
+    non_default = _non_default_rows(polynomial, support, max_active)
+    wanted = np.arange(n) % 2 == 0
+    if not len(non_default):
+        wanted[:] = default_value
+    rows = np.empty((n, max_active), dtype=np.int64)
+    for side in (True, False):
+        mask = wanted == side
+        if not mask.any():
+            continue
+        if side == default_value:
+            rows[mask] = _draw_default(len(support), max_active, _keys(non_default, len(support)), int(mask.sum()), rng)
+        else:
+            rows[mask] = non_default[rng.choice(len(non_default), size=int(mask.sum()))]
+    return np.append(np.asarray(support, dtype=np.int64), -1)[rows], wanted
+
+
+def _draw_by_enumeration(program, signal: int, support: list[int], n: int, max_active: int | None,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(on (n, width) input indices padded with -1, wanted (n,)): the
+    stratified draw among every pattern."""
     patterns, values = _patterns_by_value(program, signal, support, max_active, rng)
-    outside = np.setdiff1d(np.arange(m), support)
     wanted = np.arange(n) % 2 == 0
     if values.all() or not values.any():
         wanted[:] = bool(values[0])
@@ -72,7 +367,21 @@ def sample_gate(program, signal: int, support: list[int], n: int, max_active: in
     padded = np.full((len(patterns), max(width, 1)), -1, dtype=np.int64)
     for i, pattern in enumerate(patterns):
         padded[i, : len(pattern)] = pattern
-    on = padded[chosen]
+    return padded[chosen], wanted
+
+
+def sample_gate(program, signal: int, support: list[int], n: int, max_active: int | None,
+                rng: np.random.Generator, enumeration_limit: int = ENUMERATION_LIMIT) -> GateSamples:
+    """n inputs for one gate, half true and half false; a gate constant on the
+    allowed inputs gets all n on the side it takes. Sparse supports with more
+    than `enumeration_limit` patterns are drawn through the gate's polynomial."""
+    from compiler.multilinear import count_patterns
+    m = program.n_inputs
+    if max_active is not None and count_patterns(len(support), max_active) > enumeration_limit:
+        on, wanted = _draw_by_polynomial(program, signal, support, n, max_active, rng)
+    else:
+        on, wanted = _draw_by_enumeration(program, signal, support, n, max_active, rng)
+    outside = np.setdiff1d(np.arange(m), support)
     if max_active is None:
         dense = np.zeros((n, m), dtype=np.float32)
         dense[:, outside] = rng.random((n, outside.size)) < 0.5
