@@ -64,9 +64,10 @@ def compile_circuit(circuit: Circuit, *, seed: int = 0, exact: bool = False, spa
     return compiled
 
 
-def chain_options(options: SuperposeOptions, control: bool = True) -> ChainOptions:
+def chain_options(options: SuperposeOptions, control: bool = True, superpose: str = "auto") -> ChainOptions:
     """The ChainOptions of SuperposeOptions(strategy="chained"): its target
-    error, and `control` (False: naive chaining, no threshold resets). Knobs of
+    error, `control` (False: naive chaining, no threshold resets) and
+    `superpose` ("auto": only levels where it saves neurons; "always"). Knobs of
     the single superposed layer are a CompileError naming their flags."""
     unused = [flag for flag, is_set in (("--width", options.width is not None),
                                         ("--embed-dim", options.embed_dim is not None),
@@ -76,7 +77,7 @@ def chain_options(options: SuperposeOptions, control: bool = True) -> ChainOptio
         raise CompileError(f"{', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to "
                            f"--strategy chained (it reads the inputs uncompressed and sizes every level "
                            f"from --target-error)")
-    return ChainOptions(target_error=options.target_error, control=control)
+    return ChainOptions(target_error=options.target_error, control=control, superpose=superpose)
 
 
 def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify: bool = True) -> Circuit:

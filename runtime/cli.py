@@ -62,10 +62,12 @@ def _lowering_options(args: argparse.Namespace):
     if args.no_error_control and args.strategy != "chained":
         raise UserError("--no-error-control applies only to --strategy chained (naive chaining: no threshold "
                         "resets between levels, the baseline for comparisons)")
+    if args.superpose_levels != "auto" and args.strategy != "chained":
+        raise UserError("--superpose-levels applies only to --strategy chained")
     options = compiler.SuperposeOptions(target_error=args.target_error, width=args.width, embed_dim=args.embed_dim,
                                         embedding=args.embedding, strategy=args.strategy, p=args.p)
     if args.strategy == "chained":
-        return compiler.chain_options(options, control=not args.no_error_control)
+        return compiler.chain_options(options, control=not args.no_error_control, superpose=args.superpose_levels)
     return options
 
 
@@ -81,8 +83,10 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
                   f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
     if compiled.meta.get("lowering") == "chained":
-        console.print(f"chained over {compiled.meta['depth']} levels, "
-                      + ("a threshold reset after each level that needs one" if compiled.meta["control"]
+        plans = [f["plan"] for f in compiled.meta["levels"]]
+        console.print(f"chained over {compiled.meta['depth']} levels, {plans.count('superposed')} superposed, "
+                      f"{plans.count('exact')} exact (fewer neurons), "
+                      + ("a threshold reset after each superposed level a later one reads" if compiled.meta["control"]
                          else "naive chaining: no error control between levels"))
     noise = compiled.meta.get("embedding_noise_std")
     if noise is not None and noise > 0.5 / 2.33:  # a one-sided 1% tail of a normal reaches 2.33 std
@@ -281,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-error-control", action="store_true",
                    help="with --strategy chained: no threshold resets between levels (naive chaining, the "
                         "baseline whose error grows with depth)")
+    p.add_argument("--superpose-levels", choices=["auto", "always"], default="auto",
+                   help="with --strategy chained: superpose a level only where that takes fewer neurons than "
+                        "exact ones, resets included (auto, default), or every level (always)")
     p.add_argument("--target-error", type=_probability, default=0.01,
                    help="per-gate error to aim for on the stratified distribution (default 0.01)")
     p.add_argument("--width", type=_positive_int,

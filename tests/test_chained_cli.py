@@ -149,6 +149,19 @@ def test_no_error_control_needs_chained(tmp_path, capsys):
     assert not artifact.exists()
 
 
+def test_superpose_levels_always_superposes_every_level(tmp_path):
+    code, artifact = _compile(tmp_path, "large.sbp", "--strategy", "chained", "--superpose-levels", "always")
+    assert code == 0
+    assert {f["plan"] for f in runtime.load(artifact).meta["levels"]} == {"superposed"}
+
+
+def test_superpose_levels_needs_chained(tmp_path, capsys):
+    artifact = tmp_path / "a.safetensors"
+    _fails(capsys, ["compile", str(PROGRAMS / "chain.sbp"), "-o", str(artifact), "--superpose-levels", "always"],
+           "--superpose-levels", "--strategy chained")
+    assert not artifact.exists()
+
+
 def test_chained_needs_a_sparsity(tmp_path, capsys):
     artifact = tmp_path / "x.safetensors"
     _fails(capsys, ["compile", str(PROGRAMS / "xor_logic.sbp"), "-o", str(artifact), "--strategy", "chained"],
@@ -188,7 +201,8 @@ def test_plot_into_a_missing_root_directory(tmp_path, capsys):
 
 
 def test_help_lists_the_new_options(capsys):
-    for command, options in (("compile", ["chained", "--no-error-control"]), ("report", ["--plot"])):
+    for command, options in (("compile", ["chained", "--no-error-control", "--superpose-levels"]),
+                             ("report", ["--plot"])):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         out = capsys.readouterr().out
