@@ -37,8 +37,13 @@ def evaluate_cone(circuit: Circuit, lit: Lit, patterns: list[Monomial]) -> np.nd
     """(n_patterns,) bool: the value of `lit` when exactly the features of each
     pattern are on. Evaluates only the gates `lit` depends on."""
     memo: dict[int, np.ndarray] = {}
-    inputs_on = {i: np.array([i in p for p in patterns], dtype=bool)
-                 for i in {i for p in patterns for i in p}}
+    rows = np.repeat(np.arange(len(patterns)), [len(p) for p in patterns])
+    features = np.fromiter((i for p in patterns for i in p), dtype=np.int64, count=rows.size)
+    inputs_on = {}
+    for i in np.unique(features):  # one vectorised column per input that any pattern turns on
+        column = np.zeros(len(patterns), dtype=bool)
+        column[rows[features == i]] = True
+        inputs_on[int(i)] = column
     off = np.zeros(len(patterns), dtype=bool)
 
     def value(signal: int) -> np.ndarray:
