@@ -155,7 +155,23 @@ def _cmd_info(args: argparse.Namespace, console: Console) -> int:
     console.print(", ".join(f"{k} {v}" for k, v in sorted(facts.items())))
     if circuit.meta.get("sparsity_levels"):
         _print_sparsity_levels(circuit, console)
+    if circuit.meta.get("lowering") == "chained":
+        _print_chain_plans(circuit, console)
     return 0
+
+
+def _print_chain_plans(circuit: CompiledCircuit, console: Console) -> None:
+    """Each level's plan of the chained lowering and where its neurons go."""
+    table = Table(title="levels of the chained lowering (superposed or exact: the one with fewer neurons)")
+    columns = {"level": "level", "plan": "plan", "gates": "gates", "hub_pairs": "hub pairs",
+               "hub_neurons": "hub neurons", "pairs_moved_to_exact": "moved to exact", "carried": "carried",
+               "reset_neurons": "reset neurons", "neurons": "neurons", "superposed_neurons": "superposed plan",
+               "exact_neurons": "exact plan"}
+    for label in columns.values():
+        table.add_column(label, justify="left" if label == "plan" else "right")
+    for facts in circuit.meta["levels"]:
+        table.add_row(*(str(facts.get(key, "-")) for key in columns))
+    console.print(table)
 
 
 def _print_sparsity_levels(circuit: CompiledCircuit, console: Console, most: int = 40) -> None:

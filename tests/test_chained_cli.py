@@ -155,6 +155,13 @@ def test_superpose_levels_always_superposes_every_level(tmp_path):
     assert {f["plan"] for f in runtime.load(artifact).meta["levels"]} == {"superposed"}
 
 
+def test_info_shows_each_levels_plan(tmp_path, capsys):
+    code, artifact = _compile(tmp_path, "chain.sbp", "--strategy", "chained")
+    assert code == 0 and main(["info", str(artifact)]) == 0
+    out = capsys.readouterr().out
+    assert "levels of the chained lowering" in out and "exact" in out
+
+
 def test_superpose_levels_needs_chained(tmp_path, capsys):
     artifact = tmp_path / "a.safetensors"
     _fails(capsys, ["compile", str(PROGRAMS / "chain.sbp"), "-o", str(artifact), "--superpose-levels", "always"],
