@@ -97,3 +97,19 @@ def test_same_seed_same_bytes():
     circuit = chain_circuit(levels=3, gates=48, m=40, seed=5)
     build = lambda: to_bytes(lower_chained(circuit, ChainOptions(superpose="always"), np.random.default_rng(7)))
     assert build() == build()
+
+
+def test_torch_export_and_streamed_read_match_the_full_forward():
+    import scipy.sparse as sp
+    import torch
+    circuit = chain_circuit(levels=3, gates=48, m=40, seed=6)
+    compiled = lower_chained(circuit, ChainOptions(superpose="always"), np.random.default_rng(0))
+    rng = np.random.default_rng(2)
+    x = np.zeros((500, circuit.n_inputs), np.float32)
+    for row in x:
+        row[rng.choice(circuit.n_inputs, size=3, replace=False)] = 1.0
+    full = compiled.gate_readout.apply(compiled.activations(x))
+    np.testing.assert_array_equal(compiled.gate_values(x), full)
+    np.testing.assert_array_equal(compiled.read(sp.csr_matrix(x), compiled.gate_readout), full)
+    with torch.no_grad():
+        np.testing.assert_allclose(compiled.to_torch().gate_values(torch.from_numpy(x)).numpy(), full, atol=1e-5)
