@@ -43,6 +43,12 @@ def _times_transpose(h: np.ndarray | sp.spmatrix, matrix: sp.csr_matrix) -> np.n
     return np.asarray((matrix @ h.T).T, dtype=np.float32)
 
 
+def _dense(product: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """A matrix product as a dense float32 array."""
+    return product.toarray().astype(np.float32, copy=False) if sp.issparse(product) \
+        else np.asarray(product, dtype=np.float32)
+
+
 @dataclass
 class Layer:
     """One layer: weight (width_out, width_in) CSR float32, bias (width_out,)."""
@@ -58,6 +64,13 @@ class Layer:
     def apply(self, h: np.ndarray | sp.spmatrix) -> np.ndarray:
         """h: (batch, width_in), dense or sparse -> (batch, width_out) float32."""
         z = _times_transpose(h, self.weight) + self.bias
+        return np.maximum(z, 0.0, out=z) if self.relu else z
+
+    def apply_columns(self, h_t: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """The same on transposed activations: (width_in, batch) -> (width_out, batch).
+        Sparse weights times row-major columns need no copy of the batch."""
+        z = _dense(self.weight @ h_t)
+        z += self.bias[:, None]
         return np.maximum(z, 0.0, out=z) if self.relu else z
 
 
@@ -175,15 +188,16 @@ class CompiledCircuit:
         Same as readout.apply(self.activations(x)), but holds one activation at
         a time and stops after the last layer the readout reads: a deep circuit
         with wide layers fits in memory, and shallow gates cost shallow passes."""
-        h = self._inputs(x)
-        out = np.tile(readout.bias, (h.shape[0], 1))
+        x = self._inputs(x)
+        h_t = x.T.tocsr() if sp.issparse(x) else np.ascontiguousarray(x.T)  # (width, batch) throughout
+        out_t = np.repeat(readout.bias[:, None], x.shape[0], axis=1)
         read_layers = [l for l, block in enumerate(readout.blocks) if block.nnz]
         for l in range(max(read_layers, default=0) + 1):
             if l:
-                h = self.layers[l - 1].apply(h)
+                h_t = self.layers[l - 1].apply_columns(h_t)
             if readout.blocks[l].nnz:
-                out += _times_transpose(h, readout.blocks[l])
-        return out
+                out_t += _dense(readout.blocks[l] @ h_t)
+        return out_t.T
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, n_outputs) float32 readouts."""
