@@ -93,14 +93,20 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[yellow]warning:[/] interference through the {compiled.meta['embed_dim']}-dimensional "
                       f"embedding has std up to {noise:.2f} per neuron against a margin of 0.5: expect gate "
                       f"errors well above --target-error; use a larger --embed-dim or none", style="yellow")
-    levels = compiled.meta.get("sparsity_levels")
+    _print_sparsity_summary(compiled, console)
+    return 0
+
+
+def _print_sparsity_summary(circuit: CompiledCircuit, console: Console) -> None:
+    """The wire sparsity analysis stored at compile time in one line, and a
+    warning when intermediate wires are too dense for superposition to pay."""
+    levels = circuit.meta.get("sparsity_levels")
     if levels:
         from compiler.sparsity import summary_line, too_dense_warning
-        console.print(summary_line(levels, circuit.sparsity))
+        console.print(summary_line(levels, circuit.meta.get("sparsity")))
         warning = too_dense_warning(levels)
         if warning:
             console.print(f"[yellow]warning:[/] {warning}", style="yellow")
-    return 0
 
 
 def _parse_features(spec: str, circuit: CompiledCircuit) -> np.ndarray:
@@ -202,6 +208,7 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     report = circuit.error_report(samples=args.samples, max_active=args.max_active, seed=args.seed,
                                   progress=console.is_terminal, confirm=args.confirm)
     report.render(console, top=args.top)
+    _print_sparsity_summary(circuit, console)
     levels = report.levels()
     if is_deep(levels):
         render_levels(levels, console)

@@ -114,6 +114,7 @@ def test_compile_chained_then_report_with_plot(tmp_path, capsys):
     assert main(["report", str(artifact), "--samples", "100", "--plot", str(plot), "--json", str(report)]) == 0
     out = capsys.readouterr().out
     assert "gate error by level" in out and out.index("worst gates") < out.index("gate error by level")
+    assert "sparsity 3: at most" in out  # the compile-time wire analysis, repeated for the reader
     assert plot.read_bytes().startswith(PNG_MAGIC)
     levels = json.loads(report.read_text())["levels"]
     assert [row["level"] for row in levels] == [1, 2, 3, 4, 5, 6]
