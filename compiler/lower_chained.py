@@ -53,8 +53,9 @@ MAX_OPERANDS = 12          # a gate's polynomial over its operands has up to 2^n
 # single misfire) and >= 2/3 when true (a - AND(a, x) is 2/3 on a single misfire)
 RESET_LOW, RESET_HIGH = 1.0 / 3.0, 2.0 / 3.0
 # Probes of a level's wires: stratified samples of the gates whose reports they decide
-PROBE_SAMPLES = 16         # per probing gate; one miss in a block is a 6% rate, so any miss fails
-PROBED_DEEPER = 256        # deeper gates sampled per level
+PROBE_PATTERNS = 256       # a probing gate with at most this many support patterns is probed on each
+PROBE_SAMPLES = 16         # else on this many samples; one miss in a block is a 6% rate, so any miss fails
+PROBED_DEEPER = 256        # deeper gates with more patterns sampled per level
 PROBE_CHUNK = 8192         # probe samples evaluated at a time (bounds memory)
 HUB_MIN_PAIRS = 16         # fewer pairs than this in a level: exact neurons are as cheap and exact
 
@@ -151,25 +152,40 @@ class ProbeSamples:
         self.supports = circuit.supports()
         self._drawn: dict[int, sp.csr_matrix] = {}
 
+    def enumerable(self, gate: int) -> bool:
+        """Whether the gate has at most PROBE_PATTERNS support patterns."""
+        from compiler.multilinear import count_patterns
+        return count_patterns(len(self.supports[gate]), self.circuit.sparsity) <= PROBE_PATTERNS
+
     def of(self, gate: int) -> sp.csr_matrix:
-        """(PROBE_SAMPLES, n_inputs) CSR inputs from the gate's distribution."""
-        from runtime.sampling import sample_gate
+        """(n, n_inputs) CSR inputs: every pattern of the gate's support (each
+        completed with random features outside it) when it is enumerable, else
+        PROBE_SAMPLES from the gate's distribution."""
+        from runtime.sampling import every_support_pattern, sample_gate
         if gate not in self._drawn:
             rng = np.random.default_rng([self.seed, gate])  # the same samples whichever level asks first
-            self._drawn[gate] = sample_gate(self.circuit, gate, sorted(self.supports[gate]), PROBE_SAMPLES,
-                                            self.circuit.sparsity, rng).inputs
+            support, s = sorted(self.supports[gate]), self.circuit.sparsity
+            self._drawn[gate] = (every_support_pattern(self.circuit, support, s, rng) if self.enumerable(gate)
+                                 else sample_gate(self.circuit, gate, support, PROBE_SAMPLES, s, rng).inputs)
         return self._drawn[gate]
 
 
-def probe_gates(levels: np.ndarray, computed: list[int], k: int, rng: np.random.Generator) -> list[int]:
+def probe_gates(levels: np.ndarray, computed: list[int], k: int, samples: ProbeSamples,
+                rng: np.random.Generator) -> list[int]:
     """The gates whose distributions probe the wires level k reads: every gate
-    of level k (the distribution its own report uses), every gate of level
-    k + 1 (the first readers of its outputs), and PROBED_DEEPER random gates
-    deeper still."""
+    of level k (the distribution its own report uses) and of level k + 1 (the
+    first readers of its outputs), every deeper gate with enumerable support
+    patterns, and PROBED_DEEPER random deeper ones among the rest.
+
+    A deep gate's distribution puts its mass on the few patterns of its own
+    support, so a misfire that one of them triggers upstream is a systematic
+    error of that gate, however rare it is elsewhere: hence every pattern."""
     near = [n for n in computed if levels[n] in (k, k + 1)]
     deeper = [n for n in computed if levels[n] > k + 1]
-    picked = rng.choice(deeper, size=min(PROBED_DEEPER, len(deeper)), replace=False) if deeper else []
-    return near + sorted(int(n) for n in picked)
+    small = [n for n in deeper if samples.enumerable(n)]
+    large = [n for n in deeper if not samples.enumerable(n)]
+    picked = rng.choice(large, size=min(PROBED_DEEPER, len(large)), replace=False) if large else []
+    return near + small + sorted(int(n) for n in picked)
 
 
 def probe_wires(circuit: Circuit, signals: list[int], gates: list[int], samples: ProbeSamples,
@@ -363,7 +379,7 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
     estimate: dict[tuple[int, ...], list[tuple[int, float]]] = {}
     facts: dict = {"features": len(features), "hub_pairs": len(pairs)}
     if pairs:
-        probes, block = probe_wires(circuit, features, probe_gates(levels, computed, k, rng), samples, rng,
+        probes, block = probe_wires(circuit, features, probe_gates(levels, computed, k, samples, rng), samples, rng,
                                     options.seed_samples)
         wire_count = int(np.asarray(probes.sum(axis=1)).max(initial=0))
         weight = max(circuit.sparsity, wire_count)

@@ -388,10 +388,27 @@ def sample_gate(program, signal: int, support: list[int], n: int, max_active: in
         rows, cols = np.nonzero(on >= 0)
         dense[rows, on[rows, cols]] = 1.0
         return GateSamples(sp.csr_matrix(dense), wanted)
+    return GateSamples(_filled(on, outside, m, max_active, rng), wanted)
+
+
+def _filled(on: np.ndarray, outside: np.ndarray, m: int, max_active: int, rng: np.random.Generator) -> sp.csr_matrix:
+    """on: (n, width) support features on, -1 padded -> (n, m) CSR inputs with
+    the remaining active slots (up to max_active) filled from `outside`."""
     slots = max_active - (on >= 0).sum(axis=1)
     active = np.concatenate([on, _distinct_fill(slots, outside, rng)], axis=1)
     valid = active >= 0
     indptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
     columns = active[valid]
-    inputs = sp.csr_matrix((np.ones(columns.size, np.float32), columns, indptr), shape=(n, m))
-    return GateSamples(inputs, wanted)
+    return sp.csr_matrix((np.ones(columns.size, np.float32), columns, indptr), shape=(on.shape[0], m))
+
+
+def every_support_pattern(program, support: list[int], max_active: int, rng: np.random.Generator) -> sp.csr_matrix:
+    """One input per pattern of at most `max_active` support features on, the
+    remaining active slots filled with random features outside the support:
+    (count_patterns(len(support), max_active), n_inputs) CSR of 0/1."""
+    from compiler.multilinear import sparse_patterns
+    patterns = sparse_patterns(support, max_active)
+    on = np.full((len(patterns), max(max_active, 1)), -1, dtype=np.int64)
+    for i, pattern in enumerate(patterns):
+        on[i, :len(pattern)] = pattern
+    return _filled(on, np.setdiff1d(np.arange(program.n_inputs), support), program.n_inputs, max_active, rng)
