@@ -102,3 +102,13 @@ def test_deep_chain_samples_are_correct_and_reproducible() -> None:
     assert (values == samples.wanted).all()
     again = sample_gate(circuit, signal, support, 400, 3, np.random.default_rng(3))
     assert (again.inputs != samples.inputs).nnz == 0 and (again.inputs.indices == samples.inputs.indices).all()
+
+
+def test_every_support_pattern_once_then_random_fills() -> None:
+    from runtime.sampling import every_support_pattern
+    circuit = random_circuit(30, 10, 7)
+    support = [2, 5, 11, 17, 23]
+    inputs = every_support_pattern(circuit, support, 3, np.random.default_rng(0))
+    rows = [set(inputs[i].indices.tolist()) for i in range(inputs.shape[0])]
+    assert sorted(tuple(sorted(r & set(support))) for r in rows) == sorted(sparse_patterns(support, 3))
+    assert all(len(r) == 3 for r in rows)  # every pattern completed to 3 on, from outside the support
