@@ -131,9 +131,10 @@ gate (one wrong sample is {1 / args.samples:.1%}), the {args.confirm} worst gate
 - **chained**: the compiler's default (`--strategy chained`): each level takes the superposed plan only where
   it has fewer neurons than the exact plan, resets included.
 - **chained, all superposed** (`--superpose-levels always`): every level superposed. Pairwise ANDs on shared hub
-  neurons, each pair measured on the compiled weights against the stratified samples of every gate of its level
-  and the next (and 256 deeper ones); a pair that misfires in one gate's samples moves to an exact neuron;
-  threshold resets on every noisy wire a later level reads.
+  neurons, each pair measured on the compiled weights against every support pattern of every gate of its level
+  and deeper that has at most 256 of them (16 stratified samples of the others of the level and the next, and of
+  256 deeper ones); a pair that misfires in one gate's probes moves to an exact neuron; threshold resets on every
+  noisy wire a later level reads.
 - **naive** (`--no-error-control`): the same superposed levels with no resets (the next level reads raw estimates).
 - **exact**: compiler/lower_exact.py (per-level widths not broken out).
 
