@@ -11,9 +11,10 @@ W = T_k . R_{k-1}. Every level has two plans:
   the sum of their literals). Pairwise ANDs that only need to be right after
   thresholding go on shared hub neurons (lower_superposed.pack_pairs /
   hub_layer, with hub weight = the most features of the level seen on at once).
-  Pairs are then measured on the compiled weights, on stratified samples of the
-  gates whose reports they decide (ProbeSamples), and any pair that fails in
-  one probing gate's samples moves to an exact neuron. Error control
+  Pairs are then measured on the compiled weights, on the inputs of the gates
+  whose reports they decide (ProbeSamples: every support pattern of a gate that
+  has few, stratified samples otherwise), and any pair that fails in one
+  probing gate's inputs moves to an exact neuron. Error control
   (`control=True`): a hub estimate is not a clean 0/1 value (-1/3 when false,
   1/3 on a single misfire, above 1 when extra leaves are on), so every noisy
   wire a later level reads goes through a threshold reset
