@@ -26,8 +26,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
+# Every benchmark with the arguments BENCHMARKS.md records; over an hour on 2 cores
+# (bench_chain.py alone takes about 40 minutes).
 bench: $(VENV)/.installed
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_compile.py
+	$(PY) bench/bench_uand.py --samples 1000 --sweep-samples 200 --confirm 500
+	$(PY) bench/bench_verify.py --torch-inputs 131072
+	$(PY) bench/bench_netlists.py
+	$(PY) bench/bench_chain.py
 
 clean:
 	rm -rf $(VENV) out
