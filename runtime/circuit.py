@@ -61,14 +61,10 @@ class Layer:
     def width(self) -> int:
         return self.weight.shape[0]
 
-    def apply(self, h: np.ndarray | sp.spmatrix) -> np.ndarray:
-        """h: (batch, width_in), dense or sparse -> (batch, width_out) float32."""
-        z = _times_transpose(h, self.weight) + self.bias
-        return np.maximum(z, 0.0, out=z) if self.relu else z
-
     def apply_columns(self, h_t: np.ndarray | sp.spmatrix) -> np.ndarray:
-        """The same on transposed activations: (width_in, batch) -> (width_out, batch).
-        Sparse weights times row-major columns need no copy of the batch."""
+        """act(W h + b) on transposed activations, dense or sparse:
+        (width_in, batch) -> (width_out, batch) float32. Sparse weights times
+        row-major columns need no copy of the batch."""
         z = _dense(self.weight @ h_t)
         z += self.bias[:, None]
         return np.maximum(z, 0.0, out=z) if self.relu else z
@@ -175,12 +171,17 @@ class CompiledCircuit:
             raise ValueError(f"expected inputs of shape (batch, {self.n_inputs}), got {x.shape}")
         return x
 
+    def _columns(self, x: np.ndarray | sp.spmatrix) -> np.ndarray | sp.spmatrix:
+        """The checked inputs transposed, (n_inputs, batch): the layout layers work in."""
+        x = self._inputs(x)
+        return x.T.tocsr() if sp.issparse(x) else np.ascontiguousarray(x.T)
+
     def activations(self, x: np.ndarray) -> list[np.ndarray]:
         """x: (batch, n_inputs) of 0/1 -> [h_0, ..., h_L], h_l: (batch, width_l)."""
-        hs = [self._inputs(x)]
+        hs_t = [self._columns(x)]
         for layer in self.layers:
-            hs.append(layer.apply(hs[-1]))
-        return hs
+            hs_t.append(layer.apply_columns(hs_t[-1]))
+        return [h.T for h in hs_t]
 
     def read(self, x: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, readout.n_values) float32.
@@ -188,9 +189,8 @@ class CompiledCircuit:
         Same as readout.apply(self.activations(x)), but holds one activation at
         a time and stops after the last layer the readout reads: a deep circuit
         with wide layers fits in memory, and shallow gates cost shallow passes."""
-        x = self._inputs(x)
-        h_t = x.T.tocsr() if sp.issparse(x) else np.ascontiguousarray(x.T)  # (width, batch) throughout
-        out_t = np.repeat(readout.bias[:, None], x.shape[0], axis=1)
+        h_t = self._columns(x)
+        out_t = np.repeat(readout.bias[:, None], h_t.shape[1], axis=1)
         read_layers = [l for l, block in enumerate(readout.blocks) if block.nnz]
         for l in range(max(read_layers, default=0) + 1):
             if l:

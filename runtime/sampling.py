@@ -363,11 +363,15 @@ def _draw_by_enumeration(program, signal: int, support: list[int], n: int, max_a
         mask = wanted == side
         if mask.any():
             chosen[mask] = rng.choice(pools[side], size=int(mask.sum()))
-    width = max((len(p) for p in patterns), default=0)
+    return _padded(patterns, max((len(p) for p in patterns), default=0))[chosen], wanted
+
+
+def _padded(patterns: list[tuple[int, ...]], width: int) -> np.ndarray:
+    """(len(patterns), max(width, 1)) int64: each pattern's features, then -1."""
     padded = np.full((len(patterns), max(width, 1)), -1, dtype=np.int64)
     for i, pattern in enumerate(patterns):
         padded[i, : len(pattern)] = pattern
-    return padded[chosen], wanted
+    return padded
 
 
 def sample_gate(program, signal: int, support: list[int], n: int, max_active: int | None,
@@ -407,8 +411,5 @@ def every_support_pattern(program, support: list[int], max_active: int, rng: np.
     remaining active slots filled with random features outside the support:
     (count_patterns(len(support), max_active), n_inputs) CSR of 0/1."""
     from compiler.multilinear import sparse_patterns
-    patterns = sparse_patterns(support, max_active)
-    on = np.full((len(patterns), max(max_active, 1)), -1, dtype=np.int64)
-    for i, pattern in enumerate(patterns):
-        on[i, :len(pattern)] = pattern
+    on = _padded(sparse_patterns(support, max_active), max_active)
     return _filled(on, np.setdiff1d(np.arange(program.n_inputs), support), program.n_inputs, max_active, rng)

@@ -319,10 +319,7 @@ def _forward(layers: list[Layer], x_t: sp.csc_matrix) -> list[np.ndarray | sp.sp
     multiplies sparse by sparse: each column of x_t has only j ones."""
     hs: list[np.ndarray | sp.spmatrix] = [x_t]
     for layer in layers:
-        z = layer.weight @ hs[-1]
-        z = z.toarray() if sp.issparse(z) else np.asarray(z)
-        z += layer.bias[:, None]
-        hs.append(np.maximum(z, 0.0, out=z) if layer.relu else z)
+        hs.append(layer.apply_columns(hs[-1]))
     return hs
 
 
