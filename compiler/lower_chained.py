@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import product
+from itertools import combinations, product
 
 import numpy as np
 import scipy.sparse as sp
@@ -70,7 +70,7 @@ class ChainOptions:
     control: bool = True         # threshold resets between levels; False: naive chaining
     superpose: str = "auto"      # "auto": a level is superposed only when that takes fewer
                                  # neurons than exact ones (resets included); "always"
-    seed_samples: int = 2000     # uniform sparse inputs used to measure wire sparsity
+    seed_samples: int = 2000     # uniform sparse inputs among the probes (wire sparsity, pair repair)
 
 
 def _resolve(circuit: Circuit) -> list[Lit | bool]:
@@ -124,7 +124,7 @@ def local_polynomial(circuit: Circuit, signal: int, base: list[Lit | bool],
     poly: dict[tuple[int, ...], float] = {}
     for monomial in index:  # Moebius inversion over the subsets of each monomial
         c = sum((-1) ** (len(monomial) - len(u)) * truth[index[u]]
-                for r in range(len(monomial) + 1) for u in _subsets(monomial, r))
+                for r in range(len(monomial) + 1) for u in combinations(monomial, r))
         if c:
             poly[monomial] = float(c)
     return poly
@@ -139,14 +139,10 @@ def _operand_literals(circuit: Circuit, signal: int, base: list[Lit | bool]) -> 
     return operands
 
 
-def _subsets(t: tuple[int, ...], r: int):
-    from itertools import combinations
-    return combinations(t, r)
-
-
 class ProbeSamples:
-    """Stratified samples (runtime.sampling) of each gate, drawn once per
-    compilation and shared by every level that probes with that gate."""
+    """The probe inputs of each gate (its support patterns, or stratified
+    samples from runtime.sampling), drawn once per compilation and shared by
+    every level that probes with that gate."""
 
     def __init__(self, circuit: Circuit, seed: int):
         self.circuit, self.seed = circuit, seed
@@ -182,9 +178,10 @@ def probe_gates(levels: np.ndarray, computed: list[int], k: int, samples: ProbeS
     support, so a misfire that one of them triggers upstream is a systematic
     error of that gate, however rare it is elsewhere: hence every pattern."""
     near = [n for n in computed if levels[n] in (k, k + 1)]
-    deeper = [n for n in computed if levels[n] > k + 1]
-    small = [n for n in deeper if samples.enumerable(n)]
-    large = [n for n in deeper if not samples.enumerable(n)]
+    small, large = [], []
+    for n in computed:
+        if levels[n] > k + 1:
+            (small if samples.enumerable(n) else large).append(n)
     picked = rng.choice(large, size=min(PROBED_DEEPER, len(large)), replace=False) if large else []
     return near + small + sorted(int(n) for n in picked)
 
@@ -357,11 +354,31 @@ def _noisy_candidates(circuit: Circuit, gates: list[int], pairs: set[tuple[int, 
     return {n for n in gates if circuit.node_of(n).op is Op.OR or any(t in pairs for t in polys[n])}
 
 
-def _reset_width(plan: _LevelPlan, read_later: set[int], later: set[int]) -> int:
-    """Neurons of the reset layer after `plan`: 2 per noisy wire read later, 1
-    per other live wire (copied); 0 when nothing noisy is read later."""
-    noisy = plan.noisy & read_later
-    return 2 * len(noisy) + len(later) + len(read_later - noisy) if noisy else 0
+def _next_readouts(plan: _LevelPlan, later: set[int], read_later: set[int],
+                   control: bool) -> tuple[dict[int, Affine], list[Affine], int]:
+    """What the next level reads after `plan`: (the readout of every live
+    signal, the rows of the reset layer, the number of wires it cleans). With
+    `control` and a noisy value read later, a reset layer cleans each noisy
+    wire, clean(g) = ReLU(3g - 1) - ReLU(3g - 2), and copies every other live
+    wire, and the readouts are over it; otherwise there is no reset layer and
+    they are over the plan's layer."""
+    readouts: dict[int, Affine] = {v: ({plan.carried[v]: 1.0}, 0.0) for v in later}
+    readouts.update({n: plan.values[n] for n in read_later})
+    resets = plan.noisy & read_later if control else set()
+    if not resets:
+        return readouts, [], 0
+    rows: list[Affine] = []
+    cleaned: dict[int, Affine] = {}
+    slope = 1.0 / (RESET_HIGH - RESET_LOW)
+    for v, affine in readouts.items():
+        if v in resets:
+            cleaned[v] = ({len(rows): 1.0, len(rows) + 1: -1.0}, 0.0)
+            rows.append(_combine([(slope, affine)], -slope * RESET_LOW))
+            rows.append(_combine([(slope, affine)], -slope * RESET_HIGH))
+        else:
+            cleaned[v] = ({len(rows): 1.0}, 0.0)
+            rows.append(affine)
+    return cleaned, rows, len(resets)
 
 
 def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int, dict[tuple[int, ...], float]],
@@ -395,7 +412,8 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
         neurons = without_pairs(neurons, failing)
         higher += [tuple(features[f] for f in p) for p in sorted(failing)]
         hub_rows, hub_biases, hub_estimate = hub_layer(neurons, weight)
-        repaired = measured_pair_errors(hub_rows, hub_biases, hub_estimate, probes, block)
+        # the kept pairs' rates before the removal bound them after it: no second pass over the probes
+        kept = [e for p, e in measured.items() if p not in failing]
         predicted = pair_errors(neurons, len(features), weight)
         for row, b in zip(hub_rows, hub_biases):
             rows.append(_combine([(w, rep[features[f]]) for f, w in row.items()], b))
@@ -403,7 +421,7 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
             estimate[tuple(features[f] for f in pair)] = terms
         facts.update(wire_sparsity=wire_count, probe_samples=probes.shape[0], danger_limit=limit,
                      hub_neurons=len(hub_rows), pairs_moved_to_exact=len(failing),
-                     measured_max_pair_error=max(repaired.values(), default=0.0),
+                     measured_max_pair_error=max(kept, default=0.0),
                      predicted_max_pair_error=max(predicted.values(), default=0.0))
     estimate.update(_add_products(rows, higher, rep))
     facts["exact_products"] = len(higher)
@@ -485,36 +503,20 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
             if always or len(pairs_wanted) > floor:
                 superposed, facts_sup = _superposed_plan(circuit, k, gates, polys, rep, later, pairs_wanted,
                                                          features_of[k], levels, computed, samples, rng, options)
-                cost = superposed.width + (_reset_width(superposed, read_later, later) if options.control else 0)
+                cost = superposed.width + len(_next_readouts(superposed, later, read_later, options.control)[1])
                 facts.update(facts_sup, superposed_neurons=cost, exact_neurons=exact.width)
                 if always or cost < exact.width:
                     plan, facts["plan"] = superposed, "superposed"
         layer = builder.add_layer(plan.rows, "gates")
         for n in gates:
             estimate_at[n] = (layer, plan.values[n])
-        new_rep: dict[int, Affine] = {v: ({plan.carried[v]: 1.0}, 0.0) for v in later}
-        new_rep.update({n: plan.values[n] for n in read_later})
-        resets = sorted(plan.noisy & read_later) if options.control else []
-        if resets:
-            reset_rows: list[Affine] = []
-            reset_rep: dict[int, Affine] = {}
-            for v, affine in new_rep.items():
-                if v in resets:  # clean(g) = ReLU(3g - 1) - ReLU(3g - 2)
-                    first, slope = len(reset_rows), 1.0 / (RESET_HIGH - RESET_LOW)
-                    reset_rows.append(_combine([(slope, affine)], -slope * RESET_LOW))
-                    reset_rows.append(_combine([(slope, affine)], -slope * RESET_HIGH))
-                    reset_rep[v] = ({first: 1.0, first + 1: -1.0}, 0.0)
-                else:
-                    reset_rep[v] = ({len(reset_rows): 1.0}, 0.0)
-                    reset_rows.append(affine)
+        rep, reset_rows, reset_wires = _next_readouts(plan, later, read_later, options.control)
+        if reset_rows:
             builder.add_layer(reset_rows, "reset")
-            new_rep = reset_rep
         facts.update(product_neurons=plan.width - len(plan.carried), carried=len(plan.carried),
-                     reset_wires=len(resets), reset_neurons=builder.widths[-1] if resets else 0,
-                     neurons=plan.width + (builder.widths[-1] if resets else 0))
+                     reset_wires=reset_wires, reset_neurons=len(reset_rows), neurons=plan.width + len(reset_rows))
         facts["gates_per_neuron"] = len(gates) / facts["neurons"] if facts["neurons"] else math.nan
         level_facts.append(facts)
-        rep = new_rep
 
     gate_rows = [_signal_readout(base[n], estimate_at) for n in circuit.gate_signals]
     output_rows = [_signal_readout(base[lit.signal] if not lit.negated else _negate(base[lit.signal]), estimate_at)
