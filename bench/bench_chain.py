@@ -33,12 +33,7 @@ def measure(circuit, label: str, samples: int, confirm: int):
     """Compile one variant, measure every gate; (compiled, per-level rows, compile seconds)."""
     start = time.time()
     options = VARIANTS[label]
-    if options is None:
-        compiled = lower_exact(circuit)
-        levels = circuit.levels()
-        compiled.meta["layer_of_gate"] = [int(levels[s]) for s in circuit.gate_signals]
-    else:
-        compiled = lower_chained(circuit, options, np.random.default_rng(0))
+    compiled = lower_exact(circuit) if options is None else lower_chained(circuit, options, np.random.default_rng(0))
     seconds = time.time() - start
     rows = level_errors(compiled.error_report(samples=samples, confirm=confirm, progress=True))
     print(f"{label}: {compiled.n_neurons} neurons, {len(compiled.layers)} layers, compile {seconds:.1f} s, "

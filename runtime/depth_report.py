@@ -45,19 +45,13 @@ def gate_levels(circuit: CompiledCircuit) -> list[int] | None:
     return [int(depth[signal]) for signal in circuit.program.gate_signals]
 
 
-def has_levels(facts: dict) -> bool:
-    """Whether a circuit's meta says at which level each gate is computed."""
-    return bool(facts.get("layer_of_gate"))
-
-
 def level_errors(report: ErrorReport) -> list[LevelError]:
     """One row per level that holds at least one gate, shallowest first
     (report.gates is in circuit gate order, report.gate_levels beside it)."""
-    levels = report.gate_levels if report.gate_levels is not None else report.facts.get("layer_of_gate")
-    if not levels:
+    if not report.gate_levels:
         return []
     errors = report.errors()
-    levels = np.asarray(levels)
+    levels = np.asarray(report.gate_levels)
     facts = {f["level"]: f for f in report.facts.get("levels", []) if isinstance(f, dict) and "level" in f}
     rows = []
     for level in sorted(set(levels.tolist())):
