@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_chain import chain_circuit  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 
-from compiler.lower_chained import ChainOptions, lower_chained  # noqa: E402
-from compiler.lower_exact import lower_exact  # noqa: E402
-from runtime.depth_report import level_errors, plot_levels  # noqa: E402
+from superpose.compiler.lower_chained import ChainOptions, lower_chained  # noqa: E402
+from superpose.compiler.lower_exact import lower_exact  # noqa: E402
+from superpose.runtime.depth_report import level_errors, plot_levels  # noqa: E402
 
 PLOT = Path(__file__).resolve().parent / "chain8_depth.png"
 # label -> ChainOptions (None: the exact lowering)

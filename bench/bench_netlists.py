@@ -15,15 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import compiler  # noqa: E402
-from compiler.netlists import load_netlist  # noqa: E402
-from compiler.sparsity import TOO_DENSE_SHARE, analyse_sparsity  # noqa: E402
+from superpose import compiler  # noqa: E402
+from superpose.compiler.netlists import load_netlist  # noqa: E402
+from superpose.compiler.sparsity import TOO_DENSE_SHARE, analyse_sparsity  # noqa: E402
 from gen_programs import generate  # noqa: E402
 from markdown import table, write_section  # noqa: E402
-from runtime import THRESHOLD  # noqa: E402
+from superpose.runtime import THRESHOLD  # noqa: E402
 
 COMMAND = "python bench/bench_netlists.py"
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"

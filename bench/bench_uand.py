@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import compiler  # noqa: E402
+from superpose import compiler  # noqa: E402
 from gen_programs import random_pairs_circuit  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 

@@ -21,13 +21,12 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import compiler  # noqa: E402
+from superpose import compiler  # noqa: E402
 from gen_programs import random_pairs_circuit as uand  # noqa: E402
 from markdown import table, write_section  # noqa: E402
-from runtime import CompiledCircuit, verify  # noqa: E402
+from superpose.runtime import CompiledCircuit, verify  # noqa: E402
 
 M = 1024
 TORCH_BATCH = 4096

@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from compiler.ir import Circuit, Lit, Node, Op
+from superpose.compiler.ir import Circuit, Lit, Node, Op
 
 
 def _holds(circuit: Circuit, signal: int, on: frozenset[int], memo: dict[int, bool]) -> bool:

@@ -62,7 +62,7 @@ def generate(n_gates: int, seed: int = 0) -> str:
 def random_pairs_circuit(m: int, n_gates: int, sparsity: int, seed: int = 0, name: str | None = None):
     """n_gates distinct random pairwise ANDs of m inputs as an IR circuit
     (uand-8k: m = 1024, 8192 gates, sparsity 3)."""
-    import compiler
+    from superpose import compiler
     rng = np.random.default_rng(seed)
     pairs: set[tuple[int, int]] = set()
     while len(pairs) < n_gates:

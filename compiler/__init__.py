@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.errors import CompileError, Diagnostic
-from compiler.frontend import circuit_from_file, circuit_from_source
-from compiler.interpret import evaluate, gate_values, output_values
-from compiler.ir import Circuit, Lit, Node, Op
-from compiler.lower_chained import ChainOptions, lower_chained
-from compiler.lower_exact import lower_exact
-from compiler.lower_superposed import SuperposeOptions, lower_superposed
-from compiler.sparsity import SparsityReport, analyse_sparsity
-from runtime.circuit import CompiledCircuit
+from superpose.compiler.errors import CompileError, Diagnostic
+from superpose.compiler.frontend import circuit_from_file, circuit_from_source
+from superpose.compiler.interpret import evaluate, gate_values, output_values
+from superpose.compiler.ir import Circuit, Lit, Node, Op
+from superpose.compiler.lower_chained import ChainOptions, lower_chained
+from superpose.compiler.lower_exact import lower_exact
+from superpose.compiler.lower_superposed import SuperposeOptions, lower_superposed
+from superpose.compiler.sparsity import SparsityReport, analyse_sparsity
+from superpose.runtime.circuit import CompiledCircuit
 
 
 def compile_circuit(circuit: Circuit, *, seed: int = 0, exact: bool = False, sparsity: int | None = None,
@@ -84,7 +84,7 @@ def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify
     """Read a program (.sbp) or a netlist (.bench, .aag, .aig, .blif) into the IR.
     A netlist is simplified (netlists.simplify: buffer chains collapsed, same-op
     gates merged) unless `simplify` is False; only gates outputs read keep their names."""
-    from compiler import netlists
+    from superpose.compiler import netlists
     if format == "sbp":
         return circuit_from_file(path)
     if format is not None or Path(path).suffix.lower() in netlists.NETLIST_SUFFIXES:

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler.errors import CompileError, Diagnostic, diagnostic_at
-from compiler.ir import Circuit, Lit, Loc, Node, Op
-from compiler.parse import (AtLeast, Assign, Chain, Const, Expr, For, Header, IndexBinOp,
+from superpose.compiler.errors import CompileError, Diagnostic, diagnostic_at
+from superpose.compiler.ir import Circuit, Lit, Loc, Node, Op
+from superpose.compiler.parse import (AtLeast, Assign, Chain, Const, Expr, For, Header, IndexBinOp,
                             IndexDecimal, IndexExpr, IndexInt, IndexName, IndexNeg, Input,
                             Not, Output, Program, Ref, Sparsity, Statement)
 

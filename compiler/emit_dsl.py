@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from functools import cache
 from pathlib import Path
 
-from compiler.ir import Circuit, Lit, Node, Op
+from superpose.compiler.ir import Circuit, Lit, Node, Op
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ELEMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[(0|[1-9][0-9]*)\]")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.ir import Loc
-from runtime.errors import UserError
+from superpose.compiler.ir import Loc
+from superpose.runtime.errors import UserError
 
 
 @dataclass(frozen=True)

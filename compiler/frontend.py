@@ -6,10 +6,10 @@ import gc
 import os
 from collections.abc import Iterator
 
-from compiler.check import check
-from compiler.ir import Circuit
-from compiler.parse import parse_source
-from compiler.source import read_source
+from superpose.compiler.check import check
+from superpose.compiler.ir import Circuit
+from superpose.compiler.parse import parse_source
+from superpose.compiler.source import read_source
 
 
 def circuit_from_source(text: str, filename: str = "<string>") -> Circuit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import Circuit, Lit, Op
+from superpose.compiler.ir import Circuit, Lit, Op
 
 
 def evaluate(circuit: Circuit, x: np.ndarray) -> np.ndarray:

@@ -41,12 +41,12 @@ from itertools import combinations, product
 import numpy as np
 import scipy.sparse as sp
 
-from compiler.errors import CompileError
-from compiler.interpret import _node_value, evaluate
-from compiler.ir import Circuit, Lit, Op
-from compiler.lower_superposed import (CONSTANT, HubNeuron, SuperposeOptions, choose_danger_limit, hub_layer,
+from superpose.compiler.errors import CompileError
+from superpose.compiler.interpret import _node_value, evaluate
+from superpose.compiler.ir import Circuit, Lit, Op
+from superpose.compiler.lower_superposed import (CONSTANT, HubNeuron, SuperposeOptions, choose_danger_limit, hub_layer,
                                        pack_pairs, pair_errors, tolerates_thresholding)
-from runtime.circuit import CompiledCircuit, Layer, Readout
+from superpose.runtime.circuit import CompiledCircuit, Layer, Readout
 
 MAX_OPERANDS = 12          # a gate's polynomial over its operands has up to 2^n terms
 # clean(g) is exactly 0 at or below RESET_LOW and 1 at or above RESET_HIGH: a hub
@@ -151,14 +151,14 @@ class ProbeSamples:
 
     def enumerable(self, gate: int) -> bool:
         """Whether the gate has at most PROBE_PATTERNS support patterns."""
-        from compiler.multilinear import count_patterns
+        from superpose.compiler.multilinear import count_patterns
         return count_patterns(len(self.supports[gate]), self.circuit.sparsity) <= PROBE_PATTERNS
 
     def of(self, gate: int) -> sp.csr_matrix:
         """(n, n_inputs) CSR inputs: every pattern of the gate's support (each
         completed with random features outside it) when it is enumerable, else
         PROBE_SAMPLES from the gate's distribution."""
-        from runtime.sampling import every_support_pattern, sample_gate
+        from superpose.runtime.sampling import every_support_pattern, sample_gate
         if gate not in self._drawn:
             rng = np.random.default_rng([self.seed, gate])  # the same samples whichever level asks first
             support, s = sorted(self.supports[gate]), self.circuit.sparsity

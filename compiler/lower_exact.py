@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.ir import Circuit, Lit, Op
-from runtime.circuit import CompiledCircuit, Layer, Readout, sparse_rows
+from superpose.compiler.ir import Circuit, Lit, Op
+from superpose.runtime.circuit import CompiledCircuit, Layer, Readout, sparse_rows
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,11 @@ from itertools import combinations
 import numpy as np
 import scipy.sparse as sp
 
-from compiler.embeddings import coherence, low_coherence_embedding, random_sign_embedding, welch_bound
-from compiler.errors import CompileError
-from compiler.ir import Circuit, Lit
-from compiler.multilinear import Monomial, count_patterns, polynomial
-from runtime.circuit import CompiledCircuit, Layer, Readout
+from superpose.compiler.embeddings import coherence, low_coherence_embedding, random_sign_embedding, welch_bound
+from superpose.compiler.errors import CompileError
+from superpose.compiler.ir import Circuit, Lit
+from superpose.compiler.multilinear import Monomial, count_patterns, polynomial
+from superpose.runtime.circuit import CompiledCircuit, Layer, Readout
 
 # The packing aims its predicted worst pair error at this share of the target:
 # the prediction neglects the pattern with neither input on and mixed gate

@@ -17,8 +17,8 @@ from math import comb
 
 import numpy as np
 
-from compiler.interpret import _node_value
-from compiler.ir import Circuit, Lit
+from superpose.compiler.interpret import _node_value
+from superpose.compiler.ir import Circuit, Lit
 
 Monomial = tuple[int, ...]  # sorted input indices; () is the constant term
 

@@ -16,8 +16,8 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
 
-from compiler.errors import CompileError, Diagnostic, diagnostic_at
-from compiler.ir import Loc, Op
+from superpose.compiler.errors import CompileError, Diagnostic, diagnostic_at
+from superpose.compiler.ir import Loc, Op
 
 
 # Index expressions: integer arithmetic over literals and loop variables.

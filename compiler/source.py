@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from compiler.errors import CompileError, Diagnostic, diagnostic_at
+from superpose.compiler.errors import CompileError, Diagnostic, diagnostic_at
 
 
 def read_source(path: str | os.PathLike) -> tuple[str, str]:

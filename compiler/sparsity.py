@@ -33,9 +33,9 @@ from math import comb
 
 import numpy as np
 
-from compiler.interpret import _node_value, evaluate
-from compiler.ir import Circuit, Lit, Op
-from compiler.multilinear import count_patterns, sparse_patterns
+from superpose.compiler.interpret import _node_value, evaluate
+from superpose.compiler.ir import Circuit, Lit, Op
+from superpose.compiler.multilinear import count_patterns, sparse_patterns
 
 MAX_PATTERNS = 4096     # wires with more patterns (of at most s features on) count as possibly on, unenumerated
 TOO_DENSE_SHARE = 0.25  # a level where more than this share of the wires can be on gains little from superposition

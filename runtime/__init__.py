@@ -2,10 +2,10 @@
 
 Needs no compiler: an artifact can be loaded and run on its own.
 """
-from runtime.artifact import load, save
-from runtime.circuit import THRESHOLD, CompiledCircuit, Layer, Readout
-from runtime.errors import ArtifactError, UserError
-from runtime.verify import Counterexample, GateVerdict, VerifyResult, verify
+from superpose.runtime.artifact import load, save
+from superpose.runtime.circuit import THRESHOLD, CompiledCircuit, Layer, Readout
+from superpose.runtime.errors import ArtifactError, UserError
+from superpose.runtime.verify import Counterexample, GateVerdict, VerifyResult, verify
 
 __all__ = ["THRESHOLD", "ArtifactError", "CompiledCircuit", "Counterexample", "GateVerdict", "Layer", "Readout",
            "UserError", "VerifyResult", "load", "save", "verify"]

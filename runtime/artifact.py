@@ -17,8 +17,8 @@ import scipy.sparse as sp
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load as load_bytes, save as save_bytes
 
-from runtime.circuit import CompiledCircuit, Layer, Readout
-from runtime.errors import ArtifactError
+from superpose.runtime.circuit import CompiledCircuit, Layer, Readout
+from superpose.runtime.errors import ArtifactError
 
 FORMAT = "superpose-circuit"
 VERSION = 1
@@ -42,7 +42,7 @@ def _readout_tensors(tensors: dict[str, np.ndarray], prefix: str, readout: Reado
 
 def to_bytes(circuit: CompiledCircuit) -> bytes:
     """The artifact's bytes: the same circuit always gives the same bytes."""
-    from compiler.ir import circuit_to_json  # lazy: the compiler imports the runtime
+    from superpose.compiler.ir import circuit_to_json  # lazy: the compiler imports the runtime
     circuit.validate()
     tensors: dict[str, np.ndarray] = {}
     for i, layer in enumerate(circuit.layers):
@@ -130,7 +130,7 @@ def load(path: str | os.PathLike) -> CompiledCircuit:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: no such file")
-    from compiler.ir import circuit_from_json  # lazy: the compiler imports the runtime
+    from superpose.compiler.ir import circuit_from_json  # lazy: the compiler imports the runtime
     header = _read_header(path)
     try:
         tensors = load_bytes(path.read_bytes())

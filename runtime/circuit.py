@@ -20,7 +20,7 @@ import scipy.sparse as sp
 if TYPE_CHECKING:
     import torch
 
-    from compiler.ir import Circuit
+    from superpose.compiler.ir import Circuit
 
 THRESHOLD = 0.5  # a gate is true when its readout is above this
 
@@ -210,16 +210,16 @@ class CompiledCircuit:
     def error_report(self, samples: int = 1000, max_active: int | None = None, seed: int = 0,
                      progress: bool = False, confirm: int = 0):
         """Per-gate error on the stratified test distribution (runtime.report)."""
-        from runtime.report import error_report
+        from superpose.runtime.report import error_report
         return error_report(self, samples=samples, max_active=max_active, seed=seed, progress=progress,
                             confirm=confirm)
 
     def to_torch(self) -> "torch.nn.Module":
         """The circuit as a torch.nn.Module of nn.Linear and nn.ReLU (float32, CPU)."""
-        from runtime.torch_module import CircuitModule
+        from superpose.runtime.torch_module import CircuitModule
         return CircuitModule(self)
 
     def save(self, path: str) -> None:
         """Write the circuit to a safetensors file, atomically."""
-        from runtime.artifact import save
+        from superpose.runtime.artifact import save
         save(self, path)

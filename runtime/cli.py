@@ -13,9 +13,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from runtime.artifact import load, write_atomically
-from runtime.circuit import THRESHOLD, CompiledCircuit
-from runtime.errors import UserError
+from superpose.runtime.artifact import load, write_atomically
+from superpose.runtime.circuit import THRESHOLD, CompiledCircuit
+from superpose.runtime.errors import UserError
 
 EXIT_USER_ERROR = 2
 
@@ -58,7 +58,7 @@ def _check_output(flag: str, path: str | os.PathLike, suffix: str | None = None)
 
 def _lowering_options(args: argparse.Namespace):
     """compiler.SuperposeOptions, or ChainOptions for --strategy chained."""
-    import compiler
+    from superpose import compiler
     if args.no_error_control and args.strategy != "chained":
         raise UserError("--no-error-control applies only to --strategy chained (naive chaining: no threshold "
                         "resets between levels, the baseline for comparisons)")
@@ -72,7 +72,7 @@ def _lowering_options(args: argparse.Namespace):
 
 
 def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
-    import compiler
+    from superpose import compiler
     out = Path(args.output) if args.output else Path(Path(args.source).stem + ".safetensors")
     _check_output("-o", out)
     options = _lowering_options(args)
@@ -102,7 +102,7 @@ def _print_sparsity_summary(circuit: CompiledCircuit, console: Console) -> None:
     warning when intermediate wires are too dense for superposition to pay."""
     levels = circuit.meta.get("sparsity_levels")
     if levels:
-        from compiler.sparsity import summary_line, too_dense_warning
+        from superpose.compiler.sparsity import summary_line, too_dense_warning
         console.print(summary_line(levels, circuit.meta.get("sparsity")))
         warning = too_dense_warning(levels)
         if warning:
@@ -200,7 +200,7 @@ def _write_atomically(path: str, text: str) -> None:
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from runtime.depth_report import is_deep, plot_levels, render_levels
+    from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
     for flag, path, suffix in (("--json", args.json, None), ("--csv", args.csv, None), ("--plot", args.plot, ".png")):
         if path:
             _check_output(flag, path, suffix)
@@ -229,8 +229,8 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace, console: Console) -> int:
-    from compiler.emit_dsl import emit_dsl
-    from compiler.netlists import load_netlist
+    from superpose.compiler.emit_dsl import emit_dsl
+    from superpose.compiler.netlists import load_netlist
     _check_output("-o", args.output)
     circuit = load_netlist(args.source, format=args.format)
     _write_atomically(args.output, emit_dsl(circuit))
@@ -241,7 +241,7 @@ def _cmd_convert(args: argparse.Namespace, console: Console) -> int:
 def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
     import json
 
-    from runtime.verify import verify
+    from superpose.runtime.verify import verify
     if args.budget_seconds is not None and args.budget_seconds < 0:
         raise UserError(f"--budget-seconds must be >= 0, got {args.budget_seconds}")
     if args.json:

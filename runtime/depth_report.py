@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from runtime.circuit import CompiledCircuit
-    from runtime.report import ErrorReport
+    from superpose.runtime.circuit import CompiledCircuit
+    from superpose.runtime.report import ErrorReport
 
 
 @dataclass
@@ -91,7 +91,7 @@ def plot_levels(series: dict[str, list[LevelError]], path: str, title: str = "ga
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from runtime.artifact import write_atomically
+    from superpose.runtime.artifact import write_atomically
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (label, rows) in enumerate(series.items()):
         color = f"C{i}"

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from runtime.circuit import THRESHOLD, CompiledCircuit
+from superpose.runtime.circuit import THRESHOLD, CompiledCircuit
 
 if TYPE_CHECKING:
-    from runtime.verify import GateVerdict
+    from superpose.runtime.verify import GateVerdict
 
 EXPECT = re.compile(r"#\s*expect:\s*(?P<spec>.*)$")
 VERIFY = re.compile(r"#\s*verify:\s*(?P<spec>.*)$")
@@ -39,7 +39,7 @@ def assert_circuit(circuit: CompiledCircuit, max_active: int | None = None, max_
     right on every input with at most `max_active` features on (default: the
     circuit's sparsity). Counterexamples and unknowns both count."""
     __tracebackhide__ = True  # pytest: the failure is the message, not this frame
-    from runtime.verify import verify
+    from superpose.runtime.verify import verify
     result = verify(circuit, max_active=max_active, budget=budget, progress=False)
     failing = [g for g in result.gates if g.status != "proved"]
     if len(failing) > max_error * len(result.gates):
@@ -83,7 +83,7 @@ class ProgramFile(pytest.File):
 
     def compiled(self) -> CompiledCircuit:
         if self._compiled is None:
-            from compiler import compile_file
+            from superpose.compiler import compile_file
             self._compiled = compile_file(self.path)
         return self._compiled
 
@@ -117,7 +117,7 @@ class ExpectItem(_CommentItem):
     """`# expect: A B -> g=1 h=0`: with exactly A and B on, g is 1 and h is 0."""
 
     def runtest(self) -> None:
-        from compiler.interpret import gate_values, output_values
+        from superpose.compiler.interpret import gate_values, output_values
         circuit = self.parent.compiled()
         on, wanted = parse_expectation(self.spec, circuit)
         x = np.zeros((1, circuit.n_inputs), dtype=np.float32)

@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from runtime.circuit import THRESHOLD, CompiledCircuit
-from runtime.depth_report import LevelError, gate_levels, level_errors
-from runtime.errors import UserError
-from runtime.sampling import sample_gate
+from superpose.runtime.circuit import THRESHOLD, CompiledCircuit
+from superpose.runtime.depth_report import LevelError, gate_levels, level_errors
+from superpose.runtime.errors import UserError
+from superpose.runtime.sampling import sample_gate
 
 BATCH_ROWS = 65536  # inputs evaluated per forward pass
 

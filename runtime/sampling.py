@@ -52,8 +52,8 @@ class GateSamples:
 
 def _patterns_by_value(program, signal: int, support: list[int], max_active: int | None,
                        rng: np.random.Generator) -> tuple[list[tuple[int, ...]], np.ndarray]:
-    from compiler.ir import Lit
-    from compiler.multilinear import evaluate_cone, sparse_patterns
+    from superpose.compiler.ir import Lit
+    from superpose.compiler.multilinear import evaluate_cone, sparse_patterns
     if max_active is not None or len(support) <= MAX_ENUMERATED_SUPPORT:
         patterns = sparse_patterns(support, len(support) if max_active is None else max_active)
     else:
@@ -124,7 +124,7 @@ def _product(p: Polynomial, q: Polynomial, max_active: int) -> Polynomial:
 
 def _node_polynomial(node, operands: list[Polynomial], max_active: int) -> Polynomial:
     """The polynomial of one gate from those of its (negation-applied) operands."""
-    from compiler.ir import Op
+    from superpose.compiler.ir import Op
     times = lambda p, q: _product(p, q, max_active)
     if node.op is Op.CONST:
         return {(): 1} if node.k else {}
@@ -205,7 +205,7 @@ def _keys(rows: np.ndarray, n: int) -> np.ndarray:
 def _subsets(n: int, size: int) -> np.ndarray:
     """(C(n, <= size), size): every subset of range(n) of at most `size`
     elements, sorted, padded with n."""
-    from compiler.multilinear import count_patterns
+    from superpose.compiler.multilinear import count_patterns
     rows = np.full((count_patterns(n, size), size), n, dtype=np.int64)
     i = 1  # row 0: the empty subset
     for k in range(1, min(n, size) + 1):
@@ -307,7 +307,7 @@ def _draw_default(n: int, max_active: int, non_default: np.ndarray, count: int,
     side is listed instead, as the complement of `non_default` among all the
     patterns. Listing `non_default` already cost about as much, so this at most
     doubles the work (and never loops: the empty pattern is always default)."""
-    from compiler.multilinear import count_patterns
+    from superpose.compiler.multilinear import count_patterns
     by_size = np.array([comb(n, k) for k in range(min(n, max_active) + 1)], dtype=float)
     n_default = count_patterns(n, max_active) - non_default.size
     if n_default < count:
@@ -379,7 +379,7 @@ def sample_gate(program, signal: int, support: list[int], n: int, max_active: in
     """n inputs for one gate, half true and half false; a gate constant on the
     allowed inputs gets all n on the side it takes. Sparse supports with more
     than `enumeration_limit` patterns are drawn through the gate's polynomial."""
-    from compiler.multilinear import count_patterns
+    from superpose.compiler.multilinear import count_patterns
     m = program.n_inputs
     if max_active is not None and count_patterns(len(support), max_active) > enumeration_limit:
         on, wanted = _draw_by_polynomial(program, signal, support, n, max_active, rng)
@@ -410,6 +410,6 @@ def every_support_pattern(program, support: list[int], max_active: int, rng: np.
     """One input per pattern of at most `max_active` support features on, the
     remaining active slots filled with random features outside the support:
     (count_patterns(len(support), max_active), n_inputs) CSR of 0/1."""
-    from compiler.multilinear import sparse_patterns
+    from superpose.compiler.multilinear import sparse_patterns
     on = _padded(sparse_patterns(support, max_active), max_active)
     return _filled(on, np.setdiff1d(np.arange(program.n_inputs), support), program.n_inputs, max_active, rng)

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from runtime.circuit import CompiledCircuit, Readout
+from superpose.runtime.circuit import CompiledCircuit, Readout
 
 
 def _linear(weight: sp.spmatrix | np.ndarray, bias: np.ndarray | None) -> nn.Linear:

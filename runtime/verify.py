@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from runtime.bounds import BoundPropagator, PatternSet, fold
-from runtime.circuit import THRESHOLD, CompiledCircuit, Layer
-from runtime.errors import UserError
+from superpose.runtime.bounds import BoundPropagator, PatternSet, fold
+from superpose.runtime.circuit import THRESHOLD, CompiledCircuit, Layer
+from superpose.runtime.errors import UserError
 
 if TYPE_CHECKING:
-    from compiler.ir import Circuit
+    from superpose.compiler.ir import Circuit
 
 Status = Literal["proved", "counterexample", "unknown"]
 Method = Literal["auto", "exhaustive", "bounds"]
@@ -185,8 +185,8 @@ class _PatternTable:
 
     @classmethod
     def build(cls, program: "Circuit", s: int) -> "_PatternTable":
-        from compiler.ir import Lit
-        from compiler.multilinear import count_patterns, evaluate_cone
+        from superpose.compiler.ir import Lit
+        from superpose.compiler.multilinear import count_patterns, evaluate_cone
         all_supports = program.supports()
         signals = program.gate_signals
         supports = [np.array(sorted(all_supports[signal]), dtype=np.int64) for signal in signals]
@@ -266,7 +266,7 @@ class _Ledger:
     def confirm(self, gates: np.ndarray, inputs: list[tuple[int, ...]], method: str) -> np.ndarray:
         """Run the circuit and the interpreter on inputs[i]; record a counterexample
         for gates[i] where they disagree. Returns (n,) the margins found."""
-        from compiler.interpret import gate_values
+        from superpose.compiler.interpret import gate_values
         batch = max(1, CELLS_PER_BATCH // (sum(self.circuit.widths) + self.program.n_signals))
         margins = np.zeros(len(inputs))
         for begin in range(0, len(inputs), batch):
@@ -415,7 +415,7 @@ def _batch_margins_from_table(out: np.ndarray, table: _PatternTable, targets: np
 def _batch_margins_from_interpreter(out: np.ndarray, program: "Circuit", targets: np.ndarray,
                                     x_t: sp.csc_matrix, on: np.ndarray, worst: _WorstInputs) -> None:
     """Fold the batch's margins into `worst`, with the interpreter as oracle."""
-    from compiler.interpret import gate_values
+    from superpose.compiler.interpret import gate_values
     expected = gate_values(program, x_t.T.toarray())[:, targets].T
     margins = _margin(out, expected)
     columns = margins.argmin(axis=1)

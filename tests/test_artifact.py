@@ -6,9 +6,9 @@ import pytest
 from safetensors.numpy import save_file
 import numpy as np
 
-import compiler
-import runtime
-from runtime.artifact import to_bytes
+from superpose import compiler
+from superpose import runtime
+from superpose.runtime.artifact import to_bytes
 from tests.programs_table import PROGRAMS
 
 
@@ -57,7 +57,7 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch) -> None:
     circuit = compiler.compile_file(PROGRAMS / "animals.sbp")
     circuit.save(path)
     before = path.read_bytes()
-    monkeypatch.setattr("runtime.artifact.os.replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr("superpose.runtime.artifact.os.replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError):
         circuit.save(path)
     assert path.read_bytes() == before

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler import circuit_from_source
-from compiler.lower_chained import ChainOptions, lower_chained
-from runtime.depth_report import level_errors, plot_levels
+from superpose.compiler import circuit_from_source
+from superpose.compiler.lower_chained import ChainOptions, lower_chained
+from superpose.runtime.depth_report import level_errors, plot_levels
 from tests.programs_table import program_cases
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -81,7 +81,7 @@ def test_auto_superposes_a_level_only_when_it_takes_fewer_neurons():
 
 
 def test_exact_levels_are_exact():
-    from compiler.interpret import gate_values
+    from superpose.compiler.interpret import gate_values
     circuit = chain_circuit(levels=4, gates=64, m=48, seed=4)
     compiled = lower_chained(circuit, ChainOptions(), np.random.default_rng(0))
     assert {f["plan"] for f in compiled.meta["levels"]} == {"exact"}
@@ -93,7 +93,7 @@ def test_exact_levels_are_exact():
 
 
 def test_same_seed_same_bytes():
-    from runtime.artifact import to_bytes
+    from superpose.runtime.artifact import to_bytes
     circuit = chain_circuit(levels=3, gates=48, m=40, seed=5)
     build = lambda: to_bytes(lower_chained(circuit, ChainOptions(superpose="always"), np.random.default_rng(7)))
     assert build() == build()
@@ -116,7 +116,7 @@ def test_torch_export_and_streamed_read_match_the_full_forward():
 
 
 def test_verify_settles_chained_circuits():
-    from runtime.verify import verify
+    from superpose.runtime.verify import verify
     circuit = chain_circuit(levels=3, gates=64, m=48, seed=8)
     every_gate = {"proved": len(circuit.gate_signals), "counterexample": 0, "unknown": 0}
     assert verify(lower_chained(circuit, ChainOptions(), np.random.default_rng(0))).counts == every_gate

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import compiler
-import runtime
-from runtime import THRESHOLD, CompiledCircuit
-from runtime.cli import EXIT_USER_ERROR, main
-from runtime.depth_report import gate_levels
+from superpose import compiler
+from superpose import runtime
+from superpose.runtime import THRESHOLD, CompiledCircuit
+from superpose.runtime.cli import EXIT_USER_ERROR, main
+from superpose.runtime.depth_report import gate_levels
 
 PROGRAMS = Path(__file__).resolve().parents[1] / "programs"
 TARGET = 0.01
@@ -196,7 +196,7 @@ def test_bad_plot_path_fails_before_measuring(tmp_path, capsys, monkeypatch, nam
 
     def measured(*args, **kwargs):
         raise AssertionError("the plot path must be checked before the artifact is loaded and measured")
-    monkeypatch.setattr("runtime.cli.load", measured)
+    monkeypatch.setattr("superpose.runtime.cli.load", measured)
     _fails(capsys, ["report", str(artifact), "--plot", str(tmp_path / name)], "--plot", problem)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.safetensors"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.errors import CompileError
-from compiler.frontend import circuit_from_file, circuit_from_source
+from superpose.compiler.errors import CompileError
+from superpose.compiler.frontend import circuit_from_file, circuit_from_source
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = sorted(GOLDEN.glob("*.sbp"))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-import compiler
-import runtime
+from superpose import compiler
+from superpose import runtime
 from tests.programs_table import program_cases
 
 EXHAUSTIVE_LIMIT = 16

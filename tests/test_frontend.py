@@ -10,11 +10,11 @@ from textwrap import dedent
 import numpy as np
 import pytest
 
-from compiler.frontend import circuit_from_file, circuit_from_source
-from compiler.interpret import output_values
-from compiler.ir import Circuit, Lit, Node, Op
-from compiler.parse import parse_source
-from compiler.source import read_source
+from superpose.compiler.frontend import circuit_from_file, circuit_from_source
+from superpose.compiler.interpret import output_values
+from superpose.compiler.ir import Circuit, Lit, Node, Op
+from superpose.compiler.parse import parse_source
+from superpose.compiler.source import read_source
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = sorted((ROOT / "programs").glob("*.sbp"))

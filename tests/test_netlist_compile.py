@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import compiler
-from runtime import THRESHOLD, CompiledCircuit
+from superpose import compiler
+from superpose.runtime import THRESHOLD, CompiledCircuit
 
 BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 ISCAS = sorted(BENCHMARKS.glob("iscas85/*.bench"))
@@ -55,9 +55,9 @@ def test_simplify_shrinks_the_iscas_circuits() -> None:
 
 
 def test_keep_gates_flag(tmp_path) -> None:
-    from compiler.netlists import load_netlist
-    from runtime import load
-    from runtime.cli import main
+    from superpose.compiler.netlists import load_netlist
+    from superpose.runtime import load
+    from superpose.runtime.cli import main
     path = BENCHMARKS / "iscas85" / "c880.bench"
     for flags, expected in (([], compiler.load_circuit(path)), (["--keep-gates"], load_netlist(path))):
         artifact = tmp_path / "c880.safetensors"

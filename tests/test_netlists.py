@@ -11,12 +11,12 @@ import aiger
 import numpy as np
 import pytest
 
-from compiler.emit_dsl import emit_dsl
-from compiler.errors import CompileError
-from compiler.frontend import circuit_from_source
-from compiler.interpret import gate_values, output_values
-from compiler.ir import Circuit, Op
-from compiler.netlists import NETLIST_SUFFIXES, load_netlist, parse_aiger, parse_bench, parse_blif, simplify
+from superpose.compiler.emit_dsl import emit_dsl
+from superpose.compiler.errors import CompileError
+from superpose.compiler.frontend import circuit_from_source
+from superpose.compiler.interpret import gate_values, output_values
+from superpose.compiler.ir import Circuit, Op
+from superpose.compiler.netlists import NETLIST_SUFFIXES, load_netlist, parse_aiger, parse_bench, parse_blif, simplify
 
 BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 CASES = Path(__file__).resolve().parent / "netlist_cases"

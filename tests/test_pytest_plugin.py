@@ -3,7 +3,7 @@ comments in .sbp files become test items, and `assert_circuit` fails with
 the gate, the input, the expected and computed values and the margin."""
 from __future__ import annotations
 
-import runtime.pytest_plugin  # noqa: F401  loaded before pytester's in-process runs, which must not re-import numpy
+import superpose.runtime.pytest_plugin  # noqa: F401  loaded before pytester's in-process runs, which must not re-import numpy
 
 pytest_plugins = ["pytester"]
 
@@ -35,8 +35,8 @@ either = a | b    # a comment, but no expectation
 """
 
 CIRCUIT_TESTS = """\
-import compiler
-from compiler.ir import Circuit, Lit, Node, Op
+from superpose import compiler
+from superpose.compiler.ir import Circuit, Lit, Node, Op
 
 
 def _pair(broken):
@@ -64,7 +64,7 @@ def test_broken_within_allowance(assert_circuit):
 
 def _run(pytester):
     # The installed entry point would register the plugin a second time.
-    return pytester.runpytest("-p", "no:superpose", "-p", "runtime.pytest_plugin", "-p", "no:cacheprovider")
+    return pytester.runpytest("-p", "no:superpose", "-p", "superpose.runtime.pytest_plugin", "-p", "no:cacheprovider")
 
 
 def test_program_expectations_and_assert_circuit(pytester) -> None:

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import compiler
-from compiler import sparsity
-from compiler.interpret import evaluate
-from compiler.ir import Circuit, Lit, Node, Op
-from compiler.multilinear import count_patterns, evaluate_cone, sparse_patterns
-from compiler.netlists import load_netlist
-from compiler.sparsity import analyse_sparsity
-from runtime.cli import main
+from superpose import compiler
+from superpose.compiler import sparsity
+from superpose.compiler.interpret import evaluate
+from superpose.compiler.ir import Circuit, Lit, Node, Op
+from superpose.compiler.multilinear import count_patterns, evaluate_cone, sparse_patterns
+from superpose.compiler.netlists import load_netlist
+from superpose.compiler.sparsity import analyse_sparsity
+from superpose.runtime.cli import main
 
 OPS = [Op.AND, Op.OR, Op.XOR, Op.ATLEAST, Op.BUF, Op.CONST]
 OP_WEIGHTS = [0.3, 0.25, 0.15, 0.12, 0.13, 0.05]

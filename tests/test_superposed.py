@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import compiler
-from runtime import THRESHOLD
-from runtime.report import gate_samples
+from superpose import compiler
+from superpose.runtime import THRESHOLD
+from superpose.runtime.report import gate_samples
 from tests.programs_table import program_cases
 
 TARGET = 0.01

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import compiler
-from compiler.ir import Circuit, Lit, Node, Op
-from runtime import verify
-from runtime.bounds import BoundPropagator, PatternSet, fold
-from runtime.circuit import CompiledCircuit, Layer, Readout
-from runtime.cli import main
+from superpose import compiler
+from superpose.compiler.ir import Circuit, Lit, Node, Op
+from superpose.runtime import verify
+from superpose.runtime.bounds import BoundPropagator, PatternSet, fold
+from superpose.runtime.circuit import CompiledCircuit, Layer, Readout
+from superpose.runtime.cli import main
 from tests.programs_table import program_cases
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from compiler.errors import CompileError
-from compiler.ir import Circuit
-from compiler.netlists.aiger import parse_aiger
-from compiler.netlists.bench import parse_bench
-from compiler.netlists.blif import parse_blif
-from compiler.netlists.simplify import simplify
+from superpose.compiler.errors import CompileError
+from superpose.compiler.ir import Circuit
+from superpose.compiler.netlists.aiger import parse_aiger
+from superpose.compiler.netlists.bench import parse_bench
+from superpose.compiler.netlists.blif import parse_blif
+from superpose.compiler.netlists.simplify import simplify
 
 NETLIST_FORMATS = ("bench", "aiger", "blif")
 NETLIST_SUFFIXES = {".bench": "bench", ".aag": "aiger", ".aig": "aiger", ".blif": "blif"}  # suffix -> format

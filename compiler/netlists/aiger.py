@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.errors import CompileError, diagnostic_at
-from compiler.ir import Circuit, Loc, Op
-from compiler.netlists.netlist import Expr, Gate, Netlist, Ref
+from superpose.compiler.errors import CompileError, diagnostic_at
+from superpose.compiler.ir import Circuit, Loc, Op
+from superpose.compiler.netlists.netlist import Expr, Gate, Netlist, Ref
 
 PROPERTIES = ("bad-state properties", "invariant constraints", "justice properties", "fairness constraints")
 SYMBOL = re.compile(r"([ilobcjf])(\d+) (.*)")

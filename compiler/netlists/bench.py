@@ -13,9 +13,9 @@ from pathlib import Path
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
-from compiler.errors import CompileError
-from compiler.ir import Circuit, Op
-from compiler.netlists.netlist import Expr, Gate, Netlist, Ref, syntax_error, token_loc
+from superpose.compiler.errors import CompileError
+from superpose.compiler.ir import Circuit, Op
+from superpose.compiler.netlists.netlist import Expr, Gate, Netlist, Ref, syntax_error, token_loc
 
 # gate type -> (op, negated)
 GATE_TYPES: dict[str, tuple[Op, bool]] = {

@@ -15,8 +15,8 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
-from compiler.errors import CompileError, Diagnostic, diagnostic_at
-from compiler.ir import Circuit, Lit, Loc, Node, Op
+from superpose.compiler.errors import CompileError, Diagnostic, diagnostic_at
+from superpose.compiler.ir import Circuit, Lit, Loc, Node, Op
 
 
 @dataclass(frozen=True)

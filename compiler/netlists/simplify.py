@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from compiler.ir import Circuit, Lit, Op
+from superpose.compiler.ir import Circuit, Lit, Op
 
 DE_MORGAN = {Op.AND: Op.OR, Op.OR: Op.AND}  # NOT(AND(x)) = OR(NOT x), and back
 
