@@ -18,9 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_chain import chain_circuit  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 
+import superpose  # noqa: E402
 from superpose.compiler.lower_chained import ChainOptions, lower_chained  # noqa: E402
 from superpose.compiler.lower_exact import lower_exact  # noqa: E402
-from superpose.runtime.depth_report import level_errors, plot_levels  # noqa: E402
+from superpose.runtime.depth_report import plot_levels  # noqa: E402
 
 PLOT = Path(__file__).resolve().parent / "chain8_depth.png"
 # label -> ChainOptions (None: the exact lowering)
@@ -35,7 +36,7 @@ def measure(circuit, label: str, samples: int, confirm: int):
     options = VARIANTS[label]
     compiled = lower_exact(circuit) if options is None else lower_chained(circuit, options, np.random.default_rng(0))
     seconds = time.time() - start
-    rows = level_errors(compiled.error_report(samples=samples, confirm=confirm, progress=True))
+    rows = superpose.error_report(compiled, samples=samples, confirm=confirm, progress=True).levels()
     print(f"{label}: {compiled.n_neurons} neurons, {len(compiled.layers)} layers, compile {seconds:.1f} s, "
           f"max error {max(r.max_error for r in rows):.3%}", flush=True)
     return compiled, rows, seconds

@@ -28,7 +28,7 @@ def main() -> None:
             start = time.perf_counter()
             circuit = compiler.circuit_from_file(path)
             parsed = time.perf_counter() - start
-            compiled = compiler.compile_circuit(circuit, exact=True)
+            compiled = compiler.compile_circuit(circuit, strategy="exact")
             total = time.perf_counter() - start
         rows.append([f"{n_gates:,}", f"{parsed:.2f}", f"{total:.2f}", f"{total / parsed:.2f}",
                      str(len(compiled.layers)), f"{compiled.n_neurons:,}", "yes" if total < 10 else "no"])

@@ -22,7 +22,7 @@ from superpose.compiler.netlists import load_netlist  # noqa: E402
 from superpose.compiler.sparsity import TOO_DENSE_SHARE, analyse_sparsity  # noqa: E402
 from gen_programs import generate  # noqa: E402
 from markdown import table, write_section  # noqa: E402
-from superpose.runtime import THRESHOLD  # noqa: E402
+from superpose.network import THRESHOLD  # noqa: E402
 
 COMMAND = "python bench/bench_netlists.py"
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"

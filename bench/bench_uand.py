@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import superpose  # noqa: E402
 from superpose import compiler  # noqa: E402
 from gen_programs import random_pairs_circuit  # noqa: E402
 from markdown import table, write_section  # noqa: E402
@@ -27,12 +28,12 @@ def uand_program(seed: int = 0) -> compiler.Circuit:
     return random_pairs_circuit(M, GATES, SPARSITY, seed, name="uand-8k")
 
 
-def measure(label: str, options: compiler.SuperposeOptions | None, samples: int, exact: bool = False,
-            confirm: int = 0) -> list[str]:
+def measure(label: str, options: compiler.HubOptions | compiler.PaperUandOptions | compiler.ExactOptions,
+            samples: int, confirm: int = 0) -> list[str]:
     start = time.perf_counter()
-    compiled = compiler.compile_circuit(uand_program(), exact=exact, options=options)
+    compiled = compiler.compile_circuit(uand_program(), options=options)
     compile_s = time.perf_counter() - start
-    summary = compiled.error_report(samples=samples, seed=1, confirm=confirm).summary()
+    summary = superpose.error_report(compiled, samples=samples, seed=1, confirm=confirm).summary()
     row = [label + (f" (worst {confirm} re-measured at {10 * samples})" if confirm else ""), f"{compiled.n_neurons:,}", f"{GATES / compiled.n_neurons:.2f}",
            f"{summary['features_per_dim']:.0f}", f"{summary['mean_error']:.3%}", f"{summary['p99_error']:.3%}",
            f"{summary['max_error']:.3%}", str(samples), f"{compile_s:.1f}"]
@@ -47,15 +48,15 @@ def main() -> None:
     parser.add_argument("--confirm", type=int, default=500,
                         help="hub rows: re-measure this many worst gates on 10x fresh samples (default 500)")
     args = parser.parse_args()
-    S = compiler.SuperposeOptions
+    S, P = compiler.HubOptions, compiler.PaperUandOptions
     rows = [measure(f"hub, target {t:.1%}", S(target_error=t), args.samples, confirm=args.confirm)
             for t in (0.01, 0.015, 0.02)]
     for width in (2048, 1024):
-        sweep = [(measure(f"paper-uand width {width} p={p}", S(strategy="paper-uand", width=width, p=p),
+        sweep = [(measure(f"paper-uand width {width} p={p}", P(width=width, p=p),
                           args.sweep_samples), p) for p in (0.03, 0.05, 0.08, 0.12)]
         best = min(sweep, key=lambda item: float(item[0][4].rstrip("%")))
         rows.append(best[0])
-    rows.append(measure("exact", None, 100, exact=True))
+    rows.append(measure("exact", compiler.ExactOptions(), 100))
     rows.append(measure("hub, d0=256 random signs", S(embed_dim=256), args.sweep_samples))
     rows.append(measure("hub, d0=256 low-coherence", S(embed_dim=256, embedding="low-coherence"),
                         args.sweep_samples))

@@ -23,27 +23,29 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import superpose  # noqa: E402
 from superpose import compiler  # noqa: E402
 from gen_programs import random_pairs_circuit as uand  # noqa: E402
 from markdown import table, write_section  # noqa: E402
-from superpose.runtime import CompiledCircuit, verify  # noqa: E402
+from superpose.network import CompiledCircuit  # noqa: E402
+from superpose.runtime.verify import verify  # noqa: E402
 
 M = 1024
 TORCH_BATCH = 4096
-S = compiler.SuperposeOptions
+S, P = compiler.HubOptions, compiler.PaperUandOptions
 HUB, HUB_TIGHT = S(target_error=0.01), S(target_error=0.0001)
 
 
-def compile_uand(m: int, n_gates: int, sparsity: int, options: compiler.SuperposeOptions | None
+def compile_uand(m: int, n_gates: int, sparsity: int, options: compiler.HubOptions | compiler.PaperUandOptions | None
                  ) -> CompiledCircuit:
     """Superposed with `options`, exact when None."""
-    return compiler.compile_circuit(uand(m, n_gates, sparsity), exact=options is None, options=options)
+    return compiler.compile_circuit(uand(m, n_gates, sparsity), options=options or compiler.ExactOptions())
 
 
 def torch_inputs_per_second(compiled: CompiledCircuit, n_inputs: int) -> float:
     """Plain forward of circuit.to_torch() on the first n_inputs inputs of the
     enumeration (at most 2 on), dense (batch, m) float32, every gate."""
-    module = compiled.to_torch().eval()
+    module = superpose.to_torch(compiled).eval()
     combos = itertools.chain([()], ((i,) for i in range(M)), itertools.combinations(range(M), 2))
     rows = list(itertools.islice(combos, n_inputs))
     start = time.perf_counter()
@@ -75,7 +77,7 @@ def exhaustive_rows(torch_inputs: int) -> list[list[str]]:
 def bounds_rows() -> list[list[str]]:
     rows = []
     for label, options in (("hub, target 1%", HUB), ("hub, target 0.01%", HUB_TIGHT),
-                           ("paper-uand, width 2048, p 0.05", S(strategy="paper-uand", width=2048, p=0.05)),
+                           ("paper-uand, width 2048, p 0.05", P(width=2048, p=0.05)),
                            ("exact", None)):
         compiled = compile_uand(M, 8192, 3, options)
         result = verify(compiled, method="bounds")
@@ -91,8 +93,8 @@ def bounds_rows() -> list[list[str]]:
 def tightness_rows() -> list[list[str]]:
     rows = []
     for label, options in (("hub, target 1%", HUB), ("hub, target 20%", S(target_error=0.2)),
-                           ("paper-uand, width 1024, p 0.1", S(strategy="paper-uand", width=1024, p=0.1)),
-                           ("paper-uand, width 256, p 0.3", S(strategy="paper-uand", width=256, p=0.3))):
+                           ("paper-uand, width 1024, p 0.1", P(width=1024, p=0.1)),
+                           ("paper-uand, width 256, p 0.3", P(width=256, p=0.3))):
         compiled = compile_uand(128, 512, 3, options)
         truth = verify(compiled, method="exhaustive")
         bounded = verify(compiled, method="bounds")
@@ -120,7 +122,7 @@ def main() -> None:
         "(bench/bench_uand.py's program).\n\n"
         "Exhaustive verification, every input with at most 2 features on; `verify` s is the whole call "
         "(support-pattern table, enumeration, confirming every counterexample on the circuit and the "
-        f"interpreter). The torch column is `circuit.to_torch().gate_values` on the first "
+        f"interpreter). The torch column is `superpose.to_torch(circuit).gate_values` on the first "
         f"{args.torch_inputs:,} of those inputs as dense batches of {TORCH_BATCH:,}; overhead = torch "
         "inputs/s / verify inputs/s (below 1: enumeration is faster than the plain forward pass, since it "
         "multiplies sparse inputs and sparse weights).\n\n"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from superpose.compiler.ir import Circuit, Lit, Node, Op
+
 LAYER_SHARES = (0.4, 0.3, 0.2, 0.1)  # fraction of the gates in each layer
 SPARSITY = 3                          # at most this many inputs on at once
 INPUTS_PER_GATE = 0.25                # inputs per gate: wide enough that few gates fire at once
@@ -62,15 +64,14 @@ def generate(n_gates: int, seed: int = 0) -> str:
 def random_pairs_circuit(m: int, n_gates: int, sparsity: int, seed: int = 0, name: str | None = None):
     """n_gates distinct random pairwise ANDs of m inputs as an IR circuit
     (uand-8k: m = 1024, 8192 gates, sparsity 3)."""
-    from superpose import compiler
     rng = np.random.default_rng(seed)
     pairs: set[tuple[int, int]] = set()
     while len(pairs) < n_gates:
         a, b = sorted(rng.choice(m, 2, replace=False).tolist())
         pairs.add((a, b))
-    nodes = [compiler.Node(compiler.Op.AND, (compiler.Lit(a), compiler.Lit(b)), name=f"g{i}")
+    nodes = [Node(Op.AND, (Lit(a), Lit(b)), name=f"g{i}")
              for i, (a, b) in enumerate(sorted(pairs))]
-    return compiler.Circuit(name or f"uand-{n_gates}", [f"x[{i}]" for i in range(m)], nodes, [],
+    return Circuit(name or f"uand-{n_gates}", [f"x[{i}]" for i in range(m)], nodes, [],
                             sparsity=sparsity)
 
 

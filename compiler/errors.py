@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from superpose.compiler.ir import Loc
-from superpose.runtime.errors import UserError
+from superpose.errors import UserError
 
 
 @dataclass(frozen=True)

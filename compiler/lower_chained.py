@@ -44,9 +44,11 @@ import scipy.sparse as sp
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import _node_value, evaluate
 from superpose.compiler.ir import Circuit, Lit, Op
-from superpose.compiler.lower_superposed import (CONSTANT, HubNeuron, SuperposeOptions, choose_danger_limit, hub_layer,
-                                       pack_pairs, pair_errors, tolerates_thresholding)
-from superpose.runtime.circuit import CompiledCircuit, Layer, Readout
+from superpose.compiler.lower_superposed import (CONSTANT, HubNeuron, check_target_error, choose_danger_limit,
+                                                 hub_layer, pack_pairs, pair_errors, tolerates_thresholding)
+from superpose.compiler.multilinear import count_patterns
+from superpose.compiler.sampling import every_support_pattern, sample_gate
+from superpose.network import CompiledCircuit, Layer, Readout
 
 MAX_OPERANDS = 12          # a gate's polynomial over its operands has up to 2^n terms
 # clean(g) is exactly 0 at or below RESET_LOW and 1 at or above RESET_HIGH: a hub
@@ -57,20 +59,28 @@ RESET_LOW, RESET_HIGH = 1.0 / 3.0, 2.0 / 3.0
 PROBE_PATTERNS = 256       # a probing gate with at most this many support patterns is probed on each
 PROBE_SAMPLES = 16         # else on this many samples; one miss in a block is a 6% rate, so any miss fails
 PROBED_DEEPER = 256        # deeper gates with more patterns sampled per level
+UNIFORM_PROBES = 2000      # uniform s-sparse inputs among every level's probes (wire sparsity, pair repair)
 PROBE_CHUNK = 8192         # probe samples evaluated at a time (bounds memory)
 HUB_MIN_PAIRS = 16         # fewer pairs than this in a level: exact neurons are as cheap and exact
 
 Affine = tuple[dict[int, float], float]  # (unit -> weight over one activation, bias)
 
 
-@dataclass
+LEVEL_PLANS = ("auto", "always")  # ChainOptions.superpose
+
+
+@dataclass(frozen=True)
 class ChainOptions:
-    """Knobs of the chained lowering."""
+    """Options of strategy "chained"."""
     target_error: float = 0.01   # per-pair error aimed at by the hub packing of every level
     control: bool = True         # threshold resets between levels; False: naive chaining
     superpose: str = "auto"      # "auto": a level is superposed only when that takes fewer
                                  # neurons than exact ones (resets included); "always"
-    seed_samples: int = 2000     # uniform sparse inputs among the probes (wire sparsity, pair repair)
+
+    def __post_init__(self) -> None:
+        check_target_error(self.target_error)
+        if self.superpose not in LEVEL_PLANS:
+            raise CompileError(f"superpose must be one of {', '.join(LEVEL_PLANS)}, not {self.superpose!r}")
 
 
 def _resolve(circuit: Circuit) -> list[Lit | bool]:
@@ -141,7 +151,7 @@ def _operand_literals(circuit: Circuit, signal: int, base: list[Lit | bool]) -> 
 
 class ProbeSamples:
     """The probe inputs of each gate (its support patterns, or stratified
-    samples from runtime.sampling), drawn once per compilation and shared by
+    samples from compiler.sampling), drawn once per compilation and shared by
     every level that probes with that gate."""
 
     def __init__(self, circuit: Circuit, seed: int):
@@ -151,14 +161,12 @@ class ProbeSamples:
 
     def enumerable(self, gate: int) -> bool:
         """Whether the gate has at most PROBE_PATTERNS support patterns."""
-        from superpose.compiler.multilinear import count_patterns
         return count_patterns(len(self.supports[gate]), self.circuit.sparsity) <= PROBE_PATTERNS
 
     def of(self, gate: int) -> sp.csr_matrix:
         """(n, n_inputs) CSR inputs: every pattern of the gate's support (each
         completed with random features outside it) when it is enumerable, else
         PROBE_SAMPLES from the gate's distribution."""
-        from superpose.runtime.sampling import every_support_pattern, sample_gate
         if gate not in self._drawn:
             rng = np.random.default_rng([self.seed, gate])  # the same samples whichever level asks first
             support, s = sorted(self.supports[gate]), self.circuit.sparsity
@@ -398,11 +406,10 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
     facts: dict = {"features": len(features), "hub_pairs": len(pairs)}
     if pairs:
         probes, block = probe_wires(circuit, features, probe_gates(levels, computed, k, samples, rng), samples, rng,
-                                    options.seed_samples)
+                                    UNIFORM_PROBES)
         wire_count = int(np.asarray(probes.sum(axis=1)).max(initial=0))
         weight = max(circuit.sparsity, wire_count)
-        limit = choose_danger_limit(pairs, SuperposeOptions(target_error=options.target_error), len(features),
-                                    weight, None)
+        limit = choose_danger_limit(pairs, options.target_error, len(features), weight)
         # Measurement decides: pairs that fail on the probes leave their hub
         # neurons for exact ones. Leaving only lowers the others' preactivations
         # (weights are non-negative), so one repair round suffices on these probes.
@@ -466,7 +473,7 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
     """Lower `circuit` (which must declare sparsity) level by level into superposed layers."""
     s = circuit.sparsity
     if s is None:
-        raise CompileError("the chained lowering needs a sparsity declaration (or --sparsity)")
+        raise CompileError("strategy 'chained' needs a sparsity: declare 'sparsity s' in the program")
     m = circuit.n_inputs
     base = _resolve(circuit)
     levels = circuit.levels()
@@ -481,8 +488,6 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
     features_of = {k: sorted({v for n in computed if levels[n] == k for t in polys[n] for v in t})
                    for k in range(1, depth + 1)}
 
-    if options.superpose not in ("auto", "always"):
-        raise CompileError(f"superpose must be 'auto' or 'always', not {options.superpose!r}")
     always = options.superpose == "always" or not options.control  # naive chaining: the stacked construction
     builder = _Builder(m)
     samples = ProbeSamples(circuit, int(rng.integers(2**32)))

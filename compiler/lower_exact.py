@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from superpose.compiler.ir import Circuit, Lit, Op
-from superpose.runtime.circuit import CompiledCircuit, Layer, Readout, sparse_rows
+from superpose.network import CompiledCircuit, Layer, Readout, sparse_rows
+
+
+@dataclass(frozen=True)
+class ExactOptions:
+    """Options of strategy "exact": none; the lowering is determined by the circuit."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
@@ -36,7 +37,7 @@ from superpose.compiler.embeddings import coherence, low_coherence_embedding, ra
 from superpose.compiler.errors import CompileError
 from superpose.compiler.ir import Circuit, Lit
 from superpose.compiler.multilinear import Monomial, count_patterns, polynomial
-from superpose.runtime.circuit import CompiledCircuit, Layer, Readout
+from superpose.network import CompiledCircuit, Layer, Readout
 
 # The packing aims its predicted worst pair error at this share of the target:
 # the prediction neglects the pattern with neither input on and mixed gate
@@ -47,15 +48,52 @@ CONSTANT = -1  # the unit index of a constant term in a monomial's estimate
 MAX_TERMS_PER_GATE = 4096  # beyond this a gate's polynomial is too big to superpose: use --exact
 
 
-@dataclass
-class SuperposeOptions:
-    """Knobs of the superposed lowering; None means 'chosen by the compiler'."""
-    target_error: float = 0.01       # per-gate error aimed at on the stratified distribution
-    width: int | None = None         # neurons of the gate layer
+EMBEDDINGS = ("random", "low-coherence")  # input codes for embed_dim: random signs, or alternating projection
+
+
+@dataclass(frozen=True)
+class _InputOptions:
+    """How a one-layer superposed lowering reads its inputs: uncompressed
+    (embed_dim None), or through a linear embedding into embed_dim dimensions."""
+    width: int | None = None         # neurons of the gate layer; None: chosen by the compiler
     embed_dim: int | None = None     # None: inputs are read uncompressed
     embedding: str = "random"        # "random" signs or "low-coherence"
-    strategy: str = "hub"            # "hub" or "paper-uand"
-    p: float | None = None           # paper-uand connection probability
+
+    def __post_init__(self) -> None:
+        if self.embedding not in EMBEDDINGS:
+            raise CompileError(f"embedding must be one of {', '.join(EMBEDDINGS)}, not {self.embedding!r}")
+        for name in ("width", "embed_dim"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise CompileError(f"{name} must be at least 1, got {value}")
+
+
+@dataclass(frozen=True)
+class HubOptions(_InputOptions):
+    """Options of strategy "hub": pairs of features packed into shared hub
+    neurons, as many co-tenants per neuron as the target error allows."""
+    target_error: float = 0.01       # per-gate error aimed at on the stratified distribution
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_target_error(self.target_error)
+
+
+@dataclass(frozen=True)
+class PaperUandOptions(_InputOptions):
+    """Options of strategy "paper-uand": the published Bernoulli U-AND baseline."""
+    p: float | None = None           # connection probability; None: log(m)^2 / sqrt(width) / 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.p is not None and not 0.0 < self.p < 1.0:
+            raise CompileError(f"p must be strictly between 0 and 1, got {self.p}")
+
+
+def check_target_error(target_error: float) -> None:
+    """CompileError unless 0 < target_error < 1."""
+    if not 0.0 < target_error < 1.0:
+        raise CompileError(f"target_error must be strictly between 0 and 1, got {target_error}")
 
 
 @dataclass
@@ -79,7 +117,7 @@ def expand_gates(circuit: Circuit, lits: list[Lit], s: int) -> list[dict[Monomia
         support = sorted(supports[lit.signal])
         if count_patterns(len(support), s) > MAX_TERMS_PER_GATE:
             raise CompileError(f"a gate depends on {len(support)} inputs: too many to superpose at "
-                               f"sparsity {s} (use --exact, or a program with smaller supports)")
+                               f"sparsity {s} (use strategy 'exact', or a program with smaller supports)")
         polys.append(polynomial(circuit, lit, support, s))
     return polys
 
@@ -263,23 +301,23 @@ def tolerates_thresholding(poly: dict[Monomial, float]) -> bool:
     return len(products) == 1 and abs(products[0]) == 1.0
 
 
-def choose_danger_limit(pairs: list[Monomial], options: SuperposeOptions, n_features: int, s: int,
-                        spare_width: int | None, subtracted: frozenset[Monomial] = frozenset()) -> int:
+def choose_danger_limit(pairs: list[Monomial], target_error: float, n_features: int, s: int,
+                        spare_width: int | None = None, subtracted: frozenset[Monomial] = frozenset()) -> int:
     """The largest co-tenant limit whose predicted error is PREDICTION_SHARE of the target
     (the other half is left to sampling noise and non-AND gates), or, when the
     width is fixed, the smallest limit whose packing fits in it."""
     if spare_width is not None:
         low, high = 0, 2 * n_features
         if len(pack_pairs(pairs, high)) > spare_width:
-            raise CompileError(f"--width {options.width} is too small: the pairs need more neurons "
-                               f"than that even when fully shared")
+            raise CompileError(f"width is too small: the pair products need more than the {spare_width} "
+                               f"neurons left beside the dedicated ones, even when fully shared")
         while low < high:
             mid = (low + high) // 2
             low, high = (low, mid) if len(pack_pairs(pairs, mid)) <= spare_width else (mid + 1, high)
         return low
     def meets_target(limit: int) -> bool:
         worst = max(pair_errors(pack_pairs(pairs, limit), n_features, s, subtracted).values(), default=0.0)
-        return worst <= options.target_error * PREDICTION_SHARE
+        return worst <= target_error * PREDICTION_SHARE
 
     # the largest limit within the target: double until one fails, then bisect
     low, high = 1, 2
@@ -330,7 +368,7 @@ def _sparse(rows: list[dict[int, float]], n_columns: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals, cols, indptr), shape=(len(rows), n_columns))
 
 
-def _input_interface(n_features: int, options: SuperposeOptions, rng: np.random.Generator
+def _input_interface(n_features: int, options: _InputOptions, rng: np.random.Generator
                      ) -> tuple[np.ndarray | None, dict]:
     """The embedding (d0, m) or None for uncompressed inputs, and facts about it."""
     if options.embed_dim is None or options.embed_dim >= n_features:
@@ -358,11 +396,77 @@ def embedding_noise_std(feature_weights: sp.csr_matrix, embed: np.ndarray, s: in
     return float(np.sqrt(s * worst))
 
 
-def lower_superposed(circuit: Circuit, options: SuperposeOptions, rng: np.random.Generator) -> CompiledCircuit:
-    """Lower `circuit` (which must declare sparsity) into one superposed ReLU layer."""
+def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -> CompiledCircuit:
+    """Strategy "hub": `circuit` (which must declare sparsity) in one superposed
+    ReLU layer whose pair products share hub neurons (module docstring, 2)."""
+    def hub_products(pairs: list[Monomial], higher: list[Monomial], polys: list[dict[Monomial, float]],
+                     n_features: int, s: int) -> _PairLayer:
+        spare = None if options.width is None else options.width - len(higher)
+        subtracted = frozenset(t for poly in polys for t, c in poly.items() if len(t) == 2 and c < 0)
+        limit = choose_danger_limit(pairs, options.target_error, n_features, s, spare, subtracted)
+        neurons = pack_pairs(pairs, limit)
+        predicted = pair_errors(neurons, n_features, s, subtracted)
+        # pairs that cannot meet the target even at the smallest limit get exact neurons
+        failing = {p for p, e in predicted.items() if e > options.target_error * PREDICTION_SHARE}
+        if failing and options.width is None:
+            pairs = [p for p in pairs if p not in failing]
+            higher = sorted(set(higher) | failing)
+            neurons = pack_pairs(pairs, limit)
+            predicted = pair_errors(neurons, n_features, s, subtracted)
+        rows, biases, estimate = hub_layer(neurons, s)
+        facts = {"target_error": options.target_error, "danger_limit": limit,
+                 "predicted_max_error": max(predicted.values(), default=0.0)}
+        return _PairLayer(rows, biases, estimate, higher, facts)
+
+    return _lower_one_layer(circuit, options, "hub", hub_products, rng)
+
+
+def lower_paper_uand(circuit: Circuit, options: PaperUandOptions, rng: np.random.Generator) -> CompiledCircuit:
+    """Strategy "paper-uand": `circuit` (which must declare sparsity) in one
+    layer of the published Bernoulli U-AND construction (module docstring, 2)."""
+    def bernoulli_products(pairs: list[Monomial], higher: list[Monomial], polys: list[dict[Monomial, float]],
+                           n_features: int, s: int) -> _PairLayer:
+        width = options.width or max(1, math.ceil(len(pairs) / PAPER_UAND_PAIRS_PER_NEURON))
+        p = options.p if options.p is not None else paper_uand_p(n_features, width)
+        rows, biases, estimate = paper_uand_layer(pairs, n_features, width, p, rng)
+        return _PairLayer(rows, biases, estimate, higher,
+                          {"p": p, "uncovered_pairs": sum(not e for e in estimate.values())})
+
+    return _lower_one_layer(circuit, options, "paper-uand", bernoulli_products, rng)
+
+
+PAPER_UAND_PAIRS_PER_NEURON = 4  # paper-uand's default width: one neuron per this many pair products
+
+
+def paper_uand_p(n_features: int, width: int) -> float:
+    """paper-uand's default connection probability, log(m)^2 / sqrt(width) / 10
+    capped at 1/2: the rule of the published construction, scaled so that a
+    neuron reads few enough features to stay silent on most sparse inputs."""
+    return min(0.5, math.log(n_features) ** 2 / math.sqrt(width) / 10)
+
+
+@dataclass
+class _PairLayer:
+    """What a construction makes of the pair products: its neuron rows over
+    the features, their biases, how each pair is read from them, the products
+    left for dedicated neurons, and facts for the metadata."""
+    rows: list[dict[int, float]]
+    biases: list[float]
+    estimate: dict[Monomial, list[tuple[int, float]]]
+    higher: list[Monomial]
+    facts: dict
+
+
+def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
+                     pair_layer: Callable[[list[Monomial], list[Monomial], list[dict[Monomial, float]], int, int],
+                                          _PairLayer],
+                     rng: np.random.Generator) -> CompiledCircuit:
+    """The steps every one-layer superposed strategy shares: polynomials, the
+    pair products on the neurons `pair_layer` builds, dedicated neurons for the
+    rest, the optional input embedding, and the readouts."""
     s = circuit.sparsity
     if s is None:
-        raise CompileError("the superposed lowering needs a sparsity declaration (or --sparsity)")
+        raise CompileError(f"strategy {strategy!r} needs a sparsity: declare 'sparsity s' in the program")
     m = circuit.n_inputs
     lits = [Lit(signal) for signal in circuit.gate_signals] + [lit for _, lit in circuit.outputs]
     polys = expand_gates(circuit, lits, s)
@@ -371,32 +475,10 @@ def lower_superposed(circuit: Circuit, options: SuperposeOptions, rng: np.random
     pairs = [t for t in monomials if len(t) == 2 and t not in valued]
     higher = [t for t in monomials if len(t) > 2 or t in valued]
 
-    facts: dict = {"lowering": "superposed", "strategy": options.strategy, "sparsity": s,
-                   "target_error": options.target_error, "pair_monomials": len(pairs),
-                   "dedicated_monomials": len(higher)}
-    if options.strategy == "hub":
-        spare = None if options.width is None else options.width - len(higher)
-        subtracted = frozenset(t for poly in polys for t, c in poly.items() if len(t) == 2 and c < 0)
-        limit = choose_danger_limit(pairs, options, m, s, spare, subtracted)
-        neurons = pack_pairs(pairs, limit)
-        predicted = pair_errors(neurons, m, s, subtracted)
-        # pairs that cannot meet the target even at the smallest limit get exact neurons
-        failing = {p for p, e in predicted.items() if e > options.target_error * PREDICTION_SHARE}
-        if failing and options.width is None:
-            pairs = [p for p in pairs if p not in failing]
-            higher = sorted(set(higher) | failing)
-            neurons = pack_pairs(pairs, limit)
-            predicted = pair_errors(neurons, m, s, subtracted)
-        rows, biases, estimate = hub_layer(neurons, s)
-        facts.update(danger_limit=limit, predicted_max_error=max(predicted.values(), default=0.0),
-                     dedicated_monomials=len(higher))
-    elif options.strategy == "paper-uand":
-        width = options.width or max(1, math.ceil(len(pairs) / 4))
-        p = options.p if options.p is not None else min(0.5, math.log(m) ** 2 / math.sqrt(width) / 10)
-        rows, biases, estimate = paper_uand_layer(pairs, m, width, p, rng)
-        facts.update(p=p, uncovered_pairs=sum(not e for e in estimate.values()))
-    else:
-        raise CompileError(f"unknown strategy '{options.strategy}' (choose hub or paper-uand)")
+    products = pair_layer(pairs, higher, polys, m, s)
+    rows, biases, estimate, higher = products.rows, products.biases, products.estimate, products.higher
+    facts: dict = {"lowering": "superposed", "strategy": strategy, "sparsity": s, "pair_monomials": len(pairs),
+                   **products.facts, "dedicated_monomials": len(higher)}
     for t in higher:  # exact: ReLU(sum - (degree - 1)) is 1 when every feature of t is on, else 0
         estimate[t] = [(len(rows), 1.0)]
         rows.append({f: 1.0 for f in t})

@@ -17,8 +17,9 @@ import scipy.sparse as sp
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load as load_bytes, save as save_bytes
 
-from superpose.runtime.circuit import CompiledCircuit, Layer, Readout
-from superpose.runtime.errors import ArtifactError
+from superpose.compiler.ir import circuit_from_json, circuit_to_json
+from superpose.errors import ArtifactError
+from superpose.network import CompiledCircuit, Layer, Readout
 
 FORMAT = "superpose-circuit"
 VERSION = 1
@@ -42,7 +43,6 @@ def _readout_tensors(tensors: dict[str, np.ndarray], prefix: str, readout: Reado
 
 def to_bytes(circuit: CompiledCircuit) -> bytes:
     """The artifact's bytes: the same circuit always gives the same bytes."""
-    from superpose.compiler.ir import circuit_to_json  # lazy: the compiler imports the runtime
     circuit.validate()
     tensors: dict[str, np.ndarray] = {}
     for i, layer in enumerate(circuit.layers):
@@ -130,7 +130,6 @@ def load(path: str | os.PathLike) -> CompiledCircuit:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: no such file")
-    from superpose.compiler.ir import circuit_from_json  # lazy: the compiler imports the runtime
     header = _read_header(path)
     try:
         tensors = load_bytes(path.read_bytes())

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.runtime.circuit import CompiledCircuit
+from superpose.network import CompiledCircuit
 
 
 @dataclass(frozen=True)

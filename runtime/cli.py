@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
+import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from superpose.runtime.artifact import load, write_atomically
-from superpose.runtime.circuit import THRESHOLD, CompiledCircuit
-from superpose.runtime.errors import UserError
+from superpose.compiler.emit_dsl import emit_dsl
+from superpose.compiler.lower_chained import LEVEL_PLANS
+from superpose.compiler.lower_superposed import EMBEDDINGS
+from superpose.compiler.netlists.load import load_netlist
+from superpose.compiler.pipeline import compile_circuit, load_circuit
+from superpose.compiler.sparsity import summary_line, too_dense_warning
+from superpose.compiler.strategies import STRATEGIES, Strategy, default_strategy, strategy_named
+from superpose.errors import UserError
+from superpose.network import THRESHOLD, CompiledCircuit
+from superpose.runtime.artifact import load, save, write_atomically
+from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
+from superpose.runtime.report import error_report
+from superpose.runtime.verify import verify
 
 EXIT_USER_ERROR = 2
 
@@ -56,30 +69,41 @@ def _check_output(flag: str, path: str | os.PathLike, suffix: str | None = None)
         raise UserError(f"{flag} {path}: cannot write in '{folder}'")
 
 
-def _lowering_options(args: argparse.Namespace):
-    """compiler.SuperposeOptions, or ChainOptions for --strategy chained."""
-    from superpose import compiler
-    if args.no_error_control and args.strategy != "chained":
-        raise UserError("--no-error-control applies only to --strategy chained (naive chaining: no threshold "
-                        "resets between levels, the baseline for comparisons)")
-    if args.superpose_levels != "auto" and args.strategy != "chained":
-        raise UserError("--superpose-levels applies only to --strategy chained")
-    options = compiler.SuperposeOptions(target_error=args.target_error, width=args.width, embed_dim=args.embed_dim,
-                                        embedding=args.embedding, strategy=args.strategy, p=args.p)
-    if args.strategy == "chained":
-        return compiler.chain_options(options, control=not args.no_error_control, superpose=args.superpose_levels)
-    return options
+# Every strategy option the compile command has a flag for: option name -> flag.
+# A strategy's options (compiler.strategies) are given by these flags; a flag
+# its strategy does not take is an error naming the flag.
+OPTION_FLAGS = {"target_error": "--target-error", "width": "--width", "embed_dim": "--embed-dim",
+                "embedding": "--embedding", "p": "--p", "control": "--no-error-control",
+                "superpose": "--superpose-levels"}
+
+
+def _strategy_options(args: argparse.Namespace, strategy: Strategy) -> dict[str, object]:
+    """The options set on the command line, as keywords of compile_circuit;
+    UserError naming the flags `strategy` does not take."""
+    given = {option: getattr(args, option) for option in OPTION_FLAGS if getattr(args, option) is not None}
+    foreign = [OPTION_FLAGS[option] for option in given if option not in strategy.option_names]
+    if foreign:
+        takes = [OPTION_FLAGS[option] for option in strategy.option_names if option in OPTION_FLAGS]
+        owners = [f"{OPTION_FLAGS[option]} is an option of --strategy "
+                  + " or ".join(s.name for s in STRATEGIES.values() if option in s.option_names)
+                  for option in given if option not in strategy.option_names]
+        raise UserError(f"{', '.join(foreign)} {'does' if len(foreign) == 1 else 'do'} not apply to --strategy "
+                        f"{strategy.name} (its options: {', '.join(takes) or 'none'}); {'; '.join(owners)}")
+    return given
 
 
 def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
-    from superpose import compiler
     out = Path(args.output) if args.output else Path(Path(args.source).stem + ".safetensors")
     _check_output("-o", out)
-    options = _lowering_options(args)
-    circuit = compiler.load_circuit(args.source, format=args.format, simplify=not args.keep_gates)
-    compiled = compiler.compile_circuit(circuit, seed=args.seed, exact=args.exact, sparsity=args.sparsity,
-                                        options=options)
-    compiled.save(out)
+    circuit = load_circuit(args.source, format=args.format, simplify=not args.keep_gates)
+    sparsity = args.sparsity if args.sparsity is not None else circuit.sparsity
+    strategy = strategy_named(args.strategy or default_strategy(replace(circuit, sparsity=sparsity)))
+    if strategy.needs_sparsity and sparsity is None:
+        raise UserError(f"--strategy {strategy.name} needs a sparsity: declare 'sparsity s' in {circuit.name}'s "
+                        f"program or pass --sparsity s")
+    compiled = compile_circuit(circuit, strategy=strategy.name, seed=args.seed, sparsity=args.sparsity,
+                               **_strategy_options(args, strategy))
+    save(compiled, out)
     console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
                   f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
     if compiled.meta.get("lowering") == "chained":
@@ -102,7 +126,6 @@ def _print_sparsity_summary(circuit: CompiledCircuit, console: Console) -> None:
     warning when intermediate wires are too dense for superposition to pay."""
     levels = circuit.meta.get("sparsity_levels")
     if levels:
-        from superpose.compiler.sparsity import summary_line, too_dense_warning
         console.print(summary_line(levels, circuit.meta.get("sparsity")))
         warning = too_dense_warning(levels)
         if warning:
@@ -200,13 +223,12 @@ def _write_atomically(path: str, text: str) -> None:
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
     for flag, path, suffix in (("--json", args.json, None), ("--csv", args.csv, None), ("--plot", args.plot, ".png")):
         if path:
             _check_output(flag, path, suffix)
     circuit = load(args.artifact)
-    report = circuit.error_report(samples=args.samples, max_active=args.max_active, seed=args.seed,
-                                  progress=console.is_terminal, confirm=args.confirm)
+    report = error_report(circuit, samples=args.samples, max_active=args.max_active, seed=args.seed,
+                          progress=console.is_terminal, confirm=args.confirm)
     report.render(console, top=args.top)
     _print_sparsity_summary(circuit, console)
     levels = report.levels()
@@ -221,7 +243,6 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         _write_atomically(args.json, report.to_json())
     if args.csv:
-        import io
         buffer = io.StringIO()
         report.write_csv(buffer)
         _write_atomically(args.csv, buffer.getvalue())
@@ -229,8 +250,6 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace, console: Console) -> int:
-    from superpose.compiler.emit_dsl import emit_dsl
-    from superpose.compiler.netlists import load_netlist
     _check_output("-o", args.output)
     circuit = load_netlist(args.source, format=args.format)
     _write_atomically(args.output, emit_dsl(circuit))
@@ -239,9 +258,6 @@ def _cmd_convert(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
-    import json
-
-    from superpose.runtime.verify import verify
     if args.budget_seconds is not None and args.budget_seconds < 0:
         raise UserError(f"--budget-seconds must be >= 0, got {args.budget_seconds}")
     if args.json:
@@ -297,29 +313,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-gates", action="store_true",
                    help="netlists: keep every gate as written (default: collapse buffer chains and merge "
                         "same-op gates into wider ones)")
-    p.add_argument("--exact", action="store_true",
-                   help="exact lowering (one set of neurons per gate) even when the program declares sparsity")
     p.add_argument("--sparsity", type=_positive_int,
                    help="assume at most this many inputs are on (overrides the program's; netlists have none)")
-    p.add_argument("--strategy", choices=["hub", "paper-uand", "chained"], default="hub",
-                   help="superposed construction: hub (shared gated neurons, default), paper-uand "
-                        "(the published Bernoulli U-AND, as a baseline) or chained (deep programs: one "
-                        "superposed layer per level of gates, threshold resets between levels; needs a sparsity)")
-    p.add_argument("--no-error-control", action="store_true",
+    lowering = p.add_mutually_exclusive_group()
+    lowering.add_argument("--strategy", choices=list(STRATEGIES),
+                          help="the lowering (default: hub with a sparsity, else exact): "
+                               + "; ".join(f"{s.name}: {s.summary}" for s in STRATEGIES.values()))
+    lowering.add_argument("--exact", dest="strategy", action="store_const", const="exact",
+                          help="the same as --strategy exact")
+    p.add_argument("--no-error-control", dest="control", action="store_const", const=False,
                    help="with --strategy chained: no threshold resets between levels (naive chaining, the "
                         "baseline whose error grows with depth)")
-    p.add_argument("--superpose-levels", choices=["auto", "always"], default="auto",
+    p.add_argument("--superpose-levels", dest="superpose", choices=list(LEVEL_PLANS),
                    help="with --strategy chained: superpose a level only where that takes fewer neurons than "
                         "exact ones, resets included (auto, default), or every level (always)")
-    p.add_argument("--target-error", type=_probability, default=0.01,
-                   help="per-gate error to aim for on the stratified distribution (default 0.01)")
+    p.add_argument("--target-error", type=_probability,
+                   help="hub, chained: per-gate error to aim for on the stratified distribution (default 0.01)")
     p.add_argument("--width", type=_positive_int,
-                   help="neurons of the superposed gate layer (default: chosen to meet --target-error; "
-                        "not with --strategy chained)")
-    p.add_argument("--embed-dim", type=_positive_int,
-                   help="embed the inputs in this many dimensions first (default: read them uncompressed; "
-                        "not with --strategy chained)")
-    p.add_argument("--embedding", choices=["random", "low-coherence"], default="random",
+                   help="hub, paper-uand: neurons of the superposed gate layer (default: chosen to meet "
+                        "--target-error)")
+    p.add_argument("--embed-dim", dest="embed_dim", type=_positive_int,
+                   help="hub, paper-uand: embed the inputs in this many dimensions first (default: read them "
+                        "uncompressed)")
+    p.add_argument("--embedding", choices=list(EMBEDDINGS),
                    help="input code for --embed-dim: random signs or low-coherence (alternating projection)")
     p.add_argument("--p", type=_probability,
                    help="paper-uand: probability that a neuron reads a feature (default: log(m)^2/sqrt(width)/10)")

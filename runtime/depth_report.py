@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-if TYPE_CHECKING:
-    from superpose.runtime.circuit import CompiledCircuit
-    from superpose.runtime.report import ErrorReport
+from superpose.network import CompiledCircuit
+from superpose.runtime.artifact import write_atomically
 
 
 @dataclass
@@ -45,14 +45,15 @@ def gate_levels(circuit: CompiledCircuit) -> list[int] | None:
     return [int(depth[signal]) for signal in circuit.program.gate_signals]
 
 
-def level_errors(report: ErrorReport) -> list[LevelError]:
-    """One row per level that holds at least one gate, shallowest first
-    (report.gates is in circuit gate order, report.gate_levels beside it)."""
-    if not report.gate_levels:
+def level_errors(errors: np.ndarray, levels_of_gates: list[int] | None, level_facts: list[dict]) -> list[LevelError]:
+    """One row per level that holds at least one gate, shallowest first.
+    errors: (n_gates,) in circuit gate order; levels_of_gates: (n_gates,) beside
+    it (gate_levels); level_facts: the lowering's per-level facts (meta["levels"]),
+    where the neurons of each level come from."""
+    if not levels_of_gates:
         return []
-    errors = report.errors()
-    levels = np.asarray(report.gate_levels)
-    facts = {f["level"]: f for f in report.facts.get("levels", []) if isinstance(f, dict) and "level" in f}
+    levels = np.asarray(levels_of_gates)
+    facts = {f["level"]: f for f in level_facts if isinstance(f, dict) and "level" in f}
     rows = []
     for level in sorted(set(levels.tolist())):
         e = errors[levels == level]
@@ -70,9 +71,8 @@ def is_deep(rows: list[LevelError]) -> bool:
     return max((r.level for r in rows), default=0) > 1
 
 
-def render_levels(rows: list[LevelError], console) -> None:
+def render_levels(rows: list[LevelError], console: Console) -> None:
     """Print the per-level table with rich."""
-    from rich.table import Table
     table = Table(title="gate error by level (depth of the gate; errors as in the table above)")
     for column in ("level", "gates", "mean error", "p99 error", "max error", "neurons", "gates/neuron"):
         table.add_column(column, justify="right")
@@ -87,11 +87,9 @@ def plot_levels(series: dict[str, list[LevelError]], path: str, title: str = "ga
                 target: float = 0.01) -> None:
     """Save (atomically, as PNG) a plot of mean and max gate error per level,
     one line pair per series, with the target error as a dotted line."""
-    import matplotlib
+    import matplotlib  # heavy (~0.5 s) and needed only for --plot
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from superpose.runtime.artifact import write_atomically
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (label, rows) in enumerate(series.items()):
         color = f"C{i}"

@@ -9,6 +9,12 @@
    Each such line is one test item; files without them are not collected.
    An expectation is checked on the interpreter (is the program right?) and
    on the compiled circuit (is the compilation right?).
+
+pytest loads this plugin in every run of any project that has superpose
+installed, so at import it loads only pytest and the standard library: the
+compiler, the runtime and numpy are imported where a `.sbp` file is compiled
+or a circuit checked (the allow-listed function-level imports of
+tests/test_layering.py).
 """
 from __future__ import annotations
 
@@ -16,12 +22,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 
-from superpose.runtime.circuit import THRESHOLD, CompiledCircuit
-
 if TYPE_CHECKING:
+    from superpose.network import CompiledCircuit
     from superpose.runtime.verify import GateVerdict
 
 EXPECT = re.compile(r"#\s*expect:\s*(?P<spec>.*)$")
@@ -33,13 +37,13 @@ class CircuitCheckFailed(AssertionError):
     """A circuit disagrees with its program; str() is the whole report."""
 
 
-def assert_circuit(circuit: CompiledCircuit, max_active: int | None = None, max_error: float = 0.0,
+def assert_circuit(circuit: "CompiledCircuit", max_active: int | None = None, max_error: float = 0.0,
                    budget: float | None = None) -> None:
     """Fail unless at most `max_error` (a share of the gates) are not proved
     right on every input with at most `max_active` features on (default: the
     circuit's sparsity). Counterexamples and unknowns both count."""
     __tracebackhide__ = True  # pytest: the failure is the message, not this frame
-    from superpose.runtime.verify import verify
+    from superpose.runtime.verify import verify  # deferred: see the module docstring
     result = verify(circuit, max_active=max_active, budget=budget, progress=False)
     failing = [g for g in result.gates if g.status != "proved"]
     if len(failing) > max_error * len(result.gates):
@@ -79,11 +83,11 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 class ProgramFile(pytest.File):
     """A program with expectation comments; compiled once for all its items."""
 
-    _compiled: CompiledCircuit | None = None
+    _compiled: "CompiledCircuit | None" = None
 
-    def compiled(self) -> CompiledCircuit:
+    def compiled(self) -> "CompiledCircuit":
         if self._compiled is None:
-            from superpose.compiler import compile_file
+            from superpose.compiler.pipeline import compile_file  # deferred: see the module docstring
             self._compiled = compile_file(self.path)
         return self._compiled
 
@@ -117,7 +121,10 @@ class ExpectItem(_CommentItem):
     """`# expect: A B -> g=1 h=0`: with exactly A and B on, g is 1 and h is 0."""
 
     def runtest(self) -> None:
+        import numpy as np  # deferred: see the module docstring
+
         from superpose.compiler.interpret import gate_values, output_values
+        from superpose.network import THRESHOLD
         circuit = self.parent.compiled()
         on, wanted = parse_expectation(self.spec, circuit)
         x = np.zeros((1, circuit.n_inputs), dtype=np.float32)
@@ -149,7 +156,7 @@ class VerifyItem(_CommentItem):
                        budget=options.get("budget"))
 
 
-def parse_expectation(spec: str, circuit: CompiledCircuit) -> tuple[list[str], dict[str, bool]]:
+def parse_expectation(spec: str, circuit: "CompiledCircuit") -> tuple[list[str], dict[str, bool]]:
     """'fur flies -> bird=1 busy=0' -> (['fur', 'flies'], {'bird': True, 'busy': False})."""
     if "->" not in spec:
         raise CircuitCheckFailed(f"  an expectation reads 'FEATURES -> NAME=0|1 ...', got {spec!r}")

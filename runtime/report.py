@@ -1,5 +1,5 @@
 """Per-gate error of a compiled circuit on the stratified test distribution
-(runtime/sampling.py), measured on the actual weights.
+(compiler/sampling.py), measured on the actual weights.
 
 For every gate: false-positive rate (true readout on inputs where the gate is
 false), false-negative rate, error = their mean (the misclassification rate on
@@ -14,14 +14,15 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TextIO
 
 import numpy as np
+import scipy.sparse as sp
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from superpose.runtime.circuit import THRESHOLD, CompiledCircuit
+from superpose.compiler.sampling import sample_gate
+from superpose.errors import UserError
+from superpose.network import THRESHOLD, CompiledCircuit
 from superpose.runtime.depth_report import LevelError, gate_levels, level_errors
-from superpose.runtime.errors import UserError
-from superpose.runtime.sampling import sample_gate
 
 BATCH_ROWS = 65536  # inputs evaluated per forward pass
 
@@ -67,7 +68,7 @@ class ErrorReport:
 
     def levels(self) -> list[LevelError]:
         """Gate error per level, shallowest first (depth_report.level_errors)."""
-        return level_errors(self)
+        return level_errors(self.errors(), self.gate_levels, self.facts.get("levels", []))
 
     def to_json(self) -> str:
         return json.dumps({"circuit": self.circuit, "max_active": self.max_active, "summary": self.summary(),
@@ -102,7 +103,6 @@ def gate_samples(circuit: CompiledCircuit, n_samples: int, max_active: int | Non
     """Yield (gate indices, inputs CSR (n, n_inputs), wanted (n,), owner (n,)) in
     batches of whole gates (all gates, or those listed); owner[i] is the
     position of sample i's gate in the batch."""
-    import scipy.sparse as sp
     program = circuit.program
     if program is None:
         raise UserError(f"{circuit.name}: the artifact carries no program, so there is no ground truth to measure")
@@ -143,7 +143,7 @@ def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int 
     `confirm` > 0 re-measures that many worst gates on CONFIRM_FACTOR x
     `samples` fresh inputs (another seed) and keeps those figures."""
     if samples < 2:
-        raise UserError(f"--samples must be at least 2, got {samples}")
+        raise UserError(f"samples must be at least 2, got {samples}")
     if max_active is None:
         max_active = circuit.meta.get("sparsity")
     with Progress(disable=not progress, transient=True) as bar:

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from superpose.runtime.circuit import CompiledCircuit, Readout
+from superpose.network import CompiledCircuit, Readout
 
 
 def _linear(weight: sp.spmatrix | np.ndarray, bias: np.ndarray | None) -> nn.Linear:
@@ -74,3 +74,9 @@ class CircuitModule(nn.Module):
     def gate_values(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_inputs) -> (batch, n_gates)."""
         return self.gate_readout(self.activations(x))
+
+
+def to_torch(circuit: CompiledCircuit) -> CircuitModule:
+    """The circuit as a torch.nn.Module of nn.Linear and nn.ReLU (float32, CPU):
+    model(x) gives the outputs, model.gate_values(x) every gate."""
+    return CircuitModule(circuit)

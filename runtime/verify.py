@@ -32,17 +32,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from superpose.runtime.bounds import BoundPropagator, PatternSet, fold
-from superpose.runtime.circuit import THRESHOLD, CompiledCircuit, Layer
-from superpose.runtime.errors import UserError
-
-if TYPE_CHECKING:
-    from superpose.compiler.ir import Circuit
+from superpose.compiler.interpret import gate_values
+from superpose.compiler.ir import Circuit, Lit
+from superpose.compiler.multilinear import count_patterns, evaluate_cone
+from superpose.errors import UserError
+from superpose.network import THRESHOLD, CompiledCircuit, Layer
 
 Status = Literal["proved", "counterexample", "unknown"]
 Method = Literal["auto", "exhaustive", "bounds"]
@@ -184,9 +186,7 @@ class _PatternTable:
     supports: list[np.ndarray]
 
     @classmethod
-    def build(cls, program: "Circuit", s: int) -> "_PatternTable":
-        from superpose.compiler.ir import Lit
-        from superpose.compiler.multilinear import count_patterns, evaluate_cone
+    def build(cls, program: Circuit, s: int) -> _PatternTable:
         all_supports = program.supports()
         signals = program.gate_signals
         supports = [np.array(sorted(all_supports[signal]), dtype=np.int64) for signal in signals]
@@ -244,7 +244,7 @@ class _Ledger:
     """Per gate: status, the method that settled it, its margin, its
     counterexample, and the worst pattern bounds seen (for unknowns)."""
 
-    def __init__(self, circuit: CompiledCircuit, program: "Circuit"):
+    def __init__(self, circuit: CompiledCircuit, program: Circuit):
         self.circuit, self.program = circuit, program
         n = circuit.n_gates
         self.status = np.zeros(n, dtype=np.int8)
@@ -266,7 +266,6 @@ class _Ledger:
     def confirm(self, gates: np.ndarray, inputs: list[tuple[int, ...]], method: str) -> np.ndarray:
         """Run the circuit and the interpreter on inputs[i]; record a counterexample
         for gates[i] where they disagree. Returns (n,) the margins found."""
-        from superpose.compiler.interpret import gate_values
         batch = max(1, CELLS_PER_BATCH // (sum(self.circuit.widths) + self.program.n_signals))
         margins = np.zeros(len(inputs))
         for begin in range(0, len(inputs), batch):
@@ -412,10 +411,9 @@ def _batch_margins_from_table(out: np.ndarray, table: _PatternTable, targets: np
         worst.update(better, margins[better], on[out[better].argmax(axis=1)])
 
 
-def _batch_margins_from_interpreter(out: np.ndarray, program: "Circuit", targets: np.ndarray,
+def _batch_margins_from_interpreter(out: np.ndarray, program: Circuit, targets: np.ndarray,
                                     x_t: sp.csc_matrix, on: np.ndarray, worst: _WorstInputs) -> None:
     """Fold the batch's margins into `worst`, with the interpreter as oracle."""
-    from superpose.compiler.interpret import gate_values
     expected = gate_values(program, x_t.T.toarray())[:, targets].T
     margins = _margin(out, expected)
     columns = margins.argmin(axis=1)
@@ -426,8 +424,6 @@ def _batch_margins_from_interpreter(out: np.ndarray, program: "Circuit", targets
 def _progress(total: int, description: str, enabled: bool) -> Iterator[Callable[[int], None]]:
     """A callable that advances a rich progress bar on stderr, shown once the
     run has lasted PROGRESS_AFTER seconds (never when not enabled)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    console=Console(stderr=True), transient=True)
     task = bar.add_task(description, total=total)

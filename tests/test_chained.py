@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import superpose
 from superpose.compiler import circuit_from_source
 from superpose.compiler.lower_chained import ChainOptions, lower_chained
-from superpose.runtime.depth_report import level_errors, plot_levels
+from superpose.runtime.depth_report import plot_levels
 from tests.programs_table import program_cases
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -27,17 +28,17 @@ def _deep_sparse_programs():
             yield pytest.param(circuit, id=name)
 
 
-@pytest.mark.parametrize("superpose", ["always", "auto"])
+@pytest.mark.parametrize("plan", ["always", "auto"])
 @pytest.mark.parametrize("circuit", list(_deep_sparse_programs()))
-def test_deep_programs_chain_within_target(circuit, superpose):
-    compiled = lower_chained(circuit, ChainOptions(target_error=TARGET, superpose=superpose), np.random.default_rng(0))
+def test_deep_programs_chain_within_target(circuit, plan):
+    compiled = lower_chained(circuit, ChainOptions(target_error=TARGET, superpose=plan), np.random.default_rng(0))
     compiled.validate()
     assert compiled.meta["lowering"] == "chained"
     plans = {f["plan"] for f in compiled.meta["levels"]}
-    assert plans == {"superposed"} if superpose == "always" else plans <= {"superposed", "exact"}
+    assert plans == {"superposed"} if plan == "always" else plans <= {"superposed", "exact"}
     # the worst of many 400-sample estimates is biased upward: re-measure the
     # worst gates on 10x fresh samples, as `superpose report --confirm` does
-    report = compiled.error_report(samples=SAMPLES, confirm=CONFIRMED)
+    report = superpose.error_report(compiled, samples=SAMPLES, confirm=CONFIRMED)
     summary = report.summary()
     assert summary["mean_error"] <= TARGET / 4
     assert summary["max_error"] <= TARGET
@@ -46,7 +47,7 @@ def test_deep_programs_chain_within_target(circuit, superpose):
 def _chain_errors(control: bool) -> np.ndarray:
     circuit = chain_circuit(levels=4, gates=256, m=128, seed=0)
     compiled = lower_chained(circuit, ChainOptions(control=control, superpose="always"), np.random.default_rng(0))
-    return np.array([row.mean_error for row in level_errors(compiled.error_report(samples=100))])
+    return np.array([row.mean_error for row in superpose.error_report(compiled, samples=100).levels()])
 
 
 def test_naive_chaining_is_worse_than_controlled():
@@ -58,7 +59,7 @@ def test_naive_chaining_is_worse_than_controlled():
 def test_depth_report_groups_gates_by_level(tmp_path):
     circuit = chain_circuit(levels=3, gates=32, m=24, seed=1)
     compiled = lower_chained(circuit, ChainOptions(), np.random.default_rng(0))
-    rows = level_errors(compiled.error_report(samples=50))
+    rows = superpose.error_report(compiled, samples=50).levels()
     assert [r.level for r in rows] == [1, 2, 3] and all(r.gates == 32 for r in rows)
     plot_levels({"chained": rows}, str(tmp_path / "depth.png"))
     assert (tmp_path / "depth.png").stat().st_size > 0
@@ -112,7 +113,7 @@ def test_torch_export_and_streamed_read_match_the_full_forward():
     np.testing.assert_array_equal(compiled.gate_values(x), full)
     np.testing.assert_array_equal(compiled.read(sp.csr_matrix(x), compiled.gate_readout), full)
     with torch.no_grad():
-        np.testing.assert_allclose(compiled.to_torch().gate_values(torch.from_numpy(x)).numpy(), full, atol=1e-5)
+        np.testing.assert_allclose(superpose.to_torch(compiled).gate_values(torch.from_numpy(x)).numpy(), full, atol=1e-5)
 
 
 def test_verify_settles_chained_circuits():

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import superpose
 from superpose import compiler
-from superpose import runtime
-from superpose.runtime import THRESHOLD, CompiledCircuit
+from superpose.network import THRESHOLD, CompiledCircuit
 from superpose.runtime.cli import EXIT_USER_ERROR, main
 from superpose.runtime.depth_report import gate_levels
 
@@ -40,8 +40,7 @@ DEEP = _deep_sparse_programs()
 @functools.cache
 def _chained(path: Path) -> tuple[compiler.Circuit, CompiledCircuit]:
     circuit = compiler.load_circuit(path)
-    options = compiler.SuperposeOptions(target_error=TARGET, strategy="chained")
-    return circuit, compiler.compile_circuit(circuit, seed=0, options=options)
+    return circuit, compiler.compile_circuit(circuit, seed=0, strategy="chained", target_error=TARGET)
 
 
 def _sparse_inputs(n_inputs: int, s: int, rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -60,7 +59,7 @@ def test_the_deep_examples_are_found():
 def test_deep_program_meets_the_target_on_the_stratified_distribution(path):
     _, compiled = _chained(path)
     assert compiled.meta["lowering"] == "chained" and compiled.meta["control"] is True
-    report = compiled.error_report(samples=SAMPLES, confirm=CONFIRM)
+    report = superpose.error_report(compiled, samples=SAMPLES, confirm=CONFIRM)
     worst = report.worst(1)[0]
     assert report.summary()["max_error"] <= TARGET, f"{worst.name}: {worst.error:.2%} on {worst.samples} samples"
 
@@ -78,8 +77,8 @@ def test_deep_program_agrees_with_the_interpreter_on_sparse_inputs(path):
 @pytest.mark.parametrize("path", DEEP, ids=[p.stem for p in DEEP])
 def test_chained_artifact_round_trips(path, tmp_path):
     circuit, compiled = _chained(path)
-    compiled.save(tmp_path / "c.safetensors")
-    again = runtime.load(tmp_path / "c.safetensors")
+    superpose.save(compiled, tmp_path / "c.safetensors")
+    again = superpose.load(tmp_path / "c.safetensors")
     x = _sparse_inputs(circuit.n_inputs, circuit.sparsity, 64, np.random.default_rng(2))
     np.testing.assert_array_equal(again.gate_values(x), compiled.gate_values(x))
     assert again.meta["layer_of_gate"] == compiled.meta["layer_of_gate"]
@@ -87,8 +86,8 @@ def test_chained_artifact_round_trips(path, tmp_path):
 
 def test_strategy_chained_is_chain_options():
     circuit = compiler.load_circuit(PROGRAMS / "chain.sbp")
-    by_strategy = compiler.compile_circuit(circuit, options=compiler.SuperposeOptions(strategy="chained"))
-    by_options = compiler.compile_circuit(circuit, options=compiler.ChainOptions())
+    by_strategy = compiler.compile_circuit(circuit, strategy="chained")
+    by_options = compiler.compile_circuit(circuit, strategy="chained", options=compiler.ChainOptions())
     x = _sparse_inputs(circuit.n_inputs, circuit.sparsity, 64, np.random.default_rng(3))
     np.testing.assert_array_equal(by_strategy.gate_values(x), by_options.gate_values(x))
 
@@ -98,7 +97,7 @@ def test_levels_fall_back_to_program_depth():
     hub = compiler.compile_circuit(circuit)  # the hub lowering records no layer_of_gate
     assert "layer_of_gate" not in hub.meta
     assert gate_levels(hub) == [1, 2, 3, 4, 5, 6]
-    rows = hub.error_report(samples=50).levels()
+    rows = superpose.error_report(hub, samples=50).levels()
     assert [r.level for r in rows] == [1, 2, 3, 4, 5, 6] and all(r.neurons is None for r in rows)
 
 
@@ -132,7 +131,7 @@ def test_report_of_a_one_level_circuit_has_no_level_table(tmp_path, capsys):
 
 def test_no_error_control_gives_naive_chaining(tmp_path):
     code, artifact = _compile(tmp_path, "chain.sbp", "--strategy", "chained", "--no-error-control")
-    assert code == 0 and runtime.load(artifact).meta["control"] is False
+    assert code == 0 and superpose.load(artifact).meta["control"] is False
 
 
 def _fails(capsys, argv: list[str], *phrases: str) -> None:
@@ -153,7 +152,7 @@ def test_no_error_control_needs_chained(tmp_path, capsys):
 def test_superpose_levels_always_superposes_every_level(tmp_path):
     code, artifact = _compile(tmp_path, "large.sbp", "--strategy", "chained", "--superpose-levels", "always")
     assert code == 0
-    assert {f["plan"] for f in runtime.load(artifact).meta["levels"]} == {"superposed"}
+    assert {f["plan"] for f in superpose.load(artifact).meta["levels"]} == {"superposed"}
 
 
 def test_info_shows_each_levels_plan(tmp_path, capsys):
@@ -180,8 +179,7 @@ def test_chained_needs_a_sparsity(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flags, named", [(["--embed-dim", "4"], "--embed-dim"), (["--width", "8"], "--width"),
-                                          (["--p", "0.1"], "--p"), (["--embedding", "low-coherence"], "--embedding"),
-                                          (["--exact"], "--exact")])
+                                          (["--p", "0.1"], "--p"), (["--embedding", "low-coherence"], "--embedding")])
 def test_single_layer_options_are_refused_with_chained(tmp_path, capsys, flags, named):
     _fails(capsys, ["compile", str(PROGRAMS / "chain.sbp"), "-o", str(tmp_path / "c.safetensors"),
                     "--strategy", "chained", *flags], named)

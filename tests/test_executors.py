@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+import superpose
 from superpose import compiler
-from superpose import runtime
 from tests.programs_table import program_cases
 
 EXHAUSTIVE_LIMIT = 16
@@ -27,31 +27,31 @@ def _inputs(n_inputs: int, rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.parametrize("name,source", program_cases(), ids=[n for n, _ in program_cases()])
 def test_three_executors_agree(name: str, source: str, tmp_path) -> None:
     circuit = compiler.circuit_from_source(source, f"{name}.sbp")
-    compiled = compiler.compile_circuit(circuit, exact=True)
+    compiled = compiler.compile_circuit(circuit, strategy="exact")
     x = _inputs(circuit.n_inputs, np.random.default_rng(0))
     expected_gates = compiler.gate_values(circuit, x)
     expected_outputs = compiler.output_values(circuit, x)
 
     gates = compiled.gate_values(x)
     outputs = compiled.run(x)
-    np.testing.assert_array_equal(gates > runtime.THRESHOLD, expected_gates)
-    np.testing.assert_array_equal(outputs > runtime.THRESHOLD, expected_outputs)
+    np.testing.assert_array_equal(gates > superpose.THRESHOLD, expected_gates)
+    np.testing.assert_array_equal(outputs > superpose.THRESHOLD, expected_outputs)
     np.testing.assert_allclose(gates, expected_gates, atol=1e-4)  # exact values, not just the side
 
-    model = compiled.to_torch()
+    model = superpose.to_torch(compiled)
     with torch.no_grad():
         torch_outputs = model(torch.from_numpy(x)).numpy()
         torch_gates = model.gate_values(torch.from_numpy(x)).numpy()
-    np.testing.assert_array_equal(torch_outputs > runtime.THRESHOLD, expected_outputs)
-    np.testing.assert_array_equal(torch_gates > runtime.THRESHOLD, expected_gates)
+    np.testing.assert_array_equal(torch_outputs > superpose.THRESHOLD, expected_outputs)
+    np.testing.assert_array_equal(torch_gates > superpose.THRESHOLD, expected_gates)
 
     path = tmp_path / f"{name}.safetensors"
-    compiled.save(path)
-    reloaded = runtime.load(path)
+    superpose.save(compiled, path)
+    reloaded = superpose.load(path)
     np.testing.assert_array_equal(reloaded.gate_values(x), gates)
 
 
 def test_torch_module_is_linear_and_relu() -> None:
-    model = compiler.compile_source("input a, b\ng = a & b\noutput g").to_torch()
+    model = superpose.to_torch(compiler.compile_source("input a, b\ng = a & b\noutput g"))
     kinds = {type(m).__name__ for m in model.modules()}
     assert kinds <= {"CircuitModule", "ModuleList", "Sequential", "Linear", "ReLU", "ReadoutModule"}

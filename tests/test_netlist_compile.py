@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from superpose import compiler
-from superpose.runtime import THRESHOLD, CompiledCircuit
+from superpose.network import THRESHOLD, CompiledCircuit
 
 BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 ISCAS = sorted(BENCHMARKS.glob("iscas85/*.bench"))
@@ -56,7 +56,7 @@ def test_simplify_shrinks_the_iscas_circuits() -> None:
 
 def test_keep_gates_flag(tmp_path) -> None:
     from superpose.compiler.netlists import load_netlist
-    from superpose.runtime import load
+    from superpose.runtime.artifact import load
     from superpose.runtime.cli import main
     path = BENCHMARKS / "iscas85" / "c880.bench"
     for flags, expected in (([], compiler.load_circuit(path)), (["--keep-gates"], load_netlist(path))):

@@ -16,7 +16,8 @@ from superpose.compiler.errors import CompileError
 from superpose.compiler.frontend import circuit_from_source
 from superpose.compiler.interpret import gate_values, output_values
 from superpose.compiler.ir import Circuit, Op
-from superpose.compiler.netlists import NETLIST_SUFFIXES, load_netlist, parse_aiger, parse_bench, parse_blif, simplify
+from superpose.compiler.netlists import NETLIST_SUFFIXES, load_netlist, parse_aiger, parse_bench, parse_blif
+from superpose.compiler.netlists.simplify import simplify
 
 BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 CASES = Path(__file__).resolve().parent / "netlist_cases"

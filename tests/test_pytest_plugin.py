@@ -37,11 +37,12 @@ either = a | b    # a comment, but no expectation
 CIRCUIT_TESTS = """\
 from superpose import compiler
 from superpose.compiler.ir import Circuit, Lit, Node, Op
+from superpose.compiler.lower_exact import lower_exact
 
 
 def _pair(broken):
     nodes = [Node(Op.AND, (Lit(0), Lit(1)), name="both"), Node(Op.OR, (Lit(2), Lit(3)), name="either")]
-    compiled = compiler.lower_exact(Circuit("pair", ["a", "b", "c", "d"], nodes, [], 2))
+    compiled = lower_exact(Circuit("pair", ["a", "b", "c", "d"], nodes, [], 2))
     if broken:
         weight = compiled.layers[0].weight.tolil()
         weight[0, 1], weight[0, 2] = 0.8, 0.7  # 'both' now fires on a and c, and only there

@@ -1,4 +1,4 @@
-"""The sampler for large sparse supports (runtime.sampling, through the gates'
+"""The sampler for large sparse supports (compiler.sampling, through the gates'
 truncated polynomials) against enumeration and the reference interpreter."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from scipy.stats import chisquare
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, Lit, Node, Op
 from superpose.compiler.multilinear import evaluate_cone, polynomial, sparse_patterns
-from superpose.runtime.sampling import GateSamples, non_default_patterns, polynomials_of, sample_gate
+from superpose.compiler.sampling import GateSamples, non_default_patterns, polynomials_of, sample_gate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from gen_chain import chain_circuit  # noqa: E402
@@ -105,7 +105,7 @@ def test_deep_chain_samples_are_correct_and_reproducible() -> None:
 
 
 def test_every_support_pattern_once_then_random_fills() -> None:
-    from superpose.runtime.sampling import every_support_pattern
+    from superpose.compiler.sampling import every_support_pattern
     circuit = random_circuit(30, 10, 7)
     support = [2, 5, 11, 17, 23]
     inputs = every_support_pattern(circuit, support, 3, np.random.default_rng(0))

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+import superpose
 from superpose import compiler
-from superpose.runtime import THRESHOLD
+from superpose.network import THRESHOLD
 from superpose.runtime.report import gate_samples
 from tests.programs_table import program_cases
 
@@ -33,23 +34,23 @@ SPARSE_PROGRAMS = [(n, s) for n, s in program_cases() if "\nsparsity" in "\n" + 
 def test_superposed_agrees_with_interpreter(name: str, source: str) -> None:
     compiled = compiler.compile_source(source, filename=f"{name}.sbp")
     assert compiled.meta["lowering"] == "superposed"
-    report = compiled.error_report(samples=600, seed=7, confirm=20)
+    report = superpose.error_report(compiled, samples=600, seed=7, confirm=20)
     assert report.summary()["max_error"] <= TARGET, report.worst(3)
 
 
 def test_target_error_is_met_on_fresh_samples() -> None:
     text = random_pairs_program(n_inputs=400, n_gates=1200, sparsity=3, seed=0)
-    compiled = compiler.compile_source(text, options=compiler.SuperposeOptions(target_error=0.02))
+    compiled = compiler.compile_source(text, options=compiler.HubOptions(target_error=0.02))
     assert compiled.n_neurons < 1200 / 4  # it really is superposed: > 4 gates per neuron
-    report = compiled.error_report(samples=2000, seed=12345)  # seeds unrelated to compilation
+    report = superpose.error_report(compiled, samples=2000, seed=12345)  # seeds unrelated to compilation
     assert report.summary()["max_error"] <= 0.02, report.worst(3)
 
 
 def test_report_matches_torch_recount() -> None:
     text = random_pairs_program(n_inputs=120, n_gates=300, sparsity=3, seed=1)
-    compiled = compiler.compile_source(text, options=compiler.SuperposeOptions(target_error=0.05))
-    report = compiled.error_report(samples=400, seed=5)
-    model = compiled.to_torch()
+    compiled = compiler.compile_source(text, options=compiler.HubOptions(target_error=0.05))
+    report = superpose.error_report(compiled, samples=400, seed=5)
+    model = superpose.to_torch(compiled)
     recount = {}
     for gates, inputs, wanted, owner in gate_samples(compiled, 400, 3, seed=5):
         with torch.no_grad():
@@ -66,26 +67,25 @@ def test_report_matches_torch_recount() -> None:
 
 def test_confirm_remeasures_the_worst_gates_on_more_samples() -> None:
     text = random_pairs_program(n_inputs=200, n_gates=400, sparsity=3, seed=4)
-    compiled = compiler.compile_source(text, options=compiler.SuperposeOptions(target_error=0.05))
-    report = compiled.error_report(samples=200, seed=1, confirm=5)
+    compiled = compiler.compile_source(text, options=compiler.HubOptions(target_error=0.05))
+    report = superpose.error_report(compiled, samples=200, seed=1, confirm=5)
     assert sorted(g.samples for g in report.gates)[-5:] == [2000] * 5
     assert sum(g.samples == 200 for g in report.gates) == 395
 
 
 def test_paper_uand_baseline_runs_and_is_worse_at_equal_width() -> None:
     text = random_pairs_program(n_inputs=400, n_gates=1200, sparsity=3, seed=2)
-    hub = compiler.compile_source(text, options=compiler.SuperposeOptions(target_error=0.02))
-    paper = compiler.compile_source(text, options=compiler.SuperposeOptions(
-        strategy="paper-uand", width=hub.n_neurons, p=0.1))
+    hub = compiler.compile_source(text, options=compiler.HubOptions(target_error=0.02))
+    paper = compiler.compile_source(text, strategy="paper-uand", width=hub.n_neurons, p=0.1)
     assert paper.n_neurons == hub.n_neurons
-    hub_error = hub.error_report(samples=400, seed=3).summary()["mean_error"]
-    paper_error = paper.error_report(samples=400, seed=3).summary()["mean_error"]
+    hub_error = superpose.error_report(hub, samples=400, seed=3).summary()["mean_error"]
+    paper_error = superpose.error_report(paper, samples=400, seed=3).summary()["mean_error"]
     assert paper_error > hub_error
 
 
 def test_compressed_inputs_report_coherence() -> None:
     text = random_pairs_program(n_inputs=256, n_gates=300, sparsity=2, seed=3)
-    compiled = compiler.compile_source(text, options=compiler.SuperposeOptions(embed_dim=128,
+    compiled = compiler.compile_source(text, options=compiler.HubOptions(embed_dim=128,
                                                                                embedding="low-coherence"))
     assert compiled.layers[0].kind == "embed" and not compiled.layers[0].relu
     assert compiled.meta["welch_bound"] <= compiled.meta["coherence"] < 1.0
@@ -94,11 +94,11 @@ def test_compressed_inputs_report_coherence() -> None:
 
 def test_compressed_inputs_predict_their_noise() -> None:
     text = random_pairs_program(n_inputs=256, n_gates=300, sparsity=3, seed=5)
-    narrow = compiler.compile_source(text, options=compiler.SuperposeOptions(embed_dim=32))
-    wide = compiler.compile_source(text, options=compiler.SuperposeOptions(embed_dim=192))
+    narrow = compiler.compile_source(text, options=compiler.HubOptions(embed_dim=32))
+    wide = compiler.compile_source(text, options=compiler.HubOptions(embed_dim=192))
     assert narrow.meta["embedding_noise_std"] > wide.meta["embedding_noise_std"] > 0
-    narrow_error = narrow.error_report(samples=200, seed=2).summary()["mean_error"]
-    wide_error = wide.error_report(samples=200, seed=2).summary()["mean_error"]
+    narrow_error = superpose.error_report(narrow, samples=200, seed=2).summary()["mean_error"]
+    wide_error = superpose.error_report(wide, samples=200, seed=2).summary()["mean_error"]
     assert narrow_error > wide_error
 
 
@@ -106,4 +106,4 @@ def test_compressed_inputs_predict_their_noise() -> None:
 def test_tiny_programs_with_few_fill_features(sparsity: int) -> None:
     text = f"sparsity {sparsity}\ninput a, b, c\nx = a & b\ny = a | c\nz = b & c\noutput x, y, z"
     compiled = compiler.compile_source(text)
-    assert compiled.error_report(samples=200).summary()["max_error"] <= TARGET
+    assert superpose.error_report(compiled, samples=200).summary()["max_error"] <= TARGET

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import superpose
 from superpose import compiler
 from superpose.compiler.ir import Circuit, Lit, Node, Op
-from superpose.runtime import verify
+from superpose.compiler.lower_exact import lower_exact
+from superpose.runtime.verify import verify
 from superpose.runtime.bounds import BoundPropagator, PatternSet, fold
-from superpose.runtime.circuit import CompiledCircuit, Layer, Readout
+from superpose.network import CompiledCircuit, Layer, Readout
 from superpose.runtime.cli import main
 from tests.programs_table import program_cases
 
@@ -27,7 +29,7 @@ def _and_pairs(n_inputs: int, pairs: list[tuple[int, int]], sparsity: int | None
 def _broken_and(n_inputs: int, sparsity: int) -> CompiledCircuit:
     """Exact AND(x0, x1) and AND(x2, x3), with the first neuron reading
     0.8 x1 + 0.6 x4: wrong on {x0, x4} (readout 0.6), and only there."""
-    compiled = compiler.lower_exact(_and_pairs(n_inputs, [(0, 1), (2, 3)], sparsity))
+    compiled = lower_exact(_and_pairs(n_inputs, [(0, 1), (2, 3)], sparsity))
     weight = compiled.layers[0].weight.tolil()
     weight[0, 1], weight[0, 4] = 0.8, 0.6
     compiled.layers[0].weight = weight.tocsr()
@@ -66,7 +68,7 @@ def _at_threshold(n_inputs: int) -> CompiledCircuit:
 
 @pytest.mark.parametrize("name, source", program_cases(), ids=[name for name, _ in program_cases()])
 def test_exact_programs_are_proved(name: str, source: str) -> None:
-    compiled = compiler.compile_source(source, filename=name, exact=True)
+    compiled = compiler.compile_source(source, filename=name, strategy="exact")
     for method in ("auto", "bounds") if compiled.n_gates <= 100 else ("auto",):
         result = verify(compiled, method=method, budget=30)
         assert result.counts["proved"] == compiled.n_gates, (method, result.summary())
@@ -94,9 +96,9 @@ def _uand(n_inputs: int, n_gates: int, sparsity: int) -> Circuit:
     return _and_pairs(n_inputs, pairs, sparsity)
 
 
-SUPERPOSED = {"hub": compiler.SuperposeOptions(target_error=0.2),
-              "hub-embedded": compiler.SuperposeOptions(embed_dim=24),
-              "paper-uand": compiler.SuperposeOptions(strategy="paper-uand", width=64, p=0.3)}
+SUPERPOSED = {"hub": compiler.HubOptions(target_error=0.2),
+              "hub-embedded": compiler.HubOptions(embed_dim=24),
+              "paper-uand": compiler.PaperUandOptions(width=64, p=0.3)}
 
 
 @pytest.mark.parametrize("options", SUPERPOSED.values(), ids=SUPERPOSED.keys())
@@ -140,7 +142,7 @@ def _perturbed_exact(seed: int) -> CompiledCircuit:
         a, b = (int(v) for v in rng.choice(n + len(nodes), 2, replace=False))
         op = [Op.AND, Op.OR, Op.XOR][int(rng.integers(3))]
         nodes.append(Node(op, (Lit(a), Lit(b, bool(rng.integers(2)))), name=f"g{i}"))
-    compiled = compiler.lower_exact(Circuit("random", [f"x{i}" for i in range(n)], nodes, [], 3))
+    compiled = lower_exact(Circuit("random", [f"x{i}" for i in range(n)], nodes, [], 3))
     for layer in compiled.layers:
         noise = sp.random(*layer.weight.shape, density=0.3, random_state=rng, dtype=np.float32) * 0.4
         layer.weight = (layer.weight + noise).tocsr()
@@ -230,7 +232,7 @@ def test_wide_gates_fall_back_to_the_interpreter() -> None:
     """A 13-input parity has 8,192 support patterns: no table, so enumeration
     asks the interpreter, and bounds alone can only bound every input at once."""
     parity = Node(Op.XOR, tuple(Lit(i) for i in range(13)), name="parity")
-    compiled = compiler.lower_exact(Circuit("parity", [f"x{i}" for i in range(13)], [parity], [], None))
+    compiled = lower_exact(Circuit("parity", [f"x{i}" for i in range(13)], [parity], [], None))
     assert verify(compiled).gates[0].status == "proved"
     unknown = verify(compiled, method="bounds").gates[0]
     assert unknown.status == "unknown" and unknown.expected is None and unknown.bounds is not None
@@ -238,11 +240,11 @@ def test_wide_gates_fall_back_to_the_interpreter() -> None:
 
 def test_cli_exit_codes(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # one table row per line
-    cases = {"exact": (compiler.lower_exact(_and_pairs(8, [(0, 1), (2, 3)], 2)), "10", 0),
+    cases = {"exact": (lower_exact(_and_pairs(8, [(0, 1), (2, 3)], 2)), "10", 0),
              "broken": (_broken_and(8, 2), "10", 1),
              "cancel": (_hidden_cancellation(3000, 3), "0", 3)}
     for name, (compiled, budget, code) in cases.items():
-        compiled.save(tmp_path / f"{name}.safetensors")
+        superpose.save(compiled, tmp_path / f"{name}.safetensors")
         report = tmp_path / f"{name}.json"
         assert main(["verify", str(tmp_path / f"{name}.safetensors"), "--budget-seconds", budget,
                      "--json", str(report)]) == code, name

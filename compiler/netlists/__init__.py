@@ -3,48 +3,18 @@
     load_netlist("c17.bench")         ISCAS .bench       (bench.py)
     load_netlist("ctrl.aig")          AIGER .aag / .aig  (aiger.py)
     load_netlist("ctrl.blif")         BLIF               (blif.py)
-    simplify(circuit)                 fewer buffers, wider ANDs and ORs (simplify.py)
+    simplify.simplify(circuit)        fewer buffers, wider ANDs and ORs
 
 Each importer records the file in a `netlist.Netlist`, which checks names and
 orders the gates. Netlists carry no sparsity promise: `Circuit.sparsity` is None.
 """
-from __future__ import annotations
+from superpose._lazy import lazy_exports
 
-import os
-from pathlib import Path
-
-from superpose.compiler.errors import CompileError
-from superpose.compiler.ir import Circuit
-from superpose.compiler.netlists.aiger import parse_aiger
-from superpose.compiler.netlists.bench import parse_bench
-from superpose.compiler.netlists.blif import parse_blif
-from superpose.compiler.netlists.simplify import simplify
-
-NETLIST_FORMATS = ("bench", "aiger", "blif")
-NETLIST_SUFFIXES = {".bench": "bench", ".aag": "aiger", ".aig": "aiger", ".blif": "blif"}  # suffix -> format
-
-
-def load_netlist(path: str | os.PathLike, format: str | None = None) -> Circuit:
-    """Read a netlist file; the format comes from `format` ("bench", "aiger",
-    "blif") or else from the file's suffix. CompileError on a malformed file."""
-    path = Path(path)
-    if format is None:
-        format = NETLIST_SUFFIXES.get(path.suffix.lower())
-        if format is None:
-            raise CompileError(f"{path}: cannot tell the netlist format from the suffix "
-                               f"{path.suffix or '(none)'!r}: known suffixes are {', '.join(NETLIST_SUFFIXES)}")
-    elif format not in NETLIST_FORMATS:
-        raise CompileError(f"{path}: unknown netlist format {format!r}: known formats are "
-                           f"{', '.join(NETLIST_FORMATS)}")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise CompileError(f"{path}: cannot read: {err.strerror}") from None
-    if format == "aiger":
-        return parse_aiger(data, str(path))
-    parse = parse_bench if format == "bench" else parse_blif
-    return parse(data.decode("utf-8", errors="replace"), str(path))
-
-
-__all__ = ["NETLIST_FORMATS", "NETLIST_SUFFIXES", "load_netlist", "parse_aiger", "parse_bench", "parse_blif",
-           "simplify"]
+_EXPORTS = {"NETLIST_FORMATS": "superpose.compiler.netlists.load",
+            "NETLIST_SUFFIXES": "superpose.compiler.netlists.load",
+            "load_netlist": "superpose.compiler.netlists.load",
+            "parse_aiger": "superpose.compiler.netlists.aiger",
+            "parse_bench": "superpose.compiler.netlists.bench",
+            "parse_blif": "superpose.compiler.netlists.blif"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

@@ -33,6 +33,9 @@ from math import comb
 import numpy as np
 import scipy.sparse as sp
 
+from superpose.compiler.ir import Circuit, Lit, Node, Op
+from superpose.compiler.multilinear import count_patterns, evaluate_cone, sparse_patterns
+
 MAX_ENUMERATED_SUPPORT = 16  # dense programs: supports larger than this are sampled, not enumerated
 ENUMERATION_LIMIT = 20_000  # sparse supports with more patterns are sampled through the polynomial:
 # enumerating 20k patterns costs ~0.1-0.2 s per gate (the polynomial: ~1-2 ms), and every support
@@ -50,10 +53,8 @@ class GateSamples:
     wanted: np.ndarray
 
 
-def _patterns_by_value(program, signal: int, support: list[int], max_active: int | None,
+def _patterns_by_value(program: Circuit, signal: int, support: list[int], max_active: int | None,
                        rng: np.random.Generator) -> tuple[list[tuple[int, ...]], np.ndarray]:
-    from superpose.compiler.ir import Lit
-    from superpose.compiler.multilinear import evaluate_cone, sparse_patterns
     if max_active is not None or len(support) <= MAX_ENUMERATED_SUPPORT:
         patterns = sparse_patterns(support, len(support) if max_active is None else max_active)
     else:
@@ -122,9 +123,8 @@ def _product(p: Polynomial, q: Polynomial, max_active: int) -> Polynomial:
     return {t: c for t, c in out.items() if c}
 
 
-def _node_polynomial(node, operands: list[Polynomial], max_active: int) -> Polynomial:
+def _node_polynomial(node: Node, operands: list[Polynomial], max_active: int) -> Polynomial:
     """The polynomial of one gate from those of its (negation-applied) operands."""
-    from superpose.compiler.ir import Op
     times = lambda p, q: _product(p, q, max_active)
     if node.op is Op.CONST:
         return {(): 1} if node.k else {}
@@ -160,7 +160,7 @@ class SparsePolynomials:
         self.n_signals, self.max_active = n_signals, max_active
         self._memo: dict[int, Polynomial] = {}
 
-    def of(self, program, signal: int) -> Polynomial:
+    def of(self, program: Circuit, signal: int) -> Polynomial:
         memo, stack = self._memo, [signal]
         while stack:  # iterative: deep netlists would overflow recursion
             top = stack[-1]
@@ -182,7 +182,7 @@ class SparsePolynomials:
 _POLYNOMIALS: dict[tuple[int, int], SparsePolynomials] = {}
 
 
-def polynomials_of(program, max_active: int) -> SparsePolynomials:
+def polynomials_of(program: Circuit, max_active: int) -> SparsePolynomials:
     """The shared SparsePolynomials of `program`, dropped when the program is."""
     key = (id(program), max_active)
     cached = _POLYNOMIALS.get(key)
@@ -205,7 +205,6 @@ def _keys(rows: np.ndarray, n: int) -> np.ndarray:
 def _subsets(n: int, size: int) -> np.ndarray:
     """(C(n, <= size), size): every subset of range(n) of at most `size`
     elements, sorted, padded with n."""
-    from superpose.compiler.multilinear import count_patterns
     rows = np.full((count_patterns(n, size), size), n, dtype=np.int64)
     i = 1  # row 0: the empty subset
     for k in range(1, min(n, size) + 1):
@@ -307,7 +306,6 @@ def _draw_default(n: int, max_active: int, non_default: np.ndarray, count: int,
     side is listed instead, as the complement of `non_default` among all the
     patterns. Listing `non_default` already cost about as much, so this at most
     doubles the work (and never loops: the empty pattern is always default)."""
-    from superpose.compiler.multilinear import count_patterns
     by_size = np.array([comb(n, k) for k in range(min(n, max_active) + 1)], dtype=float)
     n_default = count_patterns(n, max_active) - non_default.size
     if n_default < count:
@@ -327,7 +325,7 @@ def _draw_default(n: int, max_active: int, non_default: np.ndarray, count: int,
     return np.concatenate(drawn)[:count]
 
 
-def _draw_by_polynomial(program, signal: int, support: list[int], n: int, max_active: int,
+def _draw_by_polynomial(program: Circuit, signal: int, support: list[int], n: int, max_active: int,
                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(on (n, max_active) input indices padded with -1, wanted (n,)): the
     stratified draw of the support patterns, without enumerating them."""
@@ -349,7 +347,7 @@ def _draw_by_polynomial(program, signal: int, support: list[int], n: int, max_ac
     return np.append(np.asarray(support, dtype=np.int64), -1)[rows], wanted
 
 
-def _draw_by_enumeration(program, signal: int, support: list[int], n: int, max_active: int | None,
+def _draw_by_enumeration(program: Circuit, signal: int, support: list[int], n: int, max_active: int | None,
                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(on (n, width) input indices padded with -1, wanted (n,)): the
     stratified draw among every pattern."""
@@ -374,12 +372,11 @@ def _padded(patterns: list[tuple[int, ...]], width: int) -> np.ndarray:
     return padded
 
 
-def sample_gate(program, signal: int, support: list[int], n: int, max_active: int | None,
+def sample_gate(program: Circuit, signal: int, support: list[int], n: int, max_active: int | None,
                 rng: np.random.Generator, enumeration_limit: int = ENUMERATION_LIMIT) -> GateSamples:
     """n inputs for one gate, half true and half false; a gate constant on the
     allowed inputs gets all n on the side it takes. Sparse supports with more
     than `enumeration_limit` patterns are drawn through the gate's polynomial."""
-    from superpose.compiler.multilinear import count_patterns
     m = program.n_inputs
     if max_active is not None and count_patterns(len(support), max_active) > enumeration_limit:
         on, wanted = _draw_by_polynomial(program, signal, support, n, max_active, rng)
@@ -406,10 +403,9 @@ def _filled(on: np.ndarray, outside: np.ndarray, m: int, max_active: int, rng: n
     return sp.csr_matrix((np.ones(columns.size, np.float32), columns, indptr), shape=(on.shape[0], m))
 
 
-def every_support_pattern(program, support: list[int], max_active: int, rng: np.random.Generator) -> sp.csr_matrix:
+def every_support_pattern(program: Circuit, support: list[int], max_active: int, rng: np.random.Generator) -> sp.csr_matrix:
     """One input per pattern of at most `max_active` support features on, the
     remaining active slots filled with random features outside the support:
     (count_patterns(len(support), max_active), n_inputs) CSR of 0/1."""
-    from superpose.compiler.multilinear import sparse_patterns
     on = _padded(sparse_patterns(support, max_active), max_active)
     return _filled(on, np.setdiff1d(np.arange(program.n_inputs), support), program.n_inputs, max_active, rng)

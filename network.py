@@ -1,4 +1,7 @@
-"""CompiledCircuit: ReLU layers, the names of what they compute, and readouts.
+"""The network representation: ReLU layers, the names of what they compute,
+readouts, and the forward pass. The bottom of the package: the compiler's
+lowerings produce a CompiledCircuit, the runtime (artifact, report, torch
+export, verify) consumes one, and this module imports neither.
 
     h_0 = x                                   (batch, n_inputs)
     h_l = act_l(h_{l-1} @ W_l.T + b_l)        act is ReLU, or identity for a
@@ -12,15 +15,12 @@ A value is true when its readout is above THRESHOLD. Weights stay sparse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-if TYPE_CHECKING:
-    import torch
-
-    from superpose.compiler.ir import Circuit
+from superpose.compiler.ir import Circuit
 
 THRESHOLD = 0.5  # a gate is true when its readout is above this
 
@@ -127,7 +127,7 @@ class CompiledCircuit:
     gate_readout: Readout
     output_readout: Readout
     meta: dict[str, Any] = field(default_factory=dict)
-    program: "Circuit | None" = None
+    program: Circuit | None = None
 
     @property
     def n_inputs(self) -> int:
@@ -206,20 +206,3 @@ class CompiledCircuit:
     def gate_values(self, x: np.ndarray) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, n_gates) float32 readouts."""
         return self.read(x, self.gate_readout)
-
-    def error_report(self, samples: int = 1000, max_active: int | None = None, seed: int = 0,
-                     progress: bool = False, confirm: int = 0):
-        """Per-gate error on the stratified test distribution (runtime.report)."""
-        from superpose.runtime.report import error_report
-        return error_report(self, samples=samples, max_active=max_active, seed=seed, progress=progress,
-                            confirm=confirm)
-
-    def to_torch(self) -> "torch.nn.Module":
-        """The circuit as a torch.nn.Module of nn.Linear and nn.ReLU (float32, CPU)."""
-        from superpose.runtime.torch_module import CircuitModule
-        return CircuitModule(self)
-
-    def save(self, path: str) -> None:
-        """Write the circuit to a safetensors file, atomically."""
-        from superpose.runtime.artifact import save
-        save(self, path)

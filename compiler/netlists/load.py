@@ -1,0 +1,36 @@
+"""Reading a netlist file in any of the known formats into the IR."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from superpose.compiler.errors import CompileError
+from superpose.compiler.ir import Circuit
+from superpose.compiler.netlists.aiger import parse_aiger
+from superpose.compiler.netlists.bench import parse_bench
+from superpose.compiler.netlists.blif import parse_blif
+
+NETLIST_FORMATS = ("bench", "aiger", "blif")
+NETLIST_SUFFIXES = {".bench": "bench", ".aag": "aiger", ".aig": "aiger", ".blif": "blif"}  # suffix -> format
+
+
+def load_netlist(path: str | os.PathLike, format: str | None = None) -> Circuit:
+    """Read a netlist file; the format comes from `format` ("bench", "aiger",
+    "blif") or else from the file's suffix. CompileError on a malformed file."""
+    path = Path(path)
+    if format is None:
+        format = NETLIST_SUFFIXES.get(path.suffix.lower())
+        if format is None:
+            raise CompileError(f"{path}: cannot tell the netlist format from the suffix "
+                               f"{path.suffix or '(none)'!r}: known suffixes are {', '.join(NETLIST_SUFFIXES)}")
+    elif format not in NETLIST_FORMATS:
+        raise CompileError(f"{path}: unknown netlist format {format!r}: known formats are "
+                           f"{', '.join(NETLIST_FORMATS)}")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CompileError(f"{path}: cannot read: {err.strerror}") from None
+    if format == "aiger":
+        return parse_aiger(data, str(path))
+    parse = parse_bench if format == "bench" else parse_blif
+    return parse(data.decode("utf-8", errors="replace"), str(path))

@@ -1,0 +1,73 @@
+"""The whole pipeline, stage after stage: file or text -> IR -> lowering -> CompiledCircuit."""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from superpose.compiler.netlists.load import NETLIST_SUFFIXES, load_netlist
+from superpose.compiler.netlists.simplify import simplify as simplify_netlist
+from superpose.compiler.errors import CompileError
+from superpose.compiler.frontend import circuit_from_file, circuit_from_source
+from superpose.compiler.ir import Circuit
+from superpose.compiler.sparsity import analyse_sparsity
+from superpose.compiler.strategies import default_strategy, strategy_named, strategy_options, strategy_taking
+from superpose.network import CompiledCircuit
+
+
+def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int = 0, sparsity: int | None = None,
+                    options: Any = None, **option_values: Any) -> CompiledCircuit:
+    """Lower an IR circuit with `strategy` (a name in compiler.strategies.STRATEGIES;
+    default "hub" when the circuit has a sparsity, else "exact"), configured by
+    `options` (the strategy's options type, which alone names the strategy) or
+    by its options as keywords, e.g. compile_circuit(c, strategy="chained",
+    target_error=0.001).
+
+    `sparsity` replaces the circuit's declared sparsity (the caller's circuit
+    is not changed). `seed` drives every random choice, so the same inputs give
+    the same weights. With a sparsity, meta["sparsity_levels"] holds
+    SparsityReport.rows(). CompileError on options that do not fit."""
+    if sparsity is not None:
+        if not 1 <= sparsity <= circuit.n_inputs:
+            raise CompileError(f"sparsity must be between 1 and the number of inputs ({circuit.n_inputs}), "
+                               f"got {sparsity}")
+        circuit = replace(circuit, sparsity=sparsity)
+    if strategy is None:
+        strategy = default_strategy(circuit) if options is None else strategy_taking(options).name
+    chosen = strategy_named(strategy)
+    chosen_options = strategy_options(chosen, options, **option_values)
+    if chosen.needs_sparsity and circuit.sparsity is None:
+        raise CompileError(f"strategy {chosen.name!r} needs a sparsity: declare 'sparsity s' in "
+                           f"{circuit.name}'s program or pass sparsity=s")
+    compiled = chosen.lower(circuit, chosen_options, np.random.default_rng(seed))
+    compiled.meta["seed"] = seed
+    if circuit.sparsity is not None:
+        compiled.meta["sparsity_levels"] = analyse_sparsity(circuit, circuit.sparsity).rows()
+    return compiled
+
+
+def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify: bool = True) -> Circuit:
+    """Read a program (.sbp) or a netlist (.bench, .aag, .aig, .blif) into the IR.
+    A netlist is simplified (netlists.simplify: buffer chains collapsed, same-op
+    gates merged) unless `simplify` is False; only gates outputs read keep their names."""
+    if format == "sbp":
+        return circuit_from_file(path)
+    if format is not None or Path(path).suffix.lower() in NETLIST_SUFFIXES:
+        circuit = load_netlist(path, format=format)
+        return simplify_netlist(circuit) if simplify else circuit
+    return circuit_from_file(path)
+
+
+def compile_file(path: str | os.PathLike, *, seed: int = 0, format: str | None = None, simplify: bool = True,
+                 **kwargs: Any) -> CompiledCircuit:
+    """Compile a program or netlist file (keywords as load_circuit and compile_circuit);
+    CompileError on bad input."""
+    return compile_circuit(load_circuit(path, format=format, simplify=simplify), seed=seed, **kwargs)
+
+
+def compile_source(text: str, *, filename: str = "<string>", seed: int = 0, **kwargs: Any) -> CompiledCircuit:
+    """Compile program text (keywords as compile_circuit); CompileError on bad input."""
+    return compile_circuit(circuit_from_source(text, filename), seed=seed, **kwargs)
