@@ -21,9 +21,9 @@ tests/test_layering.py checks it):
   4. compiler/sampling.py, sparsity.py            analyses of a program
   5. network.py                                   CompiledCircuit: layers, readouts, forward pass
   6. compiler front ends (source, parse, check, frontend, emit_dsl, netlists/)
-  7. compiler lowerings (lower_*, embeddings) and strategies.py
+  7. compiler lowerings (lowering, hub_packing, lower_*, embeddings) and strategies.py
   8. compiler/pipeline.py                         file or text -> CompiledCircuit
-  9. runtime/ (artifact, report, depth_report, torch_module, bounds, verify)
+  9. runtime/ (artifact, report, depth_report, torch_module, bounds, verify/)
  10. runtime/cli.py, runtime/pytest_plugin.py
 """
 from superpose._lazy import lazy_exports

@@ -25,24 +25,6 @@ from superpose.compiler.ir import Circuit
 THRESHOLD = 0.5  # a gate is true when its readout is above this
 
 
-def sparse_rows(rows: list[tuple[tuple[int, float], ...]], n_columns: int) -> sp.csr_matrix:
-    """A float32 CSR matrix from rows given as (column, value) pairs."""
-    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum([len(r) for r in rows])
-    columns = np.fromiter((j for r in rows for j, _ in r), dtype=np.int64, count=int(indptr[-1]))
-    values = np.fromiter((c for r in rows for _, c in r), dtype=np.float32, count=int(indptr[-1]))
-    matrix = sp.csr_matrix((values, columns, indptr), shape=(len(rows), n_columns))
-    matrix.sum_duplicates()
-    return matrix
-
-
-def _times_transpose(h: np.ndarray | sp.spmatrix, matrix: sp.csr_matrix) -> np.ndarray:
-    """h @ matrix.T as a dense float32 array; h may be sparse (s-sparse inputs)."""
-    if sp.issparse(h):
-        return np.asarray(h @ matrix.T.toarray(), dtype=np.float32)
-    return np.asarray((matrix @ h.T).T, dtype=np.float32)
-
-
 def _dense(product: np.ndarray | sp.spmatrix) -> np.ndarray:
     """A matrix product as a dense float32 array."""
     return product.toarray().astype(np.float32, copy=False) if sp.issparse(product) \
@@ -97,12 +79,21 @@ class Readout:
     def n_values(self) -> int:
         return self.bias.shape[0]
 
-    def apply(self, activations: list[np.ndarray]) -> np.ndarray:
-        """activations[l]: (batch, width_l) -> (batch, n_values) float32."""
-        out = np.tile(self.bias, (activations[0].shape[0], 1))
-        for block, h in zip(self.blocks, activations):
+    def read_columns(self, hs_t: list[np.ndarray | sp.spmatrix]) -> np.ndarray:
+        """hs_t[l]: (width_l, batch), transposed activations -> (n_values, batch) float32."""
+        out_t = np.repeat(self.bias[:, None], hs_t[0].shape[1], axis=1)
+        for block, h_t in zip(self.blocks, hs_t):
             if block.nnz:
-                out += _times_transpose(h, block)
+                out_t += _dense(block @ h_t)
+        return out_t
+
+    def read_diagonal(self, rows: np.ndarray, hs_t: list[np.ndarray | sp.spmatrix]) -> np.ndarray:
+        """(batch,) float64: value rows[b] on activation column b, for checking
+        one value per input without the (len(rows), batch) product."""
+        out = self.bias[rows].astype(np.float64)
+        for block, h_t in zip(self.blocks, hs_t):
+            if block.nnz:
+                out += np.asarray(block[rows].multiply(h_t.T).sum(axis=1)).ravel()
         return out
 
     def select(self, rows: np.ndarray) -> "Readout":
@@ -176,20 +167,30 @@ class CompiledCircuit:
         x = self._inputs(x)
         return x.T.tocsr() if sp.issparse(x) else np.ascontiguousarray(x.T)
 
-    def activations(self, x: np.ndarray) -> list[np.ndarray]:
-        """x: (batch, n_inputs) of 0/1 -> [h_0, ..., h_L], h_l: (batch, width_l)."""
-        hs_t = [self._columns(x)]
+    def forward_columns(self, x_t: np.ndarray | sp.spmatrix) -> list[np.ndarray | sp.spmatrix]:
+        """The forward pass on transposed inputs x_t: (n_inputs, batch), dense
+        or sparse -> [h_0 = x_t, h_1, ..., h_L], h_l: (width_l, batch)."""
+        hs_t = [x_t]
         for layer in self.layers:
             hs_t.append(layer.apply_columns(hs_t[-1]))
-        return [h.T for h in hs_t]
+        return hs_t
+
+    def activations(self, x: np.ndarray) -> list[np.ndarray]:
+        """x: (batch, n_inputs) of 0/1 -> [h_0, ..., h_L], h_l: (batch, width_l)."""
+        return [h.T for h in self.forward_columns(self._columns(x))]
 
     def read(self, x: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
-        """x: (batch, n_inputs) of 0/1 -> (batch, readout.n_values) float32.
+        """x: (batch, n_inputs) of 0/1 -> (batch, readout.n_values) float32 (read_columns)."""
+        return self.read_columns(self._columns(x), readout).T
 
-        Same as readout.apply(self.activations(x)), but holds one activation at
-        a time and stops after the last layer the readout reads: a deep circuit
-        with wide layers fits in memory, and shallow gates cost shallow passes."""
-        h_t = self._columns(x)
+    def read_columns(self, x_t: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
+        """x_t: (n_inputs, batch) transposed inputs -> (readout.n_values, batch) float32.
+
+        Same as readout.read_columns(self.forward_columns(x_t)), but holds one
+        activation at a time and stops after the last layer the readout reads:
+        a deep circuit with wide layers fits in memory, and shallow gates cost
+        shallow passes."""
+        h_t = x_t
         out_t = np.repeat(readout.bias[:, None], h_t.shape[1], axis=1)
         read_layers = [l for l, block in enumerate(readout.blocks) if block.nnz]
         for l in range(max(read_layers, default=0) + 1):
@@ -197,7 +198,7 @@ class CompiledCircuit:
                 h_t = self.layers[l - 1].apply_columns(h_t)
             if readout.blocks[l].nnz:
                 out_t += _dense(readout.blocks[l] @ h_t)
-        return out_t.T
+        return out_t
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, n_outputs) float32 readouts."""

@@ -19,7 +19,7 @@ def evaluate(circuit: Circuit, x: np.ndarray) -> np.ndarray:
     values = np.zeros((x.shape[0], circuit.n_signals), dtype=bool)
     values[:, : circuit.n_inputs] = x != 0
     for i, node in enumerate(circuit.nodes):
-        values[:, circuit.n_inputs + i] = _node_value(node.op, node.k, node.operands, values)
+        values[:, circuit.n_inputs + i] = node_value(node.op, node.k, node.operands, values)
     return values
 
 
@@ -28,7 +28,9 @@ def _literal(values: np.ndarray, lit: Lit) -> np.ndarray:
     return ~column if lit.negated else column
 
 
-def _node_value(op: Op, k: int, operands: tuple[Lit, ...], values: np.ndarray) -> np.ndarray:
+def node_value(op: Op, k: int, operands: tuple[Lit, ...], values: np.ndarray) -> np.ndarray:
+    """(batch,) bool: one gate (op, k as in ir.Node) reading the columns of
+    `values` (batch, n) that its operand literals name: the semantics of every op."""
     if op is Op.CONST:
         return np.full(values.shape[0], bool(k))
     if op is Op.BUF:

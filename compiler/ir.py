@@ -139,6 +139,21 @@ class Circuit:
         return support
 
 
+def resolve_buffers(circuit: Circuit) -> list[Lit]:
+    """(n_signals,) for every signal, the literal of the non-BUF signal it
+    equals: a BUF is an alias, so the passes read through it."""
+    base: list[Lit] = [Lit(i) for i in range(circuit.n_inputs)]
+    for i, node in enumerate(circuit.nodes):
+        base.append(read_through(base, node.operands[0]) if node.op is Op.BUF else Lit(circuit.n_inputs + i))
+    return base
+
+
+def read_through(base: list[Lit], lit: Lit) -> Lit:
+    """The literal of a non-BUF signal that `lit` equals (base: resolve_buffers)."""
+    target = base[lit.signal]
+    return Lit(target.signal, target.negated != lit.negated)
+
+
 def circuit_to_json(circuit: Circuit) -> dict:
     """A compact JSON-able form of the circuit (no source positions), stored in
     artifacts so that a compiled network carries its own ground truth."""

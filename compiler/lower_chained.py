@@ -9,7 +9,7 @@ W = T_k . R_{k-1}. Every level has two plans:
 
 - superposed: every gate is a polynomial of its own operand features (ORs as
   the sum of their literals). Pairwise ANDs that only need to be right after
-  thresholding go on shared hub neurons (lower_superposed.pack_pairs /
+  thresholding go on shared hub neurons (hub_packing.pack_pairs /
   hub_layer, with hub weight = the most features of the level seen on at once).
   Pairs are then measured on the compiled weights, on the inputs of the gates
   whose reports they decide (ProbeSamples: every support pattern of a gate that
@@ -36,19 +36,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations, product
 
 import numpy as np
 import scipy.sparse as sp
 
 from superpose.compiler.errors import CompileError
-from superpose.compiler.interpret import _node_value, evaluate
-from superpose.compiler.ir import Circuit, Lit, Op
-from superpose.compiler.lower_superposed import (CONSTANT, HubNeuron, check_target_error, choose_danger_limit,
-                                                 hub_layer, pack_pairs, pair_errors, tolerates_thresholding)
-from superpose.compiler.multilinear import count_patterns
+from superpose.compiler.interpret import evaluate
+from superpose.compiler.ir import Circuit, Lit, Op, resolve_buffers
+from superpose.compiler.hub_packing import (CONSTANT, choose_danger_limit, hub_layer, pack_pairs, pair_errors,
+                                            tolerates_thresholding, without_pairs)
+from superpose.compiler.multilinear import complement, count_patterns, node_polynomial
 from superpose.compiler.sampling import every_support_pattern, sample_gate
-from superpose.network import CompiledCircuit, Layer, Readout
+from superpose.compiler.lowering import Affine, check_target_error, combine, csr_from_rows, negate, readout_from_affines
+from superpose.network import THRESHOLD, CompiledCircuit, Layer
 
 MAX_OPERANDS = 12          # a gate's polynomial over its operands has up to 2^n terms
 # clean(g) is exactly 0 at or below RESET_LOW and 1 at or above RESET_HIGH: a hub
@@ -63,7 +63,6 @@ UNIFORM_PROBES = 2000      # uniform s-sparse inputs among every level's probes 
 PROBE_CHUNK = 8192         # probe samples evaluated at a time (bounds memory)
 HUB_MIN_PAIRS = 16         # fewer pairs than this in a level: exact neurons are as cheap and exact
 
-Affine = tuple[dict[int, float], float]  # (unit -> weight over one activation, bias)
 
 
 LEVEL_PLANS = ("auto", "always")  # ChainOptions.superpose
@@ -86,16 +85,11 @@ class ChainOptions:
 def _resolve(circuit: Circuit) -> list[Lit | bool]:
     """For every signal, the literal of a non-BUF, non-CONST signal it equals,
     or a bool for a constant."""
-    base: list[Lit | bool] = [Lit(i) for i in range(circuit.n_inputs)]
-    for node in circuit.nodes:
-        if node.op is Op.CONST:
-            base.append(bool(node.k))
-        elif node.op is Op.BUF:
-            inner, neg = base[node.operands[0].signal], node.operands[0].negated
-            base.append((inner != neg) if isinstance(inner, bool) else (~inner if neg else inner))
-        else:
-            base.append(Lit(len(base)))
-    return base
+    folded: list[Lit | bool] = []
+    for lit in resolve_buffers(circuit):
+        node = circuit.node_of(lit.signal)
+        folded.append(bool(node.k) != lit.negated if node is not None and node.op is Op.CONST else lit)
+    return folded
 
 
 def local_polynomial(circuit: Circuit, signal: int, base: list[Lit | bool],
@@ -118,26 +112,11 @@ def local_polynomial(circuit: Circuit, signal: int, base: list[Lit | bool],
                 poly[()] = poly.get((), 0.0) + o.negated
                 poly[(o.signal,)] = poly.get((o.signal,), 0.0) + (-1.0 if o.negated else 1.0)
         return {t: c for t, c in poly.items() if c}
-    patterns = list(product((0, 1), repeat=len(variables)))
-    columns = {v: np.array([p[i] for p in patterns], bool) for i, v in enumerate(variables)}
-    values = np.zeros((len(patterns), len(operands)), bool)
-    local = []
-    for j, o in enumerate(operands):
-        if isinstance(o, bool):
-            values[:, j] = o
-            local.append(Lit(j))
-        else:
-            values[:, j] = columns[o.signal]
-            local.append(Lit(j, o.negated))
-    truth = _node_value(node.op, node.k, tuple(local), values).astype(np.float64)
-    index = {tuple(v for v, bit in zip(variables, p) if bit): i for i, p in enumerate(patterns)}
-    poly: dict[tuple[int, ...], float] = {}
-    for monomial in index:  # Moebius inversion over the subsets of each monomial
-        c = sum((-1) ** (len(monomial) - len(u)) * truth[index[u]]
-                for r in range(len(monomial) + 1) for u in combinations(monomial, r))
-        if c:
-            poly[monomial] = float(c)
-    return poly
+    literals = [({(): 1} if o else {}) if isinstance(o, bool)
+                else complement({(o.signal,): 1}) if o.negated else {(o.signal,): 1} for o in operands]
+    terms = node_polynomial(node.op, node.k, literals, max_active=len(variables))  # not truncated
+    # in the order of the gate's truth table over `variables`, first variable most significant
+    return {t: float(terms[t]) for t in sorted(terms, key=lambda t: [v in t for v in variables])}
 
 
 def _operand_literals(circuit: Circuit, signal: int, base: list[Lit | bool]) -> list[Lit | bool]:
@@ -242,7 +221,7 @@ def measured_pair_errors(rows: list[dict[int, float]], biases: list[float],
         est = z @ reads + offset
         on = chunk.toarray()
         seen = on[:, first] | on[:, second]
-        missed = ((est > 0.5) != (on[:, first] & on[:, second])) & seen
+        missed = ((est > THRESHOLD) != (on[:, first] & on[:, second])) & seen
         members = sp.csr_matrix((np.ones(chunk.shape[0], np.int64), block[i:i + PROBE_CHUNK],
                                  np.arange(chunk.shape[0] + 1)), shape=(chunk.shape[0], n_blocks))
         wrong = wrong + sp.csr_matrix(missed.T.astype(np.int64)) @ members
@@ -252,19 +231,6 @@ def measured_pair_errors(rows: list[dict[int, float]], biases: list[float],
     rates = np.asarray(wrong[rows_of, blocks_of]).ravel() / np.asarray(relevant[rows_of, blocks_of]).ravel()
     np.maximum.at(worst, rows_of, rates)
     return dict(zip(pairs, worst.tolist()))
-
-
-def without_pairs(neurons: list[HubNeuron], pairs: set[tuple[int, int]]) -> list[HubNeuron]:
-    """The hub neurons with `pairs` removed: hubs and leaves left with no pair
-    go, and so do empty neurons."""
-    kept = []
-    for neuron in neurons:
-        hosted = [p for p in neuron.pairs if p not in pairs]
-        if hosted:
-            hubs = [h for h in neuron.hubs if any(h in p for p in hosted)]
-            leaves = {f for p in hosted for f in p if f not in hubs}
-            kept.append(HubNeuron(hubs, leaves, hosted))
-    return kept
 
 
 @dataclass
@@ -284,7 +250,7 @@ class _LevelPlan:
 
 
 def _literal_affine(lit: Lit, rep: dict[int, Affine]) -> Affine:
-    return _combine([(-1.0, rep[lit.signal])], 1.0) if lit.negated else rep[lit.signal]
+    return negate(rep[lit.signal]) if lit.negated else rep[lit.signal]
 
 
 def _add_products(rows: list[Affine], monomials, rep: dict[int, Affine]) -> dict[tuple[int, ...], list[tuple[int, float]]]:
@@ -292,7 +258,7 @@ def _add_products(rows: list[Affine], monomials, rep: dict[int, Affine]) -> dict
     estimate = {}
     for t in monomials:
         estimate[t] = [(len(rows), 1.0)]
-        rows.append(_combine([(1.0, rep[v]) for v in t], -(len(t) - 1.0)))
+        rows.append(combine([(1.0, rep[v]) for v in t], -(len(t) - 1.0)))
     return estimate
 
 
@@ -337,10 +303,10 @@ def _exact_plan(circuit: Circuit, gates: list[int], base: list[Lit | bool], rep:
         if op in (Op.AND, Op.OR) and len(lits) >= 2 and all(isinstance(l, Lit) for l in lits):
             total = [(1.0, _literal_affine(l, rep)) for l in lits]
             if op is Op.AND:
-                rows.append(_combine(total, -(len(lits) - 1.0)))
+                rows.append(combine(total, -(len(lits) - 1.0)))
                 values[n] = ({len(rows) - 1: 1.0}, 0.0)
             else:
-                rows.append(_combine([(-c, a) for c, a in total], 1.0))
+                rows.append(combine([(-c, a) for c, a in total], 1.0))
                 values[n] = ({len(rows) - 1: -1.0}, 1.0)
         else:
             polys[n] = local_polynomial(circuit, n, base, sum_or=False)
@@ -381,8 +347,8 @@ def _next_readouts(plan: _LevelPlan, later: set[int], read_later: set[int],
     for v, affine in readouts.items():
         if v in resets:
             cleaned[v] = ({len(rows): 1.0, len(rows) + 1: -1.0}, 0.0)
-            rows.append(_combine([(slope, affine)], -slope * RESET_LOW))
-            rows.append(_combine([(slope, affine)], -slope * RESET_HIGH))
+            rows.append(combine([(slope, affine)], -slope * RESET_LOW))
+            rows.append(combine([(slope, affine)], -slope * RESET_HIGH))
         else:
             cleaned[v] = ({len(rows): 1.0}, 0.0)
             rows.append(affine)
@@ -423,7 +389,7 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
         kept = [e for p, e in measured.items() if p not in failing]
         predicted = pair_errors(neurons, len(features), weight)
         for row, b in zip(hub_rows, hub_biases):
-            rows.append(_combine([(w, rep[features[f]]) for f, w in row.items()], b))
+            rows.append(combine([(w, rep[features[f]]) for f, w in row.items()], b))
         for pair, terms in hub_estimate.items():
             estimate[tuple(features[f] for f in pair)] = terms
         facts.update(wire_sparsity=wire_count, probe_samples=probes.shape[0], danger_limit=limit,
@@ -439,7 +405,7 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
 
 
 class _Builder:
-    """Layers under construction and the readout entries of the gates."""
+    """Layers under construction, and the width of every activation so far."""
 
     def __init__(self, m: int):
         self.layers: list[Layer] = []
@@ -447,26 +413,10 @@ class _Builder:
 
     def add_layer(self, rows: list[Affine], kind: str) -> int:
         """Add ReLU(row . h_last + bias) for every row; return the new activation index."""
-        width_in = self.widths[-1]
-        indptr = np.cumsum([0] + [len(r) for r, _ in rows])
-        cols = np.fromiter((c for r, _ in rows for c in r), np.int64, int(indptr[-1]))
-        vals = np.fromiter((w for r, _ in rows for w in r.values()), np.float32, int(indptr[-1]))
-        weight = sp.csr_matrix((vals, cols, indptr), shape=(len(rows), width_in))
-        weight.sum_duplicates()
+        weight = csr_from_rows([row for row, _ in rows], self.widths[-1])
         self.layers.append(Layer(weight, np.asarray([b for _, b in rows], np.float32), relu=True, kind=kind))
         self.widths.append(len(rows))
         return len(self.widths) - 1
-
-
-def _combine(terms: list[tuple[float, Affine]], offset: float = 0.0) -> Affine:
-    """sum(c * affine) + offset as one affine row."""
-    row: dict[int, float] = {}
-    bias = offset
-    for c, (r, b) in terms:
-        for unit, w in r.items():
-            row[unit] = row.get(unit, 0.0) + c * w
-        bias += c * b
-    return {u: w for u, w in row.items() if w != 0.0}, bias
 
 
 def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Generator) -> CompiledCircuit:
@@ -533,7 +483,8 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
     return CompiledCircuit(
         name=circuit.name, input_names=list(circuit.input_names), gate_names=circuit.gate_names,
         output_names=circuit.output_names, layers=builder.layers,
-        gate_readout=_readout(gate_rows, builder.widths), output_readout=_readout(output_rows, builder.widths),
+        gate_readout=readout_from_affines(gate_rows, builder.widths),
+        output_readout=readout_from_affines(output_rows, builder.widths),
         meta=meta, program=circuit)
 
 
@@ -544,12 +495,5 @@ def _negate(lit: Lit | bool) -> Lit | bool:
 def _signal_readout(lit: Lit | bool, estimate_at: dict[int, tuple[int, Affine]]) -> tuple[int, Affine]:
     if isinstance(lit, bool):
         return 0, ({}, float(lit))
-    layer, (row, bias) = estimate_at[lit.signal]
-    return (layer, ({u: -w for u, w in row.items()}, 1.0 - bias)) if lit.negated else (layer, (row, bias))
-
-
-def _readout(rows: list[tuple[int, Affine]], widths: list[int]) -> Readout:
-    entries: list[list[tuple[int, int, float]]] = [[] for _ in widths]
-    for r, (layer, (row, _)) in enumerate(rows):
-        entries[layer].extend((r, unit, w) for unit, w in row.items())
-    return Readout.from_entries(entries, len(rows), widths, np.asarray([b for _, (_, b) in rows], np.float32))
+    layer, value = estimate_at[lit.signal]
+    return layer, negate(value) if lit.negated else value

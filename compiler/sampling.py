@@ -23,28 +23,25 @@ Both are exact: the same distribution as enumerating, from different draws.
 """
 from __future__ import annotations
 
-import weakref
-from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache, reduce
+from functools import lru_cache
 from itertools import combinations
 from math import comb
 
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.compiler.ir import Circuit, Lit, Node, Op
-from superpose.compiler.multilinear import count_patterns, evaluate_cone, sparse_patterns
+from superpose.compiler.ir import Circuit, Lit
+from superpose.compiler.multilinear import (Monomial, Polynomial, count_patterns, evaluate_cone, polynomials_of,
+                                            sparse_patterns, subset_rows)
 
 MAX_ENUMERATED_SUPPORT = 16  # dense programs: supports larger than this are sampled, not enumerated
+DENSE_PATTERN_DRAWS = 4096   # ... from this many uniform patterns of the support (duplicates merged)
+DENSE_ON_PROBABILITY = 0.5   # without a sparsity, every input is allowed: each feature is on with this chance
 ENUMERATION_LIMIT = 20_000  # sparse supports with more patterns are sampled through the polynomial:
 # enumerating 20k patterns costs ~0.1-0.2 s per gate (the polynomial: ~1-2 ms), and every support
 # of at most 49 inputs at s = 3 (199 at s = 2) stays under it, so the samples of the supports that
 # could be enumerated before (reports, probes of supports <= 32) stay exactly what they were
-
-Monomial = tuple[int, ...]            # sorted input indices; () is the constant term
-Polynomial = dict[Monomial, int]      # nonzero integer coefficients of monomials of degree <= s
-
 
 @dataclass
 class GateSamples:
@@ -58,7 +55,7 @@ def _patterns_by_value(program: Circuit, signal: int, support: list[int], max_ac
     if max_active is not None or len(support) <= MAX_ENUMERATED_SUPPORT:
         patterns = sparse_patterns(support, len(support) if max_active is None else max_active)
     else:
-        on = rng.random((4096, len(support))) < 0.5
+        on = rng.random((DENSE_PATTERN_DRAWS, len(support))) < DENSE_ON_PROBABILITY
         patterns = sorted({tuple(np.asarray(support)[row].tolist()) for row in on})
     return patterns, evaluate_cone(program, Lit(signal), patterns)
 
@@ -79,119 +76,6 @@ def _distinct_fill(slots: np.ndarray, outside: np.ndarray, rng: np.random.Genera
     return fill
 
 
-def _complement(p: Polynomial) -> Polynomial:
-    """1 - p."""
-    out = {t: -c for t, c in p.items()}
-    out[()] = out.get((), 0) + 1
-    return {t: c for t, c in out.items() if c}
-
-
-def _add(p: Polynomial, q: Polynomial, scale: int = 1) -> Polynomial:
-    """p + scale * q."""
-    out = dict(p)
-    for t, c in q.items():
-        out[t] = out.get(t, 0) + scale * c
-    return {t: c for t, c in out.items() if c}
-
-
-def _product(p: Polynomial, q: Polynomial, max_active: int) -> Polynomial:
-    """p * q without the monomials of degree > max_active (x^2 = x).
-
-    A pair of monomials whose degrees add up to more than max_active only fits
-    if they share a variable, so those pairs are found through an index of q
-    by variable instead of trying every pair."""
-    if len(p) > len(q):
-        p, q = q, p
-    by_degree: dict[int, list] = defaultdict(list)
-    containing: dict[int, list] = defaultdict(list)
-    for t, c in q.items():
-        by_degree[len(t)].append((t, c))
-        for v in t:
-            containing[v].append((t, c))
-    out: dict[Monomial, int] = defaultdict(int)
-    for t1, c1 in p.items():
-        room, own = max_active - len(t1), set(t1)
-        for degree in range(room + 1):
-            for t2, c2 in by_degree[degree]:
-                out[tuple(sorted(own.union(t2)))] += c1 * c2
-        for v in t1:
-            for t2, c2 in containing[v]:
-                if len(t2) > room and min(own.intersection(t2)) == v:  # each pair once, at its first shared variable
-                    union = own.union(t2)
-                    if len(union) <= max_active:
-                        out[tuple(sorted(union))] += c1 * c2
-    return {t: c for t, c in out.items() if c}
-
-
-def _node_polynomial(node: Node, operands: list[Polynomial], max_active: int) -> Polynomial:
-    """The polynomial of one gate from those of its (negation-applied) operands."""
-    times = lambda p, q: _product(p, q, max_active)
-    if node.op is Op.CONST:
-        return {(): 1} if node.k else {}
-    if node.op is Op.BUF:
-        return operands[0]
-    if node.op is Op.AND:
-        return reduce(times, operands)
-    if node.op is Op.OR:
-        return _complement(reduce(times, map(_complement, operands)))
-    if node.op is Op.XOR:  # a xor b = a + b - 2ab
-        return reduce(lambda p, q: _add(_add(p, q), times(p, q), -2), operands)
-    if node.op is Op.ATLEAST:  # exactly[j]: exactly j of the operands so far are true, j < k
-        exactly = [{(): 1}] + [{} for _ in range(node.k - 1)]
-        for lit in operands:
-            off = _complement(lit)
-            exactly = [_add(times(exactly[j], off), times(exactly[j - 1], lit) if j else {})
-                       for j in range(node.k)]
-        return _complement(reduce(_add, exactly))
-    raise ValueError(f"unknown op {node.op}")
-
-
-class SparsePolynomials:
-    """The polynomials of a program's signals over its inputs, truncated to
-    degree <= max_active: exact on every input with at most max_active ones
-    (compiler.multilinear explains why). Computed lazily, cone by cone in
-    topological order, and kept: `polynomials_of` shares one per program, so
-    the thousands of gates of a report pay for each signal once.
-
-    Holds no reference to the program (it is cached by the program's id, and
-    must not keep it alive); pass the same program to every call."""
-
-    def __init__(self, n_signals: int, max_active: int):
-        self.n_signals, self.max_active = n_signals, max_active
-        self._memo: dict[int, Polynomial] = {}
-
-    def of(self, program: Circuit, signal: int) -> Polynomial:
-        memo, stack = self._memo, [signal]
-        while stack:  # iterative: deep netlists would overflow recursion
-            top = stack[-1]
-            if top in memo:
-                stack.pop()
-            elif top < program.n_inputs:
-                memo[stack.pop()] = {(top,): 1}
-            else:
-                node = program.nodes[top - program.n_inputs]
-                missing = [o.signal for o in node.operands if o.signal not in memo]
-                if missing:
-                    stack.extend(missing)
-                    continue
-                operands = [_complement(memo[o.signal]) if o.negated else memo[o.signal] for o in node.operands]
-                memo[stack.pop()] = _node_polynomial(node, operands, self.max_active)
-        return memo[signal]
-
-
-_POLYNOMIALS: dict[tuple[int, int], SparsePolynomials] = {}
-
-
-def polynomials_of(program: Circuit, max_active: int) -> SparsePolynomials:
-    """The shared SparsePolynomials of `program`, dropped when the program is."""
-    key = (id(program), max_active)
-    cached = _POLYNOMIALS.get(key)
-    if cached is None or cached.n_signals != program.n_signals:  # a program that grew is a new program
-        cached = _POLYNOMIALS[key] = SparsePolynomials(program.n_signals, max_active)
-        weakref.finalize(program, _POLYNOMIALS.pop, key, None)
-    return cached
-
-
 def _keys(rows: np.ndarray, n: int) -> np.ndarray:
     """(k,) int64: patterns given as (k, max_active) sorted positions in a
     support of n features, padded with n, read as numbers in base n + 1."""
@@ -204,14 +88,9 @@ def _keys(rows: np.ndarray, n: int) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _subsets(n: int, size: int) -> np.ndarray:
     """(C(n, <= size), size): every subset of range(n) of at most `size`
-    elements, sorted, padded with n."""
-    rows = np.full((count_patterns(n, size), size), n, dtype=np.int64)
-    i = 1  # row 0: the empty subset
-    for k in range(1, min(n, size) + 1):
-        block = np.array(list(combinations(range(n), k)), dtype=np.int64)
-        rows[i:i + len(block), :k] = block
-        i += len(block)
-    return rows
+    elements (multilinear.subset_rows), padded with n, the padding of a key."""
+    rows = subset_rows(n, size)
+    return np.where(rows < 0, n, rows)
 
 
 def _rows(keys: np.ndarray, n: int, max_active: int) -> np.ndarray:
@@ -309,7 +188,8 @@ def _draw_default(n: int, max_active: int, non_default: np.ndarray, count: int,
     by_size = np.array([comb(n, k) for k in range(min(n, max_active) + 1)], dtype=float)
     n_default = count_patterns(n, max_active) - non_default.size
     if n_default < count:
-        every = _subsets.__wrapped__(n, max_active)  # not cached: it can be large, and this is rare
+        every = subset_rows.__wrapped__(n, max_active)  # not kept: it can be large, and this is rare
+        every = np.where(every < 0, n, every)
         default = every[~np.isin(_keys(every, n), non_default)]
         return default[rng.choice(len(default), size=count)]
     accept = n_default / by_size.sum()
@@ -385,7 +265,7 @@ def sample_gate(program: Circuit, signal: int, support: list[int], n: int, max_a
     outside = np.setdiff1d(np.arange(m), support)
     if max_active is None:
         dense = np.zeros((n, m), dtype=np.float32)
-        dense[:, outside] = rng.random((n, outside.size)) < 0.5
+        dense[:, outside] = rng.random((n, outside.size)) < DENSE_ON_PROBABILITY
         rows, cols = np.nonzero(on >= 0)
         dense[rows, on[rows, cols]] = 1.0
         return GateSamples(sp.csr_matrix(dense), wanted)

@@ -33,8 +33,8 @@ from math import comb
 
 import numpy as np
 
-from superpose.compiler.interpret import _node_value, evaluate
-from superpose.compiler.ir import Circuit, Lit, Op
+from superpose.compiler.interpret import evaluate, node_value
+from superpose.compiler.ir import Circuit, Lit, Op, resolve_buffers
 from superpose.compiler.multilinear import count_patterns, sparse_patterns
 
 MAX_PATTERNS = 4096     # wires with more patterns (of at most s features on) count as possibly on, unenumerated
@@ -204,7 +204,7 @@ class _Pairs:
                 negated = flip[read] != np.array([lit.negated for lit in lits])
                 operand = base[read][gate_of_pair]
                 columns[:, slot] = on[self.index_in(operand, self.pattern[pairs])] != negated[gate_of_pair]
-            on[pairs] = _node_value(Op(op), k, tuple(Lit(slot) for slot in range(arity)), columns)
+            on[pairs] = node_value(Op(op), k, tuple(Lit(slot) for slot in range(arity)), columns)
         buffers = np.flatnonzero((base != np.arange(circuit.n_signals)) & self.enumerated)
         counts = self.count[buffers]  # a buffer has its source's support, so the same patterns in the same order
         copied = on[_ranges(self.start[base[buffers]], counts)] != np.repeat(flip[buffers], counts)
@@ -213,14 +213,11 @@ class _Pairs:
 
 
 def _buffers_resolved(circuit: Circuit) -> tuple[np.ndarray, np.ndarray]:
-    """For every signal, the non-buffer signal it equals (base) and whether negated (flip)."""
-    base = np.arange(circuit.n_signals)
-    flip = np.zeros(circuit.n_signals, dtype=bool)
-    for signal, node in enumerate(circuit.nodes, circuit.n_inputs):
-        if node.op is Op.BUF:
-            lit = node.operands[0]
-            base[signal], flip[signal] = base[lit.signal], flip[lit.signal] != lit.negated
-    return base, flip
+    """(n_signals,) each: the non-buffer signal every signal equals (ir.resolve_buffers)
+    and whether negated."""
+    base = resolve_buffers(circuit)
+    return (np.fromiter((lit.signal for lit in base), dtype=np.int64, count=len(base)),
+            np.fromiter((lit.negated for lit in base), dtype=bool, count=len(base)))
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

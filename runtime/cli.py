@@ -18,7 +18,7 @@ from rich.table import Table
 
 from superpose.compiler.emit_dsl import emit_dsl
 from superpose.compiler.lower_chained import LEVEL_PLANS
-from superpose.compiler.lower_superposed import EMBEDDINGS
+from superpose.compiler.lower_superposed import EMBEDDINGS, NOISE_MARGIN, NOISY_EMBEDDING_STD
 from superpose.compiler.netlists.load import load_netlist
 from superpose.compiler.pipeline import compile_circuit, load_circuit
 from superpose.compiler.sparsity import summary_line, too_dense_warning
@@ -113,9 +113,9 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                       + ("a threshold reset after each superposed level a later one reads" if compiled.meta["control"]
                          else "naive chaining: no error control between levels"))
     noise = compiled.meta.get("embedding_noise_std")
-    if noise is not None and noise > 0.5 / 2.33:  # a one-sided 1% tail of a normal reaches 2.33 std
+    if noise is not None and noise > NOISY_EMBEDDING_STD:
         console.print(f"[yellow]warning:[/] interference through the {compiled.meta['embed_dim']}-dimensional "
-                      f"embedding has std up to {noise:.2f} per neuron against a margin of 0.5: expect gate "
+                      f"embedding has std up to {noise:.2f} per neuron against a margin of {NOISE_MARGIN}: expect gate "
                       f"errors well above --target-error; use a larger --embed-dim or none", style="yellow")
     _print_sparsity_summary(compiled, console)
     return 0

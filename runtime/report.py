@@ -120,6 +120,7 @@ def gate_samples(circuit: CompiledCircuit, n_samples: int, max_active: int | Non
 
 
 CONFIRM_FACTOR = 10  # re-measured gates get this many times the samples
+CONFIRM_SEED_OFFSET = 1_000_003  # ... drawn from this seed plus the report's: fresh, not the samples that ranked them
 
 
 def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, seed: int,
@@ -150,7 +151,7 @@ def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int 
         results = _measure(circuit, samples, max_active, seed, None, bar, "measuring gates")
         if confirm > 0:
             worst = sorted(results, key=lambda g: (-results[g].error, results[g].min_margin))[:confirm]
-            results.update(_measure(circuit, samples * CONFIRM_FACTOR, max_active, seed + 1_000_003,
+            results.update(_measure(circuit, samples * CONFIRM_FACTOR, max_active, seed + CONFIRM_SEED_OFFSET,
                                     sorted(worst), bar, "re-measuring the worst gates"))
     facts = dict(circuit.meta, confirmed_gates=min(confirm, circuit.n_gates))
     return ErrorReport(circuit.name, [results[g] for g in range(circuit.n_gates)], samples, max_active,

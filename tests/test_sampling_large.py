@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,8 @@ from scipy.stats import chisquare
 
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, Lit, Node, Op
-from superpose.compiler.multilinear import evaluate_cone, polynomial, sparse_patterns
-from superpose.compiler.sampling import GateSamples, non_default_patterns, polynomials_of, sample_gate
+from superpose.compiler.multilinear import evaluate_cone, polynomial, polynomials_of, sparse_patterns
+from superpose.compiler.sampling import GateSamples, non_default_patterns, sample_gate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from gen_chain import chain_circuit  # noqa: E402
@@ -34,6 +35,16 @@ def random_circuit(n_inputs: int, n_nodes: int, seed: int) -> Circuit:
     return circuit
 
 
+def _moebius(patterns: list[tuple[int, ...]], values: np.ndarray) -> dict[tuple[int, ...], int]:
+    """The oracle: c_T = sum over U inside T of (-1)^(|T|-|U|) f(1_U), over the
+    enumerated patterns (every subset of a pattern is a pattern), nonzero ones
+    in pattern order."""
+    value = dict(zip(patterns, values.astype(int).tolist()))
+    coefficients = {t: sum((-1) ** (len(t) - j) * value[u] for j in range(len(t) + 1) for u in combinations(t, j))
+                    for t in patterns}
+    return {t: c for t, c in coefficients.items() if c}
+
+
 @pytest.mark.parametrize("seed,n_inputs", [(0, 10), (1, 12), (2, 16)])
 @pytest.mark.parametrize("max_active", [2, 3])
 def test_polynomial_and_non_default_side_match_enumeration(seed: int, n_inputs: int, max_active: int) -> None:
@@ -43,9 +54,10 @@ def test_polynomial_and_non_default_side_match_enumeration(seed: int, n_inputs: 
     for signal in circuit.gate_signals:
         support = sorted(supports[signal])
         mine = polynomials.of(circuit, signal)
-        assert mine == {t: int(c) for t, c in polynomial(circuit, Lit(signal), support, max_active).items()}
         patterns = sparse_patterns(support, max_active)
         values = evaluate_cone(circuit, Lit(signal), patterns)
+        assert mine == _moebius(patterns, values)
+        assert polynomial(circuit, Lit(signal), max_active) == {t: float(c) for t, c in _moebius(patterns, values).items()}
         expected = {p for p, v in zip(patterns, values) if v != values[0]}
         assert set(non_default_patterns(mine, support, max_active)) == expected
 
