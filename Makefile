@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_verify.py --torch-inputs 131072
 	$(PY) bench/bench_netlists.py
 	$(PY) bench/bench_chain.py
+	$(PY) bench/bench_readouts.py
 
 clean:
 	rm -rf $(VENV) out

@@ -19,7 +19,7 @@ tests/test_layering.py checks it):
   2. compiler/ir.py                               the circuit IR
   3. compiler/errors.py, interpret.py, multilinear.py   semantics and the polynomial algebra
   4. compiler/sampling.py, sparsity.py            analyses of a program
-  5. network.py                                   CompiledCircuit: layers, readouts, forward pass
+  5. metadata.py, network.py                      CompiledCircuit: layers, readouts, forward pass, CircuitMeta
   6. compiler front ends (source, parse, check, frontend, emit_dsl, netlists/)
   7. compiler lowerings (lowering, hub_packing, lower_*, embeddings) and strategies.py
   8. compiler/pipeline.py                         file or text -> CompiledCircuit

@@ -10,19 +10,48 @@ export, verify) consumes one, and this module imports neither.
     outputs     = the same with another Readout
 
 A value is true when its readout is above THRESHOLD. Weights stay sparse
-(scipy CSR) so that circuits with 10^5 gates fit; `dense()` densifies a matrix.
+(scipy CSR), and a readout keeps a block R_l only for the layers some value
+reads, with rows only for those values (ReadoutBlock), so that memory and
+build time stay linear in the circuit: 10^5 gates in 10^5 layers fit.
+The forward pass works on transposed activations, (width, batch), so that
+sparse weights times row-major columns copy nothing (forward_columns, read_columns).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from superpose.compiler.ir import Circuit
+from superpose.metadata import CircuitMeta
 
 THRESHOLD = 0.5  # a gate is true when its readout is above this
+
+
+def csr_from_sorted(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]
+                    ) -> sp.csr_matrix:
+    """A CSR matrix from arrays whose rows already hold sorted, distinct
+    columns. Built with the index type scipy would choose, and marked
+    canonical, it skips scipy's checks: a deep circuit builds one per layer,
+    and those checks cost more than the layer's own work."""
+    index = np.int32 if max(indices.size, *shape) < 2 ** 31 else np.int64
+    matrix = sp.csr_matrix((data, indices.astype(index), indptr.astype(index)), shape=shape)
+    matrix.has_canonical_format = True
+    return matrix
+
+
+def _block(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, width: int) -> ReadoutBlock:
+    """The ReadoutBlock of (row, column, value) entries, (n,) each."""
+    order = np.lexsort((cols, rows))
+    r, c = rows[order], cols[order]
+    if ((np.diff(r) == 0) & (np.diff(c) == 0)).any():  # repeated (row, column): scipy adds them, as it always has
+        kept, local = np.unique(rows, return_inverse=True)
+        matrix = sp.coo_matrix((vals, (local, cols)), shape=(kept.size, width)).tocsr()
+        matrix.sum_duplicates()
+        return ReadoutBlock(kept, matrix)
+    kept, starts = np.unique(r, return_index=True)
+    return ReadoutBlock(kept, csr_from_sorted(vals[order], c, np.append(starts, r.size), (kept.size, width)))
 
 
 def _dense(product: np.ndarray | sp.spmatrix) -> np.ndarray:
@@ -53,60 +82,99 @@ class Layer:
 
 
 @dataclass
-class Readout:
-    """Values read linearly from the activations of every layer.
+class ReadoutBlock:
+    """The values that read one activation h_l: rows (k,) int64, strictly
+    increasing, which of the readout's values; weight (k, width of h_l) CSR float32."""
+    rows: np.ndarray
+    weight: sp.csr_matrix
 
-    blocks[l]: (n_values, width of h_l) CSR float32, mostly empty;
-    bias: (n_values,) float32.
+
+@dataclass
+class Readout:
+    """Values read linearly from the activations of some layers.
+
+    blocks: activation index l -> ReadoutBlock, only for the layers some value
+    reads and, in each, only the values that read it: the size is linear in
+    the entries however deep the circuit (a chain reads each gate from its own
+    layer). bias: (n_values,) float32.
     """
-    blocks: list[sp.csr_matrix]
+    blocks: dict[int, ReadoutBlock]
     bias: np.ndarray
 
     @classmethod
     def from_entries(cls, entries: list[list[tuple[int, int, float]]], n_values: int,
                      widths: list[int], bias: np.ndarray) -> "Readout":
-        """entries[l]: (row, column, value) triples of block l."""
-        blocks = []
-        for block, width in zip(entries, widths):
-            rows, cols, vals = (np.asarray(v) for v in zip(*block)) if block else ([], [], [])
-            matrix = sp.coo_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
-                                   shape=(n_values, width)).tocsr()
-            matrix.sum_duplicates()
-            blocks.append(matrix)
+        """entries[l]: (row, column, value) triples over h_l; repeated (row,
+        column) pairs add up."""
+        blocks = {}
+        for l, (block, width) in enumerate(zip(entries, widths)):
+            if block:
+                rows, cols, vals = (np.asarray(v) for v in zip(*block))
+                blocks[l] = _block(rows.astype(np.int64), cols.astype(np.int64), vals.astype(np.float32), width)
         return cls(blocks, np.asarray(bias, dtype=np.float32))
 
     @property
     def n_values(self) -> int:
         return self.bias.shape[0]
 
+    def layer_matrix(self, l: int, width: int) -> sp.csr_matrix:
+        """(n_values, width) CSR float32: block l with a row for every value
+        (empty rows included: n_values + 1 row pointers, for consumers that
+        want whole matrices, such as verification's bounds)."""
+        if l not in self.blocks:
+            return sp.csr_matrix((self.n_values, width), dtype=np.float32)
+        block = self.blocks[l]
+        counts = np.zeros(self.n_values, dtype=np.int64)
+        counts[block.rows] = np.diff(block.weight.indptr)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return sp.csr_matrix((block.weight.data, block.weight.indices, indptr), shape=(self.n_values, width))
+
+    def add_layer(self, out_t: np.ndarray, l: int, h_t: np.ndarray | sp.spmatrix) -> None:
+        """out_t (n_values, batch) += block l times h_t (width_l, batch), in place."""
+        block = self.blocks[l]
+        out_t[block.rows] += _dense(block.weight @ h_t)
+
     def read_columns(self, hs_t: list[np.ndarray | sp.spmatrix]) -> np.ndarray:
         """hs_t[l]: (width_l, batch), transposed activations -> (n_values, batch) float32."""
         out_t = np.repeat(self.bias[:, None], hs_t[0].shape[1], axis=1)
-        for block, h_t in zip(self.blocks, hs_t):
-            if block.nnz:
-                out_t += _dense(block @ h_t)
+        for l in sorted(self.blocks):
+            self.add_layer(out_t, l, hs_t[l])
         return out_t
 
     def read_diagonal(self, rows: np.ndarray, hs_t: list[np.ndarray | sp.spmatrix]) -> np.ndarray:
         """(batch,) float64: value rows[b] on activation column b, for checking
         one value per input without the (len(rows), batch) product."""
         out = self.bias[rows].astype(np.float64)
-        for block, h_t in zip(self.blocks, hs_t):
-            if block.nnz:
-                out += np.asarray(block[rows].multiply(h_t.T).sum(axis=1)).ravel()
+        for l in sorted(self.blocks):
+            block = self.blocks[l]
+            at = np.minimum(np.searchsorted(block.rows, rows), block.rows.size - 1)
+            reads = np.flatnonzero(block.rows[at] == rows)  # the inputs whose value reads this layer
+            if reads.size:
+                h_t = hs_t[l][:, reads]
+                out[reads] += np.asarray(block.weight[at[reads]].multiply(h_t.T).sum(axis=1)).ravel()
         return out
 
     def select(self, rows: np.ndarray) -> "Readout":
-        """The readout of only the given values (rows)."""
-        return Readout([block[rows] for block in self.blocks], self.bias[rows])
+        """The readout of only the given values, rows (k,) distinct, in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows)
+        blocks = {}
+        for l, block in self.blocks.items():
+            at = np.minimum(np.searchsorted(rows[order], block.rows), max(rows.size - 1, 0))
+            hit = np.flatnonzero(rows[order][at] == block.rows) if rows.size else np.zeros(0, np.int64)
+            if hit.size:
+                new_rows = order[at[hit]]
+                sort = np.argsort(new_rows)
+                blocks[l] = ReadoutBlock(new_rows[sort], block.weight[hit[sort]])
+        return Readout(blocks, self.bias[rows])
 
 
 @dataclass
 class CompiledCircuit:
     """A compiled boolean program: weights, names, readouts and how it was made.
 
-    meta: JSON-serialisable facts about the compilation (lowering, options,
-    seed, measured figures), kept in the artifact.
+    meta: how it was compiled (lowering, strategy, sparsity, seed, measured
+    figures: metadata.CircuitMeta), kept in the artifact.
     program: the IR it was compiled from, the ground truth for reports and
     verification (kept in the artifact too).
     """
@@ -117,7 +185,7 @@ class CompiledCircuit:
     layers: list[Layer]
     gate_readout: Readout
     output_readout: Readout
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: CircuitMeta
     program: Circuit | None = None
 
     @property
@@ -151,10 +219,15 @@ class CompiledCircuit:
                                  f"{layer.bias.shape}, expected ({widths[i + 1]}, {widths[i]})")
         for label, readout, n in (("gate", self.gate_readout, self.n_gates),
                                   ("output", self.output_readout, self.n_outputs)):
-            shapes = [b.shape for b in readout.blocks]
-            if shapes != [(n, w) for w in widths] or readout.bias.shape != (n,):
-                raise ValueError(f"{label} readout has blocks {shapes}, expected {n} rows "
-                                 f"over widths {widths}")
+            if readout.bias.shape != (n,):
+                raise ValueError(f"{label} readout has bias {readout.bias.shape}, expected ({n},)")
+            for l, block in readout.blocks.items():
+                rows = block.rows
+                if not 0 <= l < len(widths) or block.weight.shape != (rows.size, widths[l]) or rows.ndim != 1 \
+                        or (rows.size and (rows[0] < 0 or rows[-1] >= n or (np.diff(rows) <= 0).any())):
+                    raise ValueError(f"{label} readout block {l} has weight {block.weight.shape} over rows "
+                                     f"{rows.size}, expected increasing rows below {n} over an activation of "
+                                     f"the widths {widths[:8]}{'...' if len(widths) > 8 else ''}")
 
     def _inputs(self, x: np.ndarray | sp.spmatrix) -> np.ndarray | sp.spmatrix:
         x = sp.csr_matrix(x, dtype=np.float32) if sp.issparse(x) else np.asarray(x, dtype=np.float32)
@@ -175,10 +248,6 @@ class CompiledCircuit:
             hs_t.append(layer.apply_columns(hs_t[-1]))
         return hs_t
 
-    def activations(self, x: np.ndarray) -> list[np.ndarray]:
-        """x: (batch, n_inputs) of 0/1 -> [h_0, ..., h_L], h_l: (batch, width_l)."""
-        return [h.T for h in self.forward_columns(self._columns(x))]
-
     def read(self, x: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, readout.n_values) float32 (read_columns)."""
         return self.read_columns(self._columns(x), readout).T
@@ -192,12 +261,11 @@ class CompiledCircuit:
         shallow passes."""
         h_t = x_t
         out_t = np.repeat(readout.bias[:, None], h_t.shape[1], axis=1)
-        read_layers = [l for l, block in enumerate(readout.blocks) if block.nnz]
-        for l in range(max(read_layers, default=0) + 1):
+        for l in range(max(readout.blocks, default=0) + 1):
             if l:
                 h_t = self.layers[l - 1].apply_columns(h_t)
-            if readout.blocks[l].nnz:
-                out_t += _dense(readout.blocks[l] @ h_t)
+            if l in readout.blocks:
+                readout.add_layer(out_t, l, h_t)
         return out_t
 
     def run(self, x: np.ndarray) -> np.ndarray:

@@ -49,7 +49,7 @@ def pct(x: float) -> str:
 def level_table(results) -> str:
     rows = []
     for label, (compiled, levels, _) in results.items():
-        plans = {f["level"]: f["plan"] for f in compiled.meta.get("levels", [])}
+        plans = {f["level"]: f["plan"] for f in compiled.meta.levels}
         for r in levels:
             rows.append([label, str(r.level), plans.get(r.level, "-"), f"{r.gates:,}", pct(r.mean_error),
                          pct(r.p99_error), pct(r.max_error), "-" if r.neurons is None else f"{r.neurons:,}",
@@ -65,7 +65,7 @@ def cost_table(compiled) -> str:
     rows = [[str(f["level"]), str(f.get("wire_sparsity", "-")), f"{f.get('hub_pairs', 0):,}",
              f"{f.get('hub_neurons', 0):,}", f"{f.get('pairs_moved_to_exact', 0):,}", f"{f['product_neurons']:,}",
              f"{f['carried']:,}", f"{f['reset_neurons']:,}", f"{f['neurons']:,}", f"{f.get('exact_neurons', 0):,}"]
-            for f in compiled.meta["levels"]]
+            for f in compiled.meta.levels]
     return table(["level", "wires on at once", "hub pairs", "hub neurons", "pairs moved to exact",
                   "product neurons", "carried", "reset neurons", "neurons", "exact plan neurons"], rows)
 

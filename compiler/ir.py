@@ -8,10 +8,26 @@ Signals are numbered: 0 .. n_inputs-1 are the inputs, then one signal per
 A `Lit` is a signal, possibly negated: NOT never becomes a node of its own, it
 is folded into the literal that reads it.
 
-What each stage adds:
-  parse/check   -> Circuit with nodes, names, outputs, sparsity
-  levels()      -> depth of every signal (inputs are level 0)
-  supports()    -> the input features each signal depends on
+What each pass adds (as tracr's nodes.py says for its graph). A Circuit is
+never changed after the front end; every later pass computes its own view:
+  parse + check (or a netlist importer, then netlists/simplify)
+                      -> Circuit: inputs, nodes in topological order, names,
+                         outputs, sparsity; validate() checks the invariants
+  compile_circuit(sparsity=s)
+                      -> a copy with another sparsity (the caller's is kept)
+  levels()            -> (n_signals,) depth of every signal (inputs and constants 0)
+  supports()          -> the input features each signal depends on
+  resolve_buffers()   -> the non-BUF literal every signal equals
+  sparsity.analyse_sparsity
+                      -> per level, how many wires can be on at once
+  multilinear.polynomials_of
+                      -> every signal as a polynomial of its support, truncated to degree s
+  sampling.sample_gate
+                      -> the stratified test inputs of a gate
+  a lowering (strategies.py)
+                      -> network.CompiledCircuit: layers, readouts, and
+                         metadata.CircuitMeta (what the lowering decided and
+                         measured); the Circuit rides along as its `program`
 """
 from __future__ import annotations
 

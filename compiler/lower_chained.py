@@ -29,7 +29,7 @@ W = T_k . R_{k-1}. Every level has two plans:
 (its reset layer included), "always" takes it everywhere (and naive chaining
 always does). Linear terms and signals needed later are carried by one neuron
 each, ReLU(f) = f on clean {0, 1} values. Gate readouts read each gate from the
-layer where it is computed; meta["levels"] records every level's plan, costs
+layer where it is computed; meta.levels records every level's plan, costs
 and measurements.
 """
 from __future__ import annotations
@@ -48,6 +48,7 @@ from superpose.compiler.hub_packing import (CONSTANT, choose_danger_limit, hub_l
 from superpose.compiler.multilinear import complement, count_patterns, node_polynomial
 from superpose.compiler.sampling import every_support_pattern, sample_gate
 from superpose.compiler.lowering import Affine, check_target_error, combine, csr_from_rows, negate, readout_from_affines
+from superpose.metadata import CircuitMeta
 from superpose.network import THRESHOLD, CompiledCircuit, Layer
 
 MAX_OPERANDS = 12          # a gate's polynomial over its operands has up to 2^n terms
@@ -477,9 +478,9 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
     output_rows = [_signal_readout(base[lit.signal] if not lit.negated else _negate(base[lit.signal]), estimate_at)
                    for _, lit in circuit.outputs]
     level_of_signal = {n: (int(levels[b.signal]) if isinstance(b, Lit) else 0) for n, b in enumerate(base)}
-    meta = {"lowering": "chained", "control": options.control, "sparsity": s, "target_error": options.target_error,
-            "depth": depth, "levels": level_facts, "features_per_dim": 1.0,
-            "layer_of_gate": [level_of_signal[n] for n in circuit.gate_signals]}
+    meta = CircuitMeta("chained", "chained", s, target_error=options.target_error, control=options.control,
+                       depth=depth, levels=level_facts,
+                       layer_of_gate=[level_of_signal[n] for n in circuit.gate_signals])
     return CompiledCircuit(
         name=circuit.name, input_names=list(circuit.input_names), gate_names=circuit.gate_names,
         output_names=circuit.output_names, layers=builder.layers,

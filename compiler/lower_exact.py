@@ -20,6 +20,7 @@ import numpy as np
 
 from superpose.compiler.ir import Circuit, Lit, Op, read_through, resolve_buffers
 from superpose.compiler.lowering import Affine, combine, csr_from_rows, negate, readout_from_affines
+from superpose.metadata import CircuitMeta
 from superpose.network import CompiledCircuit, Layer
 
 
@@ -91,6 +92,9 @@ def lower_exact(circuit: Circuit) -> CompiledCircuit:
         elif node.op is not Op.BUF:
             nodes_by_level[level[s]].append(s)
     latest = dict(home)
+    # the signals with a neuron copy in the layer below, the only ones a layer may carry on:
+    # visiting these instead of every signal so far keeps a deep circuit's lowering linear
+    below = {s: value for s, (_, value) in home.items() if value[0]}
 
     def literal_at(lit: Lit, layer: int) -> Affine:
         at, value = latest[lit.signal]
@@ -104,11 +108,14 @@ def lower_exact(circuit: Circuit) -> CompiledCircuit:
             node = circuit.nodes[s - circuit.n_inputs]
             terms = [literal_at(read_through(base, lit), layer - 1) for lit in node.operands]
             computed[s] = (layer, _gate_neurons(builder, node.op, node.k, terms))
-        for s, (at, value) in sorted(latest.items()):
-            if value[0] and at == layer - 1 and last_use[s] > layer:
-                latest[s] = (layer, ({builder.neuron([value], 1.0, 0.0): 1.0}, 0.0))
+        carried = {}
+        for s, value in sorted(below.items()):
+            if last_use[s] > layer:
+                carried[s] = ({builder.neuron([value], 1.0, 0.0): 1.0}, 0.0)
+                latest[s] = (layer, carried[s])
         home.update(computed)
         latest.update(computed)
+        below = {**carried, **{s: value for s, (_, value) in computed.items()}}
 
     def read(lit: Lit) -> Placed:
         lit = read_through(base, lit)
@@ -124,5 +131,5 @@ def lower_exact(circuit: Circuit) -> CompiledCircuit:
         output_names=circuit.output_names, layers=layers,
         gate_readout=readout_from_affines([read(Lit(s)) for s in circuit.gate_signals], widths),
         output_readout=readout_from_affines([read(lit) for _, lit in circuit.outputs], widths),
-        meta={"lowering": "exact", "sparsity": circuit.sparsity}, program=circuit,
+        meta=CircuitMeta("exact", "exact", circuit.sparsity), program=circuit,
     )

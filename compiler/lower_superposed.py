@@ -32,6 +32,7 @@ from superpose.compiler.hub_packing import (CONSTANT, PREDICTION_SHARE, choose_d
                                             pair_errors, tolerates_thresholding)
 from superpose.compiler.lowering import ReadoutTerms, check_target_error, csr_from_rows, readout_from_terms
 from superpose.compiler.multilinear import Monomial, count_patterns, polynomial
+from superpose.metadata import CircuitMeta
 from superpose.network import CompiledCircuit, Layer
 
 MAX_TERMS_PER_GATE = 4096  # beyond this a gate's polynomial is too big to superpose: use strategy "exact"
@@ -108,14 +109,14 @@ def paper_uand_layer(pairs: list[Monomial], n_features: int, width: int, p: floa
 
 def _input_interface(n_features: int, options: _InputOptions, rng: np.random.Generator
                      ) -> tuple[np.ndarray | None, dict]:
-    """The embedding (d0, m) or None for uncompressed inputs, and facts about it."""
+    """The embedding (d0, m) or None for uncompressed inputs, and figures about it."""
     if options.embed_dim is None or options.embed_dim >= n_features:
-        return None, {"embed_dim": n_features, "features_per_dim": 1.0}
+        return None, {"embed_dim": n_features}
     d0 = options.embed_dim
     embed = (low_coherence_embedding(n_features, d0, rng) if options.embedding == "low-coherence"
              else random_sign_embedding(n_features, d0, rng))
-    return embed, {"embed_dim": d0, "features_per_dim": n_features / d0, "embedding": options.embedding,
-                   "coherence": coherence(embed), "welch_bound": welch_bound(n_features, d0)}
+    return embed, {"embed_dim": d0, "embedding": options.embedding, "coherence": coherence(embed),
+                   "welch_bound": welch_bound(n_features, d0)}
 
 
 NOISE_MARGIN = 0.5  # a neuron decides between pre-activation 0 and 1: interference must stay below this
@@ -155,9 +156,8 @@ def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -
             neurons = pack_pairs(pairs, limit)
             predicted = pair_errors(neurons, n_features, s, subtracted)
         rows, biases, estimate = hub_layer(neurons, s)
-        facts = {"target_error": options.target_error, "danger_limit": limit,
-                 "predicted_max_error": max(predicted.values(), default=0.0)}
-        return _PairLayer(rows, biases, estimate, higher, facts)
+        return _PairLayer(rows, biases, estimate, higher, options.target_error,
+                          {"danger_limit": limit, "predicted_max_error": max(predicted.values(), default=0.0)})
 
     return _lower_one_layer(circuit, options, "hub", hub_products, rng)
 
@@ -170,7 +170,7 @@ def lower_paper_uand(circuit: Circuit, options: PaperUandOptions, rng: np.random
         width = options.width or max(1, math.ceil(len(pairs) / PAPER_UAND_PAIRS_PER_NEURON))
         p = options.p if options.p is not None else paper_uand_p(n_features, width)
         rows, biases, estimate = paper_uand_layer(pairs, n_features, width, p, rng)
-        return _PairLayer(rows, biases, estimate, higher,
+        return _PairLayer(rows, biases, estimate, higher, None,
                           {"p": p, "uncovered_pairs": sum(not e for e in estimate.values())})
 
     return _lower_one_layer(circuit, options, "paper-uand", bernoulli_products, rng)
@@ -191,12 +191,14 @@ def paper_uand_p(n_features: int, width: int) -> float:
 class _PairLayer:
     """What a construction makes of the pair products: its neuron rows over
     the features, their biases, how each pair is read from them, the products
-    left for dedicated neurons, and facts for the metadata."""
+    left for dedicated neurons, the target error it aimed at (None: none), and
+    figures for the metadata."""
     rows: list[dict[int, float]]
     biases: list[float]
     estimate: dict[Monomial, list[tuple[int, float]]]
     higher: list[Monomial]
-    facts: dict
+    target_error: float | None
+    figures: dict
 
 
 def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
@@ -219,34 +221,35 @@ def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
 
     products = pair_layer(pairs, higher, polys, m, s)
     rows, biases, estimate, higher = products.rows, products.biases, products.estimate, products.higher
-    facts: dict = {"lowering": "superposed", "strategy": strategy, "sparsity": s, "pair_monomials": len(pairs),
-                   **products.facts, "dedicated_monomials": len(higher)}
+    figures: dict = {"pair_monomials": len(pairs), **products.figures, "dedicated_monomials": len(higher)}
     for t in higher:  # exact: ReLU(sum - (degree - 1)) is 1 when every feature of t is on, else 0
         estimate[t] = [(len(rows), 1.0)]
         rows.append({f: 1.0 for f in t})
         biases.append(-(len(t) - 1.0))
 
-    embed, embed_facts = _input_interface(m, options, rng)
-    facts.update(embed_facts)
+    embed, embed_figures = _input_interface(m, options, rng)
+    figures.update(embed_figures)
     feature_weights = csr_from_rows(rows, m)
     layers = []
     if embed is not None:
         layers.append(Layer(sp.csr_matrix(embed), np.zeros(embed.shape[0], np.float32), relu=False, kind="embed"))
         gate_weight = sp.csr_matrix((feature_weights @ embed.T).astype(np.float32))
-        facts["embedding_noise_std"] = embedding_noise_std(feature_weights, embed, s)
+        figures["embedding_noise_std"] = embedding_noise_std(feature_weights, embed, s)
     else:
         gate_weight = feature_weights
     layers.append(Layer(gate_weight, np.asarray(biases, np.float32), relu=True, kind="gates"))
     widths = [m] + [layer.width for layer in layers]
     readouts = _readouts(polys, estimate, embed, widths)
     n_gates = len(circuit.gate_signals)
-    facts.update(_wire_kinds(polys[:n_gates]))
+    figures.update(_wire_kinds(polys[:n_gates]))
+    meta = CircuitMeta("superposed", strategy, s, target_error=products.target_error,
+                       features_per_dim=m / int(figures["embed_dim"]), figures=figures)
     return CompiledCircuit(
         name=circuit.name, input_names=list(circuit.input_names), gate_names=circuit.gate_names,
         output_names=circuit.output_names, layers=layers,
         gate_readout=readout_from_terms(readouts[:n_gates], widths),
         output_readout=readout_from_terms(readouts[n_gates:], widths),
-        meta=facts, program=circuit)
+        meta=meta, program=circuit)
 
 
 def _readouts(polys: list[dict[Monomial, float]], estimate: dict[Monomial, list[tuple[int, float]]],

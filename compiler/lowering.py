@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from superpose.compiler.errors import CompileError
-from superpose.network import Readout
+from superpose.network import Readout, csr_from_sorted
 
 Affine = tuple[dict[int, float], float]  # (unit -> weight over one activation, bias)
 ReadoutTerms = tuple[float, list[tuple[int, int, float]]]  # (bias, [(activation index, unit, weight)])
@@ -38,12 +38,11 @@ def negate(value: Affine) -> Affine:
 def csr_from_rows(rows: list[dict[int, float]], n_columns: int) -> sp.csr_matrix:
     """(len(rows), n_columns) float32 CSR, column indices sorted, from rows
     given as unit -> weight."""
+    ordered = [sorted(row.items()) for row in rows]
     indptr = np.cumsum([0] + [len(row) for row in rows])
-    columns = np.fromiter((c for row in rows for c in row), np.int64, int(indptr[-1]))
-    values = np.fromiter((w for row in rows for w in row.values()), np.float32, int(indptr[-1]))
-    matrix = sp.csr_matrix((values, columns, indptr), shape=(len(rows), n_columns))
-    matrix.sum_duplicates()
-    return matrix
+    columns = np.fromiter((c for row in ordered for c, _ in row), np.int64, int(indptr[-1]))
+    values = np.fromiter((w for row in ordered for _, w in row), np.float32, int(indptr[-1]))
+    return csr_from_sorted(values, columns, indptr, (len(rows), n_columns))
 
 
 def readout_from_terms(values: list[ReadoutTerms], widths: list[int]) -> Readout:

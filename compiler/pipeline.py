@@ -28,7 +28,7 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
 
     `sparsity` replaces the circuit's declared sparsity (the caller's circuit
     is not changed). `seed` drives every random choice, so the same inputs give
-    the same weights. With a sparsity, meta["sparsity_levels"] holds
+    the same weights. With a sparsity, meta.sparsity_levels holds
     SparsityReport.rows(). CompileError on options that do not fit."""
     if sparsity is not None:
         if not 1 <= sparsity <= circuit.n_inputs:
@@ -43,9 +43,9 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
         raise CompileError(f"strategy {chosen.name!r} needs a sparsity: declare 'sparsity s' in "
                            f"{circuit.name}'s program or pass sparsity=s")
     compiled = chosen.lower(circuit, chosen_options, np.random.default_rng(seed))
-    compiled.meta["seed"] = seed
+    compiled.meta.seed = seed
     if circuit.sparsity is not None:
-        compiled.meta["sparsity_levels"] = analyse_sparsity(circuit, circuit.sparsity).rows()
+        compiled.meta.sparsity_levels = analyse_sparsity(circuit, circuit.sparsity).rows()
     return compiled
 
 

@@ -19,10 +19,11 @@ from safetensors.numpy import load as load_bytes, save as save_bytes
 
 from superpose.compiler.ir import circuit_from_json, circuit_to_json
 from superpose.errors import ArtifactError
-from superpose.network import CompiledCircuit, Layer, Readout
+from superpose.metadata import CircuitMeta
+from superpose.network import CompiledCircuit, Layer, Readout, ReadoutBlock
 
 FORMAT = "superpose-circuit"
-VERSION = 1
+VERSION = 2  # 2: a readout block stores only the values that read its layer (rows + CSR)
 METADATA_KEY = "superpose"
 
 
@@ -33,10 +34,11 @@ def _put_csr(tensors: dict[str, np.ndarray], name: str, matrix: sp.csr_matrix) -
 
 
 def _readout_tensors(tensors: dict[str, np.ndarray], prefix: str, readout: Readout) -> list[int]:
-    """Store the non-empty blocks; return the layer indices they belong to."""
-    stored = [l for l, block in enumerate(readout.blocks) if block.nnz]
+    """Store every block (its rows and its CSR); return the layer indices they belong to."""
+    stored = sorted(readout.blocks)
     for l in stored:
-        _put_csr(tensors, f"{prefix}.{l}", readout.blocks[l])
+        tensors[f"{prefix}.{l}.rows"] = np.ascontiguousarray(readout.blocks[l].rows, dtype=np.int64)
+        _put_csr(tensors, f"{prefix}.{l}", readout.blocks[l].weight)
     tensors[f"{prefix}.bias"] = np.ascontiguousarray(readout.bias, dtype=np.float32)
     return stored
 
@@ -55,7 +57,7 @@ def to_bytes(circuit: CompiledCircuit) -> bytes:
         "layers": [{"shape": list(l.weight.shape), "relu": l.relu, "kind": l.kind} for l in circuit.layers],
         "gate_readout_blocks": _readout_tensors(tensors, "gate_readout", circuit.gate_readout),
         "output_readout_blocks": _readout_tensors(tensors, "output_readout", circuit.output_readout),
-        "meta": circuit.meta,
+        "meta": circuit.meta.to_json(),
         "program": None if circuit.program is None else circuit_to_json(circuit.program),
     }
     metadata = {METADATA_KEY: json.dumps(header, sort_keys=True, separators=(",", ":"))}
@@ -98,12 +100,24 @@ def _get_csr(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, int]) 
 
 def _get_readout(tensors: dict[str, np.ndarray], prefix: str, blocks: list[int],
                  n_values: int, widths: list[int]) -> Readout:
-    matrices = [sp.csr_matrix((n_values, w), dtype=np.float32) for w in widths]
+    """The readout's blocks, checked against the widths (CompiledCircuit.validate
+    checks the rows)."""
+    read: dict[int, ReadoutBlock] = {}
     for l in blocks:
-        if not 0 <= l < len(widths):
+        if not isinstance(l, int) or not 0 <= l < len(widths):
             raise ArtifactError(f"{prefix} reads layer {l}, which does not exist")
-        matrices[l] = _get_csr(tensors, f"{prefix}.{l}", (n_values, widths[l]))
-    return Readout(matrices, tensors[f"{prefix}.bias"])
+        if f"{prefix}.{l}.rows" not in tensors:
+            raise ArtifactError(f"tensor '{prefix}.{l}.rows' is missing")
+        rows = tensors[f"{prefix}.{l}.rows"]
+        read[l] = ReadoutBlock(rows, _get_csr(tensors, f"{prefix}.{l}", (rows.size, widths[l])))
+    return Readout(read, tensors[f"{prefix}.bias"])
+
+
+def _get_meta(data: object) -> CircuitMeta:
+    try:
+        return CircuitMeta.from_json(data)
+    except ValueError as error:
+        raise ArtifactError(f"bad metadata: {error}") from None
 
 
 def _read_header(path: Path) -> dict:
@@ -149,7 +163,7 @@ def load(path: str | os.PathLike) -> CompiledCircuit:
                                       len(header["gate_names"]), widths),
             output_readout=_get_readout(tensors, "output_readout", header["output_readout_blocks"],
                                         len(header["output_names"]), widths),
-            meta=header["meta"],
+            meta=_get_meta(header["meta"]),
             program=None if header.get("program") is None else circuit_from_json(header["program"]))
         circuit.validate()
     except ArtifactError as error:

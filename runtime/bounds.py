@@ -52,14 +52,15 @@ def fold(circuit: CompiledCircuit) -> ReluNet:
     weights: list[sp.csr_matrix] = []
     biases: list[np.ndarray] = []
     gate_readout = circuit.gate_readout
-    readout = [gate_readout.blocks[0].astype(np.float64).tocsr()]
+    widths = circuit.widths
+    readout = [gate_readout.layer_matrix(0, widths[0]).astype(np.float64).tocsr()]
     readout_bias = gate_readout.bias.astype(np.float64)
     pending: tuple[sp.csr_matrix, np.ndarray] | None = None  # h_l = A @ (last ReLU layer or x) + a
     for l, layer in enumerate(circuit.layers, start=1):
         weight, bias = layer.weight.astype(np.float64).tocsr(), layer.bias.astype(np.float64)
         if pending is not None:
             weight, bias = (weight @ pending[0]).tocsr(), weight @ pending[1] + bias
-        block = gate_readout.blocks[l].astype(np.float64).tocsr()
+        block = gate_readout.layer_matrix(l, widths[l]).astype(np.float64).tocsr()
         if layer.relu:
             weights.append(weight)
             biases.append(bias)

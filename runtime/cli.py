@@ -31,6 +31,7 @@ from superpose.runtime.report import error_report
 from superpose.runtime.verify import verify
 
 EXIT_USER_ERROR = 2
+DEFAULT_PLOT_TARGET = 0.01  # the dotted target line of --plot for lowerings that aim at none (the hub default)
 
 
 def _nonnegative_int(text: str) -> int:
@@ -106,15 +107,15 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
     save(compiled, out)
     console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
                   f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
-    if compiled.meta.get("lowering") == "chained":
-        plans = [f["plan"] for f in compiled.meta["levels"]]
-        console.print(f"chained over {compiled.meta['depth']} levels, {plans.count('superposed')} superposed, "
+    if compiled.meta.lowering == "chained":
+        plans = [f["plan"] for f in compiled.meta.levels]
+        console.print(f"chained over {compiled.meta.depth} levels, {plans.count('superposed')} superposed, "
                       f"{plans.count('exact')} exact (fewer neurons), "
-                      + ("a threshold reset after each superposed level a later one reads" if compiled.meta["control"]
+                      + ("a threshold reset after each superposed level a later one reads" if compiled.meta.control
                          else "naive chaining: no error control between levels"))
-    noise = compiled.meta.get("embedding_noise_std")
+    noise = compiled.meta.figures.get("embedding_noise_std")
     if noise is not None and noise > NOISY_EMBEDDING_STD:
-        console.print(f"[yellow]warning:[/] interference through the {compiled.meta['embed_dim']}-dimensional "
+        console.print(f"[yellow]warning:[/] interference through the {compiled.meta.figures['embed_dim']}-dimensional "
                       f"embedding has std up to {noise:.2f} per neuron against a margin of {NOISE_MARGIN}: expect gate "
                       f"errors well above --target-error; use a larger --embed-dim or none", style="yellow")
     _print_sparsity_summary(compiled, console)
@@ -124,9 +125,9 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
 def _print_sparsity_summary(circuit: CompiledCircuit, console: Console) -> None:
     """The wire sparsity analysis stored at compile time in one line, and a
     warning when intermediate wires are too dense for superposition to pay."""
-    levels = circuit.meta.get("sparsity_levels")
+    levels = circuit.meta.sparsity_levels
     if levels:
-        console.print(summary_line(levels, circuit.meta.get("sparsity")))
+        console.print(summary_line(levels, circuit.meta.sparsity))
         warning = too_dense_warning(levels)
         if warning:
             console.print(f"[yellow]warning:[/] {warning}", style="yellow")
@@ -150,7 +151,7 @@ def _parse_features(spec: str, circuit: CompiledCircuit) -> np.ndarray:
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     circuit = load(args.artifact)
     x = _parse_features(args.on, circuit)
-    sparsity = circuit.meta.get("sparsity")
+    sparsity = circuit.meta.sparsity
     if sparsity is not None and x.sum() > sparsity:
         console.print(f"[yellow]warning:[/] {int(x.sum())} features on, but {circuit.name} is only "
                       f"guaranteed for at most {sparsity}", style="yellow")
@@ -169,7 +170,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_info(args: argparse.Namespace, console: Console) -> int:
     circuit = load(args.artifact)
-    table = Table(title=f"{circuit.name} ({circuit.meta.get('lowering', '?')} lowering)")
+    table = Table(title=f"{circuit.name} ({circuit.meta.lowering} lowering)")
     for column in ("layer", "kind", "activation", "width in", "width out", "nonzero weights"):
         table.add_column(column, justify="right" if "width" in column or "weights" in column else "left")
     for i, layer in enumerate(circuit.layers, start=1):
@@ -180,11 +181,11 @@ def _cmd_info(args: argparse.Namespace, console: Console) -> int:
     console.print(f"inputs {circuit.n_inputs}, gates {circuit.n_gates}, outputs {circuit.n_outputs}, "
                   f"layers {len(circuit.layers)}, neurons {neurons}, gates per neuron "
                   f"{circuit.n_gates / neurons if neurons else float('nan'):.2f}")
-    facts = {k: v for k, v in circuit.meta.items() if not isinstance(v, (dict, list))}
+    facts = circuit.meta.scalars()
     console.print(", ".join(f"{k} {v}" for k, v in sorted(facts.items())))
-    if circuit.meta.get("sparsity_levels"):
+    if circuit.meta.sparsity_levels:
         _print_sparsity_levels(circuit, console)
-    if circuit.meta.get("lowering") == "chained":
+    if circuit.meta.lowering == "chained":
         _print_chain_plans(circuit, console)
     return 0
 
@@ -198,15 +199,15 @@ def _print_chain_plans(circuit: CompiledCircuit, console: Console) -> None:
                "exact_neurons": "exact plan"}
     for label in columns.values():
         table.add_column(label, justify="left" if label == "plan" else "right")
-    for facts in circuit.meta["levels"]:
+    for facts in circuit.meta.levels:
         table.add_row(*(str(facts.get(key, "-")) for key in columns))
     console.print(table)
 
 
 def _print_sparsity_levels(circuit: CompiledCircuit, console: Console, most: int = 40) -> None:
     """The per-level rows of compiler.sparsity stored at compile time, as a table."""
-    rows = circuit.meta["sparsity_levels"]
-    table = Table(title=f"wires on at once per level, at most {circuit.meta.get('sparsity')} inputs on")
+    rows = circuit.meta.sparsity_levels
+    table = Table(title=f"wires on at once per level, at most {circuit.meta.sparsity} inputs on")
     for column in ("level", "wires", "dense wires", "unenumerated", "max on at once", "share"):
         table.add_column(column, justify="right")
     for row in rows[:most]:
@@ -235,10 +236,10 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     if is_deep(levels):
         render_levels(levels, console)
     if args.plot:
-        lowering = circuit.meta.get("lowering", "?")
-        label = "naive chaining" if lowering == "chained" and not circuit.meta.get("control", True) else lowering
+        lowering = circuit.meta.lowering
+        label = "naive chaining" if lowering == "chained" and circuit.meta.control is False else lowering
         plot_levels({label: levels}, args.plot, title=f"{circuit.name}: gate error against depth",
-                    target=float(circuit.meta.get("target_error", 0.01)))
+                    target=circuit.meta.target_error or DEFAULT_PLOT_TARGET)
         console.print(f"wrote {args.plot}")
     if args.json:
         _write_atomically(args.json, report.to_json())

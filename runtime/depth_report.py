@@ -1,10 +1,10 @@
 """Per-level view of an ErrorReport: gate error against depth.
 
-Groups gates by their level (`gate_levels`: meta["layer_of_gate"] when the
+Groups gates by their level (`gate_levels`: meta.layer_of_gate when the
 lowering records where each gate is computed, else the gate's depth in the
 program; 0 for input aliases and constants), and gives for each level the mean,
 p99 and max error and the neurons and gates per neuron of that level's layers
-(when the lowering records them in `meta["levels"]`). A table for the terminal,
+(when the lowering records them in `meta.levels`). A table for the terminal,
 and a matplotlib plot written atomically.
 """
 from __future__ import annotations
@@ -34,9 +34,9 @@ class LevelError:
 
 def gate_levels(circuit: CompiledCircuit) -> list[int] | None:
     """(n_gates,) the level of every gate: where the lowering computes it
-    (meta["layer_of_gate"]) or, for lowerings that do not say, its depth in
+    (meta.layer_of_gate) or, for lowerings that do not say, its depth in
     the program. None when the artifact carries neither."""
-    recorded = circuit.meta.get("layer_of_gate")
+    recorded = circuit.meta.layer_of_gate
     if recorded:
         return [int(level) for level in recorded]
     if circuit.program is None:
@@ -48,7 +48,7 @@ def gate_levels(circuit: CompiledCircuit) -> list[int] | None:
 def level_errors(errors: np.ndarray, levels_of_gates: list[int] | None, level_facts: list[dict]) -> list[LevelError]:
     """One row per level that holds at least one gate, shallowest first.
     errors: (n_gates,) in circuit gate order; levels_of_gates: (n_gates,) beside
-    it (gate_levels); level_facts: the lowering's per-level facts (meta["levels"]),
+    it (gate_levels); level_facts: the lowering's per-level facts (meta.levels),
     where the neurons of each level come from."""
     if not levels_of_gates:
         return []

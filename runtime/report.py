@@ -146,16 +146,16 @@ def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int 
     if samples < 2:
         raise UserError(f"samples must be at least 2, got {samples}")
     if max_active is None:
-        max_active = circuit.meta.get("sparsity")
+        max_active = circuit.meta.sparsity
     with Progress(disable=not progress, transient=True) as bar:
         results = _measure(circuit, samples, max_active, seed, None, bar, "measuring gates")
         if confirm > 0:
             worst = sorted(results, key=lambda g: (-results[g].error, results[g].min_margin))[:confirm]
             results.update(_measure(circuit, samples * CONFIRM_FACTOR, max_active, seed + CONFIRM_SEED_OFFSET,
                                     sorted(worst), bar, "re-measuring the worst gates"))
-    facts = dict(circuit.meta, confirmed_gates=min(confirm, circuit.n_gates))
+    facts = dict(circuit.meta.to_json(), confirmed_gates=min(confirm, circuit.n_gates))
     return ErrorReport(circuit.name, [results[g] for g in range(circuit.n_gates)], samples, max_active,
-                       circuit.n_neurons, float(circuit.meta.get("features_per_dim", 1.0)), facts,
+                       circuit.n_neurons, circuit.meta.features_per_dim, facts,
                        gate_levels(circuit))
 
 

@@ -31,12 +31,11 @@ class ReadoutModule(nn.Module):
         super().__init__()
         self.layer_indices: list[int] = []
         self.linears = nn.ModuleList()
-        for l, block in enumerate(readout.blocks):
-            rows = np.unique(block.nonzero()[0])
-            if rows.size:
-                self.layer_indices.append(l)
-                self.linears.append(_linear(block[rows], None))
-                self.register_buffer(f"rows_{l}", torch.from_numpy(rows.astype(np.int64)))
+        for l in sorted(readout.blocks):
+            block = readout.blocks[l]
+            self.layer_indices.append(l)
+            self.linears.append(_linear(block.weight, None))
+            self.register_buffer(f"rows_{l}", torch.from_numpy(block.rows.astype(np.int64)))
         self.bias = nn.Parameter(torch.from_numpy(readout.bias.astype(np.float32)).clone())
 
     def forward(self, activations: list[torch.Tensor]) -> torch.Tensor:

@@ -2,12 +2,16 @@
 errors for truncated or foreign files."""
 from __future__ import annotations
 
-import pytest
-from safetensors.numpy import save_file
+import json
+
 import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
 
 import superpose
 from superpose import compiler
+from superpose.metadata import META_SCHEMA, CircuitMeta
 from superpose.runtime.artifact import to_bytes
 from tests.programs_table import PROGRAMS
 
@@ -62,3 +66,37 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch) -> None:
         superpose.save(circuit, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.safetensors"]
+
+
+def _with_header(path, source, change) -> None:
+    """Write to `path` the artifact `source` with its JSON header changed by `change(header)`."""
+    with safe_open(str(source), framework="np") as f:
+        header = json.loads(f.metadata()["superpose"])
+    change(header)
+    save_file(load_file(str(source)), str(path), metadata={"superpose": json.dumps(header)})
+
+
+def test_metadata_round_trips_typed(tmp_path) -> None:
+    compiled = compiler.compile_file(PROGRAMS / "bigrams.sbp", seed=4)
+    superpose.save(compiled, tmp_path / "a.safetensors")
+    again = superpose.load(tmp_path / "a.safetensors").meta
+    assert isinstance(again, CircuitMeta) and again == compiled.meta
+    assert again.schema == META_SCHEMA and again.seed == 4 and again.strategy == "hub"
+    assert again.sparsity_levels and again.figures["danger_limit"] == compiled.meta.figures["danger_limit"]
+
+
+@pytest.mark.parametrize("meta, problem", [
+    ([1, 2], "must be a JSON object, not list"), ("exact", "not str"), (3, "not int"), (None, "not NoneType"),
+    ({"lowering": "exact", "strategy": "exact", "sparsity": None}, "schema None"),
+    ({"lowering": "exact", "strategy": "exact", "schema": META_SCHEMA}, "lacks sparsity"),
+    ({"lowering": "exact", "strategy": "exact", "sparsity": "2", "schema": META_SCHEMA}, "sparsity has the wrong type"),
+    ({"lowering": "exact", "strategy": "exact", "sparsity": 2, "colour": "red", "schema": META_SCHEMA},
+     "unknown metadata fields: colour"),
+])
+def test_malformed_metadata_is_an_artifact_error(tmp_path, meta, problem) -> None:
+    good, bad = tmp_path / "good.safetensors", tmp_path / "bad.safetensors"
+    superpose.save(compiler.compile_file(PROGRAMS / "animals.sbp"), good)
+    _with_header(bad, good, lambda header: header.update(meta=meta))
+    with pytest.raises(superpose.ArtifactError, match="bad metadata") as error:
+        superpose.load(bad)
+    assert problem in str(error.value)

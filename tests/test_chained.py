@@ -33,8 +33,8 @@ def _deep_sparse_programs():
 def test_deep_programs_chain_within_target(circuit, plan):
     compiled = lower_chained(circuit, ChainOptions(target_error=TARGET, superpose=plan), np.random.default_rng(0))
     compiled.validate()
-    assert compiled.meta["lowering"] == "chained"
-    plans = {f["plan"] for f in compiled.meta["levels"]}
+    assert compiled.meta.lowering == "chained"
+    plans = {f["plan"] for f in compiled.meta.levels}
     assert plans == {"superposed"} if plan == "always" else plans <= {"superposed", "exact"}
     # the worst of many 400-sample estimates is biased upward: re-measure the
     # worst gates on 10x fresh samples, as `superpose report --confirm` does
@@ -74,7 +74,7 @@ def test_generated_chain_round_trips_through_the_language():
 def test_auto_superposes_a_level_only_when_it_takes_fewer_neurons():
     circuit = chain_circuit(levels=3, gates=128, m=64, seed=3)
     compiled = lower_chained(circuit, ChainOptions(), np.random.default_rng(0))
-    for facts in compiled.meta["levels"]:
+    for facts in compiled.meta.levels:
         if "superposed_neurons" in facts:
             assert (facts["plan"] == "superposed") == (facts["superposed_neurons"] < facts["exact_neurons"])
         else:
@@ -85,7 +85,7 @@ def test_exact_levels_are_exact():
     from superpose.compiler.interpret import gate_values
     circuit = chain_circuit(levels=4, gates=64, m=48, seed=4)
     compiled = lower_chained(circuit, ChainOptions(), np.random.default_rng(0))
-    assert {f["plan"] for f in compiled.meta["levels"]} == {"exact"}
+    assert {f["plan"] for f in compiled.meta.levels} == {"exact"}
     rng = np.random.default_rng(1)
     x = np.zeros((2000, circuit.n_inputs), np.float32)
     for row in x:
@@ -123,5 +123,5 @@ def test_verify_settles_chained_circuits():
     assert verify(lower_chained(circuit, ChainOptions(), np.random.default_rng(0))).counts == every_gate
     # at this size the measured repair leaves no misfire on any input with <= 3 on, resets included
     superposed = lower_chained(circuit, ChainOptions(superpose="always"), np.random.default_rng(0))
-    assert {f["plan"] for f in superposed.meta["levels"]} == {"superposed"}
+    assert {f["plan"] for f in superposed.meta.levels} == {"superposed"}
     assert verify(superposed).counts == every_gate

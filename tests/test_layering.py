@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("ir", ["superpose.compiler.ir"]),
     ("semantics", ["superpose.compiler.errors", "superpose.compiler.interpret", "superpose.compiler.multilinear"]),
     ("analyses", ["superpose.compiler.sampling", "superpose.compiler.sparsity"]),
-    ("network", ["superpose.network"]),
+    ("network", ["superpose.metadata", "superpose.network"]),
     ("front ends", ["superpose.compiler.source", "superpose.compiler.parse", "superpose.compiler.check",
                     "superpose.compiler.frontend", "superpose.compiler.emit_dsl", "superpose.compiler.netlists.*"]),
     ("lowerings", ["superpose.compiler.lowering", "superpose.compiler.hub_packing", "superpose.compiler.embeddings",

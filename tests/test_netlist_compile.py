@@ -35,7 +35,7 @@ def test_netlist_compiles_exactly(path: Path) -> None:
         x = (np.random.default_rng(0).random((10_000, circuit.n_inputs)) < 0.5).astype(np.float32)
     expected = compiler.output_values(circuit, x)
     for compiled in compiles:
-        assert compiled.meta["lowering"] == "exact"
+        assert compiled.meta.lowering == "exact"
         assert compiled.output_names == circuit.output_names
         np.testing.assert_array_equal(compiled.run(x) > THRESHOLD, expected)
 

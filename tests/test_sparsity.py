@@ -135,8 +135,8 @@ def test_compile_stores_rows_and_the_cli_shows_them(tmp_path, capsys) -> None:
     source = tmp_path / "pairs.sbp"
     source.write_text("sparsity 2\ninput x[40]\nfor i in range(20):\n    y[i] = x[i] & x[i + 20]\noutput y\n")
     compiled = compiler.compile_file(source)
-    assert compiled.meta["sparsity_levels"] == analyse_sparsity(compiled.program, 2).rows()
-    assert "sparsity_levels" not in compiler.compile_source("input a, b\ny = a & b\noutput y").meta
+    assert compiled.meta.sparsity_levels == analyse_sparsity(compiled.program, 2).rows()
+    assert compiler.compile_source("input a, b\ny = a & b\noutput y").meta.sparsity_levels == []
     artifact = tmp_path / "pairs.safetensors"
 
     def printed() -> str:  # the console wraps at 80 columns when not a terminal

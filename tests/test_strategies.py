@@ -22,15 +22,15 @@ PAIRS = "sparsity 2\ninput x[24]\nfor i in range(23):\n    g[i] = x[i] & x[i + 1
 
 def test_compile_source_takes_a_strategy_and_its_options_as_keywords():
     compiled = superpose.compile_source(DEEP, strategy="chained", target_error=0.001)
-    assert compiled.meta["lowering"] == "chained" and compiled.meta["target_error"] == 0.001
+    assert compiled.meta.lowering == "chained" and compiled.meta.target_error == 0.001
     by_object = superpose.compile_source(DEEP, options=superpose.ChainOptions(target_error=0.001))
     assert to_bytes(by_object) == to_bytes(compiled)
 
 
 def test_the_default_is_hub_with_a_sparsity_and_exact_without():
     hub = superpose.compile_source(PAIRS, target_error=0.05)
-    assert hub.meta["strategy"] == "hub" and hub.meta["target_error"] == 0.05
-    assert superpose.compile_source("input a, b\ng = a & b\noutput g").meta["lowering"] == "exact"
+    assert hub.meta.strategy == "hub" and hub.meta.target_error == 0.05
+    assert superpose.compile_source("input a, b\ng = a & b\noutput g").meta.lowering == "exact"
 
 
 @pytest.mark.parametrize("call, words", [
@@ -58,14 +58,14 @@ def test_a_strategy_that_needs_a_sparsity_says_so():
 
 def test_the_options_object_names_the_strategy():
     compiled = superpose.compile_source(PAIRS, options=superpose.PaperUandOptions(width=8, p=0.3))
-    assert compiled.meta["strategy"] == "paper-uand" and compiled.layers[-1].width >= 8
+    assert compiled.meta.strategy == "paper-uand" and compiled.layers[-1].width >= 8
 
 
 def test_the_caller_s_circuit_is_not_changed():
     circuit = circuit_from_source("input a, b, c\ng = a & b\nh = b | c\noutput g, h")
     compiled = superpose.compile_circuit(circuit, sparsity=2)
     assert circuit.sparsity is None
-    assert compiled.program.sparsity == 2 and compiled.meta["strategy"] == "hub"
+    assert compiled.program.sparsity == 2 and compiled.meta.strategy == "hub"
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
@@ -95,7 +95,7 @@ def test_exact_flag_is_strategy_exact(tmp_path):
     assert main(["compile", str(PROGRAMS / "animals.sbp"), "-o", str(by_flag), "--exact"]) == 0
     assert main(["compile", str(PROGRAMS / "animals.sbp"), "-o", str(by_name), "--strategy", "exact"]) == 0
     assert by_flag.read_bytes() == by_name.read_bytes()
-    assert superpose.load(by_flag).meta["lowering"] == "exact"
+    assert superpose.load(by_flag).meta.lowering == "exact"
 
 
 def test_cli_names_the_flags_a_strategy_does_not_take(tmp_path, capsys):

@@ -8,6 +8,7 @@ import torch
 
 import superpose
 from superpose import compiler
+from superpose.compiler.embeddings import coherence, welch_bound
 from superpose.network import THRESHOLD
 from superpose.runtime.report import gate_samples
 from tests.programs_table import program_cases
@@ -33,7 +34,7 @@ SPARSE_PROGRAMS = [(n, s) for n, s in program_cases() if "\nsparsity" in "\n" + 
 @pytest.mark.parametrize("name,source", SPARSE_PROGRAMS, ids=[n for n, _ in SPARSE_PROGRAMS])
 def test_superposed_agrees_with_interpreter(name: str, source: str) -> None:
     compiled = compiler.compile_source(source, filename=f"{name}.sbp")
-    assert compiled.meta["lowering"] == "superposed"
+    assert compiled.meta.lowering == "superposed"
     report = superpose.error_report(compiled, samples=600, seed=7, confirm=20)
     assert report.summary()["max_error"] <= TARGET, report.worst(3)
 
@@ -84,19 +85,29 @@ def test_paper_uand_baseline_runs_and_is_worse_at_equal_width() -> None:
 
 
 def test_compressed_inputs_report_coherence() -> None:
-    text = random_pairs_program(n_inputs=256, n_gates=300, sparsity=2, seed=3)
-    compiled = compiler.compile_source(text, options=compiler.HubOptions(embed_dim=128,
-                                                                               embedding="low-coherence"))
-    assert compiled.layers[0].kind == "embed" and not compiled.layers[0].relu
-    assert compiled.meta["welch_bound"] <= compiled.meta["coherence"] < 1.0
-    assert compiled.meta["features_per_dim"] == 2.0
+    """The reported coherence is that of the embedding the circuit really
+    uses (its first layer), between the Welch bound and 1, and the
+    low-coherence code beats random signs of the same size. Small (64
+    features in 32 dimensions): the eigendecompositions of alternating
+    projection are cubic in the number of features."""
+    text = random_pairs_program(n_inputs=64, n_gates=60, sparsity=2, seed=3)
+    low = compiler.compile_source(text, options=compiler.HubOptions(embed_dim=32, embedding="low-coherence"))
+    random = compiler.compile_source(text, options=compiler.HubOptions(embed_dim=32))
+    for compiled in (low, random):
+        embed = compiled.layers[0]
+        assert embed.kind == "embed" and not embed.relu and embed.weight.shape == (32, 64)
+        assert compiled.meta.figures["coherence"] == pytest.approx(coherence(embed.weight.toarray()), abs=1e-6)
+        assert compiled.meta.figures["welch_bound"] == welch_bound(64, 32)
+        assert compiled.meta.figures["welch_bound"] <= compiled.meta.figures["coherence"] < 1.0
+        assert compiled.meta.features_per_dim == 2.0
+    assert low.meta.figures["coherence"] < random.meta.figures["coherence"]
 
 
 def test_compressed_inputs_predict_their_noise() -> None:
     text = random_pairs_program(n_inputs=256, n_gates=300, sparsity=3, seed=5)
     narrow = compiler.compile_source(text, options=compiler.HubOptions(embed_dim=32))
     wide = compiler.compile_source(text, options=compiler.HubOptions(embed_dim=192))
-    assert narrow.meta["embedding_noise_std"] > wide.meta["embedding_noise_std"] > 0
+    assert narrow.meta.figures["embedding_noise_std"] > wide.meta.figures["embedding_noise_std"] > 0
     narrow_error = superpose.error_report(narrow, samples=200, seed=2).summary()["mean_error"]
     wide_error = superpose.error_report(wide, samples=200, seed=2).summary()["mean_error"]
     assert narrow_error > wide_error

@@ -16,6 +16,7 @@ from superpose.compiler.ir import Circuit, Lit, Node, Op
 from superpose.compiler.lower_exact import lower_exact
 from superpose.runtime.verify import verify
 from superpose.runtime.bounds import BoundPropagator, PatternSet, fold
+from superpose.metadata import CircuitMeta
 from superpose.network import CompiledCircuit, Layer, Readout
 from superpose.runtime.cli import main
 from tests.programs_table import program_cases
@@ -48,7 +49,7 @@ def _hidden_cancellation(n_inputs: int, sparsity: int) -> CompiledCircuit:
     gates = Readout.from_entries([[], [(0, 0, 1.0), (0, 1, 0.6), (0, 2, -0.6)]], 1, widths, np.zeros(1))
     outputs = Readout.from_entries([[], []], 0, widths, np.zeros(0))
     return CompiledCircuit("cancel", program.input_names, program.gate_names, [], [layer], gates, outputs,
-                           {"sparsity": sparsity}, program)
+                           CircuitMeta("hand-built", "none", sparsity), program)
 
 
 def _at_threshold(n_inputs: int) -> CompiledCircuit:
@@ -63,7 +64,7 @@ def _at_threshold(n_inputs: int) -> CompiledCircuit:
     gates = Readout.from_entries([[], [(0, 0, 1.0), (0, 1, 0.5), (1, 2, 0.5)]], 2, widths, np.zeros(2))
     outputs = Readout.from_entries([[], []], 0, widths, np.zeros(0))
     return CompiledCircuit("threshold", program.input_names, program.gate_names, [], [layer], gates, outputs,
-                           {"sparsity": 2}, program)
+                           CircuitMeta("hand-built", "none", 2), program)
 
 
 @pytest.mark.parametrize("name, source", program_cases(), ids=[name for name, _ in program_cases()])
@@ -196,9 +197,11 @@ def test_bounds_fold_linear_layers_soundly(seed: int) -> None:
               for i in range(3)]
     blocks = [sp.random(n_gates, w, density=0.5, random_state=rng, dtype=np.float32,
                         data_rvs=rng.standard_normal).tocsr() for w in widths]
-    empty = Readout([sp.csr_matrix((0, w), dtype=np.float32) for w in widths], np.zeros(0, np.float32))
-    compiled = CompiledCircuit("random", [f"x{i}" for i in range(n)], [f"g{i}" for i in range(n_gates)], [],
-                               layers, Readout(blocks, rng.normal(size=n_gates).astype(np.float32)), empty)
+    entries = [list(zip(m.tocoo().row, m.tocoo().col, m.tocoo().data)) for m in blocks]
+    empty = Readout({}, np.zeros(0, np.float32))
+    compiled = CompiledCircuit("random", [f"x{i}" for i in range(n)], [f"g{i}" for i in range(n_gates)], [], layers,
+                               Readout.from_entries(entries, n_gates, widths, rng.normal(size=n_gates)), empty,
+                               CircuitMeta("hand-built", "none", s))
     inputs = np.array([x for x in itertools.product([0, 1], repeat=n) if sum(x) <= s], dtype=np.float32)
     readouts = compiled.gate_values(inputs)
     fixed = rng.random((12, n)) < 0.3

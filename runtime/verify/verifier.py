@@ -27,7 +27,7 @@ def verify(circuit: CompiledCircuit, max_active: int | None = None, budget: floa
            method: Method = "auto", progress: bool | None = None) -> VerifyResult:
     """Verify every gate of `circuit` on the inputs with at most s features on.
 
-    s: max_active, else circuit.meta["sparsity"], else every input is allowed.
+    s: max_active, else circuit.meta.sparsity, else every input is allowed.
     budget: seconds (None: no limit); what is open when it runs out is unknown.
     method: "auto" (see the module docstring), "exhaustive" (enumeration only)
     or "bounds" (bounds and branching, no enumeration).
@@ -38,7 +38,7 @@ def verify(circuit: CompiledCircuit, max_active: int | None = None, budget: floa
     program = circuit.program
     if program is None:
         raise UserError(f"{circuit.name} carries no program, so there is nothing to verify it against")
-    declared = max_active if max_active is not None else circuit.meta.get("sparsity")
+    declared = max_active if max_active is not None else circuit.meta.sparsity
     if declared is not None and declared < 0:
         raise UserError(f"max active must be >= 0, got {declared}")
     s = circuit.n_inputs if declared is None else min(int(declared), circuit.n_inputs)
