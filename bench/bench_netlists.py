@@ -17,8 +17,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from superpose import compiler  # noqa: E402
+from superpose.compiler.frontend import circuit_from_source  # noqa: E402  (every stage imported before timing)
+from superpose.compiler.interpret import output_values  # noqa: E402
+from superpose.compiler.ir import Circuit  # noqa: E402
 from superpose.compiler.netlists import load_netlist  # noqa: E402
+from superpose.compiler.pipeline import compile_circuit, load_circuit  # noqa: E402
 from superpose.compiler.sparsity import TOO_DENSE_SHARE, analyse_sparsity  # noqa: E402
 from gen_programs import generate  # noqa: E402
 from markdown import table, write_section  # noqa: E402
@@ -38,18 +41,18 @@ def seconds(run) -> float:
     return time.perf_counter() - start
 
 
-def lowering_row(path: Path, rng: np.random.Generator) -> tuple[list[str], compiler.Circuit]:
+def lowering_row(path: Path, rng: np.random.Generator) -> tuple[list[str], Circuit]:
     """One circuit: sizes, exact lowering of the simplified netlist, throughputs;
     and the simplified circuit."""
     as_written = load_netlist(path)
     start = time.perf_counter()
-    circuit = compiler.load_circuit(path)
-    compiled = compiler.compile_circuit(circuit)
+    circuit = load_circuit(path)
+    compiled = compile_circuit(circuit)
     compile_s = time.perf_counter() - start
     x = (rng.random((VECTORS, circuit.n_inputs)) < 0.5).astype(np.float32)
-    np.testing.assert_array_equal(compiled.run(x) > THRESHOLD, compiler.output_values(circuit, x))
+    np.testing.assert_array_equal(compiled.run(x) > THRESHOLD, output_values(circuit, x))
     # interleaved, so that a busy machine slows both alike
-    runs = [(seconds(lambda: compiled.run(x)), seconds(lambda: compiler.output_values(circuit, x)))
+    runs = [(seconds(lambda: compiled.run(x)), seconds(lambda: output_values(circuit, x)))
             for _ in range(REPEATS)]
     runtime_s, interpreter_s = (min(times) for times in zip(*runs))
     row = [path.name, str(circuit.n_inputs), str(len(circuit.outputs)), f"{len(as_written.nodes):,}",
@@ -59,7 +62,7 @@ def lowering_row(path: Path, rng: np.random.Generator) -> tuple[list[str], compi
     return row, circuit
 
 
-def sparsity_row(name: str, circuit: compiler.Circuit) -> list[str]:
+def sparsity_row(name: str, circuit: Circuit) -> list[str]:
     """One circuit at SPARSITY inputs on: how many levels stay sparse."""
     start = time.perf_counter()
     report = analyse_sparsity(circuit, SPARSITY)
@@ -82,7 +85,7 @@ def main() -> None:
         lowering.append(row)
         sparsity.append(sparsity_row(path.name, circuit))
         print(" | ".join(lowering[-1]), "||", " | ".join(sparsity[-1]), flush=True)
-    contrast = compiler.circuit_from_source(generate(CONTRAST_GATES), f"layered_{CONTRAST_GATES}.sbp")
+    contrast = circuit_from_source(generate(CONTRAST_GATES), f"layered_{CONTRAST_GATES}.sbp")
     sparsity.append(sparsity_row(f"layered_{CONTRAST_GATES} (generated, for contrast)", contrast))
     print(" | ".join(sparsity[-1]))
     body = (

@@ -3,7 +3,7 @@
   artifact.py        safetensors in and out, atomic writes, validation of foreign files
   report.py          per-gate error on the stratified distribution (compiler/sampling.py)
   depth_report.py    the same per level, as a table and a plot
-  verify.py          proved / counterexample / unknown, with bounds.py
+  verify/            proved / counterexample / unknown, by method, with bounds.py
   torch_module.py    the circuit as a torch nn.Module
   cli.py             the `superpose` command, on top of everything
   pytest_plugin.py   `.sbp` expectations as tests, and assert_circuit
