@@ -28,13 +28,14 @@ NOT_PACKAGE = {"tests", "bench", "programs", "build", "dist"}
 # else the first whose pattern matches it.
 LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["superpose", "superpose._lazy", "superpose.errors", "superpose.compiler", "superpose.runtime",
-              "superpose.compiler.netlists"]),
+              "superpose.compiler.netlists", "superpose.compiler.generators"]),
     ("ir", ["superpose.compiler.ir"]),
     ("semantics", ["superpose.compiler.errors", "superpose.compiler.interpret", "superpose.compiler.multilinear"]),
     ("analyses", ["superpose.compiler.sampling", "superpose.compiler.sparsity"]),
     ("network", ["superpose.metadata", "superpose.network"]),
     ("front ends", ["superpose.compiler.source", "superpose.compiler.parse", "superpose.compiler.check",
-                    "superpose.compiler.frontend", "superpose.compiler.emit_dsl", "superpose.compiler.netlists.*"]),
+                    "superpose.compiler.frontend", "superpose.compiler.emit_dsl", "superpose.compiler.netlists.*",
+                    "superpose.compiler.generators.*"]),
     ("lowerings", ["superpose.compiler.lowering", "superpose.compiler.hub_packing", "superpose.compiler.embeddings",
                    "superpose.compiler.lower_*", "superpose.compiler.strategies"]),
     ("pipeline", ["superpose.compiler.pipeline"]),
