@@ -147,6 +147,7 @@ def measure_cell(cell: Cell) -> dict[str, Any]:
            "mean_error": summary["mean_error"], "p99_error": summary["p99_error"],
            "max_error": summary["max_error"], "compile_s": compiled_at - started,
            "report_s": reported_at - compiled_at, "verify_budget_s": m.verify_budget_s,
+           "proved": None, "counterexamples": None, "unknown": None, "verify_s": None,
            "code_version": cell.code_version}
     if m.verify_budget_s is not None:
         result = verify(compiled, max_active=m.max_active, budget=m.verify_budget_s, progress=False)

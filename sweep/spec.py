@@ -46,6 +46,7 @@ DEFAULTS: dict[str, list] = {"strategies": ["hub"], "targets": [0.01], "widths":
                              "seeds": [0]}
 NONE_WORDS = {"widths": "auto", "sparsities": "program", "embed_dims": "none"}  # the word for "no value" per axis
 TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+TOML_END = " (at end of document)"
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        position = TOML_POSITION.search(str(error))
-        if position is None:
-            raise CompileError(f"{path}: not valid TOML: {error}") from None
-        raise CompileError(diagnostic_at(f"not valid TOML: {TOML_POSITION.sub('', str(error))}", str(path), text,
-                                         int(position[1]), int(position[2]))) from None
+        raise CompileError(_toml_diagnostic(str(error), path, text)) from None
     grids = document.pop("grid", [{}])
     _check_keys(spec, document, AXES + SETTINGS + ("grid",), None)
     if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) for g in grids):
@@ -122,6 +119,21 @@ def load_spec(path: str | Path) -> SweepSpec:
                                  number if "strategies" in grid else None) from None
             cells.setdefault(cell.key, cell)
     return SweepSpec(path, list(cells.values()))
+
+
+def _toml_diagnostic(message: str, path: Path, text: str) -> Diagnostic:
+    """tomllib's message with its "(at line L, column C)" or "(at end of
+    document)" turned into a position with the line and a caret."""
+    position = TOML_POSITION.search(message)
+    if position is not None:
+        line, column = int(position[1]), int(position[2])
+    elif message.endswith(TOML_END):
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+    else:
+        return Diagnostic(f"{path}: not valid TOML: {message}")
+    message = TOML_POSITION.sub("", message).removesuffix(TOML_END)
+    return diagnostic_at(f"not valid TOML: {message}", str(path), text, line, column)
 
 
 def _check_keys(spec: _Spec, table: dict, allowed: tuple[str, ...], grid: int | None) -> None:
