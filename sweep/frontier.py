@@ -28,7 +28,10 @@ class FrontierPoint:
 
 
 def _spread(values: list[float]) -> tuple[float, float, float]:
-    return min(values), float(np.mean(values)), max(values)
+    """(min, mean, max); the mean clipped into [min, max] (rounding can put the
+    mean of equal values a hair outside, and error bars cannot be negative)."""
+    low, high = min(values), max(values)
+    return low, min(max(float(np.mean(values)), low), high), high
 
 
 def _curve_label(row: dict[str, Any], sparsity_varies: bool) -> str:

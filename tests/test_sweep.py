@@ -220,3 +220,12 @@ def test_a_cell_the_compiler_refuses_is_reported_and_the_others_are_kept(tmp_pat
     assert "1 cells run" not in out and "2 cells run, 0 already" in out and "1 failed" in out
     assert "--sparsity must be between 1 and the number of inputs (8), got 9" in out
     assert [row["sparsity"] for row in read_table(tmp_path / "t.csv")] == [2]
+
+
+def test_the_readme_spec_is_the_example_spec_and_a_valid_grid(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```toml\n# sweeps/frontier.toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "readme.toml").write_text(block, encoding="utf-8")
+    example = load_spec(ROOT / "sweeps" / "frontier.toml").cells
+    assert [c.key for c in load_spec(tmp_path / "readme.toml").cells] == [c.key for c in example]
+    assert len(example) == 18 and {c.strategy for c in example} == {"hub", "paper-uand"}
