@@ -49,7 +49,8 @@ def timed_run(spec_path: Path, folder: Path, name: str, executor) -> tuple[float
     result = run_sweep(load_spec(spec_path), folder / f"{name}.csv", executor)
     wall = time.perf_counter() - started
     if result.failures or len(result.rows) != 24:
-        raise SystemExit(f"{name}: {len(result.rows)} rows, failures {result.failures}")
+        raise SystemExit(f"{name}: {len(result.rows)} rows; failed: "
+                         + "; ".join(f"{cell.describe()}: {message}" for cell, message in result.failures))
     return wall, result.rows, load
 
 

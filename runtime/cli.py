@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "are skipped, so an interrupted sweep resumes. README.md shows a spec.")
     p.add_argument("spec", help="sweep spec (.toml)")
     p.add_argument("-o", "--output", metavar="TABLE.csv", help="results table (default: SPEC's stem + .csv here)")
-    p.add_argument("--jobs", type=_positive_int, default=len(os.sched_getaffinity(0)),
+    p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
                    help="cells at once on this machine; with --ray local, the CPUs of the Ray instance "
                         "(default: this machine's cores)")
     p.add_argument("--ray", metavar="ADDRESS",

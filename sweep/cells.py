@@ -95,7 +95,8 @@ def compile_settings(cell: Cell) -> tuple[bool, compiler.SuperposeOptions | comp
 @cache
 def code_version() -> str:
     """Hex hash of superpose's source files (the package root's __init__.py and
-    every .py and .lark file under SOURCE_FOLDERS), computed once per process."""
+    every .py and .lark file under SOURCE_FOLDERS), computed once per process:
+    a row computed by other code is never taken for this code's."""
     root = Path(compiler.__file__).resolve().parents[1]
     files = [root / "__init__.py"] + sorted(path for folder in SOURCE_FOLDERS for pattern in ("*.py", "*.lark")
                                             for path in (root / folder).rglob(pattern))

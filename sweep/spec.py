@@ -51,6 +51,7 @@ TOML_END = " (at end of document)"
 
 @dataclass(frozen=True)
 class SweepSpec:
+    """A checked spec: its file and the cells of all its grids."""
     path: Path
     cells: list[Cell]     # in grid order, each key once
 
@@ -109,7 +110,8 @@ def load_spec(path: str | Path) -> SweepSpec:
     for number, grid in enumerate(grids, start=1):
         _check_keys(spec, grid, AXES, number)
         axes = {axis: _axis(spec, axis, grid, document, number if axis in grid else None) for axis in AXES}
-        entries = [_program(spec, entry, number if "programs" in grid else None, programs) for entry in axes["programs"]]
+        entries = [_program(spec, entry, number if "programs" in grid else None, programs)
+                   for entry in axes["programs"]]
         for program, strategy, target, width, sparsity, embed_dim, embedding, seed in itertools.product(
                 entries, *(axes[axis] for axis in AXES[1:])):
             try:

@@ -19,6 +19,7 @@ from superpose.sweep.table import TIMINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+RAY_OBJECT_STORE = 100 * 2**20  # bytes: the rows are small, and the machine is shared
 C17 = """# ISCAS-85 c17
 INPUT(1)
 INPUT(2)
@@ -142,7 +143,7 @@ def ray_cluster():
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'superpose[ray]'): the Ray "
                                             "executor is not tested")
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False,
-             _node_ip_address="127.0.0.1")
+             _node_ip_address="127.0.0.1", object_store_memory=RAY_OBJECT_STORE)
     yield ray
     ray.shutdown()
 
