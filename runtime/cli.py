@@ -29,6 +29,11 @@ from superpose.runtime.artifact import load, save, write_atomically
 from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
 from superpose.runtime.report import error_report
 from superpose.runtime.verify import verify
+from superpose.sweep.executors import LocalExecutor, RayExecutor
+from superpose.sweep.frontier import plot_frontier
+from superpose.sweep.run import run_sweep
+from superpose.sweep.spec import load_spec
+from superpose.sweep.summary import render_result
 
 EXIT_USER_ERROR = 2
 DEFAULT_PLOT_TARGET = 0.01  # the dotted target line of --plot for lowerings that aim at none (the hub default)
@@ -295,8 +300,6 @@ def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
-    from superpose.sweep import LocalExecutor, RayExecutor, load_spec, plot_frontier, run_sweep
-    from superpose.sweep.summary import render_result
     table = args.output or Path(args.spec).stem + ".csv"
     _check_output("-o", table, ".csv")
     if args.plot:

@@ -8,16 +8,20 @@ The stages, in order:
   frontier.py   gates per neuron against the worst gate's error, a curve per strategy
   summary.py    what the command prints
 
-It sits above compiler/ and runtime/ (a cell compiles, then reports) and
-nothing below imports it.
+It sits above compiler/ and runtime/ (a cell compiles, then reports) and below
+the CLI. This `__init__` imports nothing itself (see superpose._lazy).
 """
-from superpose.sweep.cells import Cell, Measurement, code_version, measure_cell, run_cell
-from superpose.sweep.executors import LocalExecutor, RayExecutor
-from superpose.sweep.frontier import frontier, plot_frontier
-from superpose.sweep.run import SweepResult, run_sweep
-from superpose.sweep.spec import SweepSpec, load_spec
-from superpose.sweep.table import COLUMNS, read_table
+from superpose._lazy import lazy_exports
 
-__all__ = ["COLUMNS", "Cell", "LocalExecutor", "Measurement", "RayExecutor", "SweepResult", "SweepSpec",
-           "code_version", "frontier", "load_spec", "measure_cell", "plot_frontier", "read_table", "run_cell",
-           "run_sweep"]
+_EXPORTS = {
+    "Cell": "superpose.sweep.cells", "Measurement": "superpose.sweep.cells",
+    "code_version": "superpose.sweep.cells", "measure_cell": "superpose.sweep.cells",
+    "run_cell": "superpose.sweep.cells",
+    "LocalExecutor": "superpose.sweep.executors", "RayExecutor": "superpose.sweep.executors",
+    "frontier_curves": "superpose.sweep.frontier", "plot_frontier": "superpose.sweep.frontier",
+    "SweepResult": "superpose.sweep.run", "run_sweep": "superpose.sweep.run",
+    "SweepSpec": "superpose.sweep.spec", "load_spec": "superpose.sweep.spec",
+    "COLUMNS": "superpose.sweep.table", "read_table": "superpose.sweep.table",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -18,15 +18,16 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from superpose import compiler
-from superpose.runtime.errors import UserError
+from superpose.compiler.pipeline import compile_circuit
+from superpose.compiler.strategies import STRATEGIES
+from superpose.errors import UserError
 from superpose.runtime.report import error_report
 from superpose.runtime.verify import verify
 from superpose.sweep.programs import Program
 
-STRATEGIES = ("hub", "paper-uand", "chained", "exact")  # the superposed strategies, and the exact lowering
-SOURCE_FOLDERS = ("compiler", "runtime", "sweep")       # the package folders whose code decides a row
-KEY_CHARS = 16                                          # hex digits of a key kept: 64 bits
+OPTIONS = ("target_error", "width", "embed_dim", "embedding")  # the cell's fields that are strategies' options
+SOURCE_FOLDERS = ("compiler", "runtime", "sweep")               # the package folders whose code decides a row
+KEY_CHARS = 16                                                  # hex digits of a key kept: 64 bits
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class Measurement:
 @dataclass(frozen=True)
 class Cell:
     """A point of the grid. `seed` drives the compile and the report's samples.
-    For "exact" the knobs of superposition are None (the exact lowering has none);
-    `embedding` is None without `embed_dim`."""
+    An option (OPTIONS) the strategy does not take is None (the exact lowering
+    takes none, paper-uand no target error); `embedding` is None without `embed_dim`."""
     program: Program
     strategy: str
     target_error: float | None
@@ -72,24 +73,21 @@ class Cell:
 
 def make_cell(program: Program, strategy: str, target_error: float, width: int | None, sparsity: int | None,
               embed_dim: int | None, embedding: str, seed: int, measurement: Measurement) -> Cell:
-    """A cell with the knobs its strategy ignores set to None, so that grid points
-    differing only there are one cell; CompileError when the strategy cannot take
-    the options (the compiler's own message)."""
-    if strategy == "exact":
-        target_error, width, embed_dim = None, None, None
-    cell = Cell(program, strategy, target_error, width, sparsity, embed_dim,
-                None if embed_dim is None else embedding, seed, measurement, code_version())
-    compile_settings(cell)
+    """A cell with the options its strategy does not take set to None, so that
+    grid points differing only there are one cell; CompileError for an option
+    value the strategy refuses (its options type's own message)."""
+    takes = STRATEGIES[strategy].option_names
+    given = {"target_error": target_error, "width": width, "embed_dim": embed_dim,
+             "embedding": None if embed_dim is None else embedding}
+    cell = Cell(program, strategy, sparsity=sparsity, seed=seed, measurement=measurement,
+                code_version=code_version(), **{name: given[name] if name in takes else None for name in OPTIONS})
+    STRATEGIES[strategy].options(**strategy_options(cell))
     return cell
 
 
-def compile_settings(cell: Cell) -> tuple[bool, compiler.SuperposeOptions | compiler.ChainOptions | None]:
-    """(exact, options) for compiler.compile_circuit, as `superpose compile` builds them."""
-    if cell.strategy == "exact":
-        return True, None
-    options = compiler.SuperposeOptions(target_error=cell.target_error, width=cell.width, embed_dim=cell.embed_dim,
-                                        embedding=cell.embedding or "random", strategy=cell.strategy)
-    return False, compiler.chain_options(options) if cell.strategy == "chained" else options
+def strategy_options(cell: Cell) -> dict[str, Any]:
+    """The cell's options as keywords of compile_circuit (those it leaves None keep their defaults)."""
+    return {name: getattr(cell, name) for name in OPTIONS if getattr(cell, name) is not None}
 
 
 @cache
@@ -97,7 +95,7 @@ def code_version() -> str:
     """Hex hash of superpose's source files (the package root's __init__.py and
     every .py and .lark file under SOURCE_FOLDERS), computed once per process:
     a row computed by other code is never taken for this code's."""
-    root = Path(compiler.__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[1]  # the package root: the folder holding compiler/, runtime/, sweep/
     files = [root / "__init__.py"] + sorted(path for folder in SOURCE_FOLDERS for pattern in ("*.py", "*.lark")
                                             for path in (root / folder).rglob(pattern))
     digest = hashlib.sha256()
@@ -130,10 +128,9 @@ def run_cell(cell: Cell) -> Outcome:
 def measure_cell(cell: Cell) -> dict[str, Any]:
     """The cell's row (table.COLUMNS): sizes, error summary and timings."""
     circuit = cell.program.circuit()
-    exact, options = compile_settings(cell)
     started = time.perf_counter()
-    compiled = compiler.compile_circuit(circuit, seed=cell.seed, exact=exact, sparsity=cell.sparsity,
-                                        options=options)
+    compiled = compile_circuit(circuit, strategy=cell.strategy, seed=cell.seed, sparsity=cell.sparsity,
+                               **strategy_options(cell))
     compiled_at = time.perf_counter()
     m = cell.measurement
     report = error_report(compiled, samples=m.samples, max_active=m.max_active, seed=cell.seed, confirm=m.confirm)

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from types import ModuleType
 from typing import Any
 
-from superpose.runtime.errors import UserError
+from superpose.errors import UserError
 from superpose.sweep.cells import Cell, Outcome, run_cell
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

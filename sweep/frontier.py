@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from superpose.runtime.artifact import write_atomically
-from superpose.runtime.errors import UserError
+from superpose.errors import UserError
 
 PANELS_PER_ROW = 3
 
@@ -43,7 +43,7 @@ def _curve_label(row: dict[str, Any], sparsity_varies: bool) -> str:
     return label
 
 
-def frontier(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[FrontierPoint]]]:
+def frontier_curves(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[FrontierPoint]]]:
     """program -> curve label -> points (over target error and width, in
     increasing max error); rows are the results table's (table.read_table)."""
     sparsities: dict[str, set] = defaultdict(set)
@@ -69,7 +69,7 @@ def plot_frontier(rows: list[dict[str, Any]], path: str | os.PathLike, title: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = frontier(rows)
+    panels = frontier_curves(rows)
     n_cols = min(len(panels), PANELS_PER_ROW)
     n_rows = math.ceil(len(panels) / n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(5.5 * n_cols, 4 * n_rows), squeeze=False)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from superpose.compiler import netlists
 from superpose.compiler.errors import CompileError
 from superpose.compiler.frontend import circuit_from_source
-from superpose.compiler.generators import generate_circuit, generator_parameters
+from superpose.compiler.generators.registry import generate_circuit, generator_parameters
 from superpose.compiler.ir import Circuit
+from superpose.compiler.netlists.load import NETLIST_SUFFIXES, parse_netlist
+from superpose.compiler.netlists.simplify import simplify
 from superpose.compiler.source import read_source
 
 
@@ -38,7 +39,7 @@ class Program:
             return generate_circuit(self.generator, dict(self.parameters))
         if self.file_format == "sbp":
             return circuit_from_source(self.data.decode("utf-8"), self.file_name)
-        return netlists.simplify(netlists.parse_netlist(self.data, self.file_name, self.file_format))
+        return simplify(parse_netlist(self.data, self.file_name, self.file_format))
 
     def identity(self) -> dict[str, Any]:
         """What determines the program: its label, and the generator with its
@@ -52,7 +53,7 @@ def file_program(path: str | os.PathLike, label: str) -> Program:
     """A program or netlist file, read now; CompileError if it cannot be read
     (a program that is not UTF-8 is shown at its first bad byte)."""
     suffix = Path(path).suffix.lower()
-    file_format = netlists.NETLIST_SUFFIXES.get(suffix, "sbp")
+    file_format = NETLIST_SUFFIXES.get(suffix, "sbp")
     if file_format == "sbp":
         text, name = read_source(path)
         return Program(label, file_name=name, file_format="sbp", data=text.encode("utf-8"))

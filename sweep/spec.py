@@ -19,8 +19,10 @@
     [[grid]]                        # optional: several grids, each taking the axes above and overriding some
     strategies = ["exact"]
 
-The cells are the product of the axes, for each grid; cells that come out the
-same (the exact lowering ignores targets, widths and embeddings) are run once.
+The cells are the product of the axes, for each grid. A strategy leaves out
+the options it does not take (compiler.strategies: exact takes none,
+paper-uand no target error), so cells that come out the same are run once; an
+axis the spec sets that no strategy of its grid takes is an error.
 Generators and their parameters: superpose.compiler.generators.
 """
 from __future__ import annotations
@@ -35,16 +37,18 @@ from typing import Any
 
 from superpose.compiler.errors import CompileError, Diagnostic, diagnostic_at
 from superpose.compiler.ir import Loc
-from superpose.sweep.cells import STRATEGIES, Cell, Measurement, make_cell
+from superpose.compiler.lower_superposed import EMBEDDINGS
+from superpose.compiler.strategies import STRATEGIES
+from superpose.sweep.cells import Cell, Measurement, make_cell
 from superpose.sweep.programs import Program, file_program, generated_program
 
 AXES = ("programs", "strategies", "targets", "widths", "sparsities", "embed_dims", "embeddings", "seeds")
 SETTINGS = ("samples", "confirm", "max_active", "verify_budget_seconds")
-EMBEDDINGS = ("random", "low-coherence")
 DEFAULTS: dict[str, list] = {"strategies": ["hub"], "targets": [0.01], "widths": ["auto"],
                              "sparsities": ["program"], "embed_dims": ["none"], "embeddings": ["random"],
                              "seeds": [0]}
 NONE_WORDS = {"widths": "auto", "sparsities": "program", "embed_dims": "none"}  # the word for "no value" per axis
+OPTION_AXES = {"targets": "target_error", "widths": "width", "embed_dims": "embed_dim", "embeddings": "embedding"}
 TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 TOML_END = " (at end of document)"
 
@@ -100,6 +104,7 @@ def load_spec(path: str | Path) -> SweepSpec:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise CompileError(_toml_diagnostic(str(error), path, text)) from None
+    has_grids = "grid" in document
     grids = document.pop("grid", [{}])
     _check_keys(spec, document, AXES + SETTINGS + ("grid",), None)
     if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) for g in grids):
@@ -110,6 +115,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     for number, grid in enumerate(grids, start=1):
         _check_keys(spec, grid, AXES, number)
         axes = {axis: _axis(spec, axis, grid, document, number if axis in grid else None) for axis in AXES}
+        _check_options_are_taken(spec, axes, grid if has_grids else document, number if has_grids else None)
         entries = [_program(spec, entry, number if "programs" in grid else None, programs)
                    for entry in axes["programs"]]
         for program, strategy, target, width, sparsity, embed_dim, embedding, seed in itertools.product(
@@ -117,7 +123,7 @@ def load_spec(path: str | Path) -> SweepSpec:
             try:
                 cell = make_cell(program, strategy, target, width, sparsity, embed_dim, embedding, seed, measurement)
             except CompileError as error:
-                raise spec.error(f"strategy {strategy} with these options: {error}", "strategies",
+                raise spec.error(f"strategy {strategy}: {error}", "strategies",
                                  number if "strategies" in grid else None) from None
             cells.setdefault(cell.key, cell)
     return SweepSpec(path, list(cells.values()))
@@ -136,6 +142,16 @@ def _toml_diagnostic(message: str, path: Path, text: str) -> Diagnostic:
         return Diagnostic(f"{path}: not valid TOML: {message}")
     message = TOML_POSITION.sub("", message).removesuffix(TOML_END)
     return diagnostic_at(f"not valid TOML: {message}", str(path), text, line, column)
+
+
+def _check_options_are_taken(spec: _Spec, axes: dict[str, list], given: dict, grid: int | None) -> None:
+    """An option axis the spec sets (in this grid's table, or at top level
+    when there are no grids) that no strategy of the grid takes is a mistake,
+    not a value to ignore."""
+    for axis, option in OPTION_AXES.items():
+        if axis in given and any(value is not None for value in axes[axis]) and \
+                not any(option in STRATEGIES[s].option_names for s in axes["strategies"]):
+            raise spec.error(f"no strategy of this grid ({', '.join(axes['strategies'])}) takes {option}", axis, grid)
 
 
 def _check_keys(spec: _Spec, table: dict, allowed: tuple[str, ...], grid: int | None) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from superpose.runtime.artifact import write_atomically
-from superpose.runtime.errors import UserError
+from superpose.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ NOT_PACKAGE = {"tests", "bench", "programs", "build", "dist"}
 # else the first whose pattern matches it.
 LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["superpose", "superpose._lazy", "superpose.errors", "superpose.compiler", "superpose.runtime",
-              "superpose.compiler.netlists", "superpose.compiler.generators"]),
+              "superpose.compiler.netlists", "superpose.compiler.generators", "superpose.sweep"]),
     ("ir", ["superpose.compiler.ir"]),
     ("semantics", ["superpose.compiler.errors", "superpose.compiler.interpret", "superpose.compiler.multilinear"]),
     ("analyses", ["superpose.compiler.sampling", "superpose.compiler.sparsity"]),
@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                    "superpose.compiler.lower_*", "superpose.compiler.strategies"]),
     ("pipeline", ["superpose.compiler.pipeline"]),
     ("runtime", ["superpose.runtime.*"]),
+    ("sweep", ["superpose.sweep.*"]),
     ("interfaces", ["superpose.runtime.cli", "superpose.runtime.pytest_plugin"]),
 ]
 
@@ -56,6 +57,13 @@ FUNCTION_IMPORTS: dict[str, dict[str, str]] = {
     "superpose.runtime.depth_report": {
         "matplotlib": "heavy (~0.5 s), needed only for --plot",
         "matplotlib.pyplot": "heavy (~0.5 s), needed only for --plot",
+    },
+    "superpose.sweep.frontier": {
+        "matplotlib": "heavy (~0.5 s), needed only for sweep --plot",
+        "matplotlib.pyplot": "heavy (~0.5 s), needed only for sweep --plot",
+    },
+    "superpose.sweep.executors": {
+        "ray": "an optional extra (superpose[ray]) needed only for --ray; its absence is a clear UserError",
     },
 }
 

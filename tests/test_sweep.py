@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from superpose import compiler
 from superpose.compiler.generators import random_pairs_circuit
+from superpose.compiler.pipeline import compile_circuit, load_circuit
 from superpose.runtime.cli import EXIT_USER_ERROR, main
 from superpose.runtime.report import error_report
-from superpose.sweep import LocalExecutor, RayExecutor, frontier, load_spec, read_table, run_sweep
+from superpose.sweep import LocalExecutor, RayExecutor, frontier_curves, load_spec, read_table, run_sweep
 from superpose.sweep.executors import RAY_MISSING
 from superpose.sweep.table import TIMINGS
 
@@ -82,16 +82,16 @@ def test_every_cell_is_a_row_equal_to_a_direct_compile_and_report(tiny: Path, lo
     assert read_table(tiny / "local.csv") == local_rows
     for cell, row in zip(spec.cells, local_rows):
         assert row["key"] == cell.key
-        exact = cell.strategy == "exact"
-        options = None if exact else compiler.SuperposeOptions(
-            target_error=cell.target_error, embed_dim=cell.embed_dim, embedding=cell.embedding or "random")
+        options = {} if cell.strategy == "exact" else {"target_error": cell.target_error}  # exact takes none
+        if cell.embed_dim is not None:
+            options.update(embed_dim=cell.embed_dim, embedding=cell.embedding)
         if cell.program.label == "uand-64":
             circuit = random_pairs_circuit(256, 64, 3)
         else:
-            circuit = compiler.load_circuit(tiny / cell.program.label if cell.program.file_format == "bench"
-                                            else cell.program.label)
-        compiled = compiler.compile_circuit(circuit, seed=cell.seed, exact=exact, sparsity=cell.sparsity,
-                                            options=options)
+            circuit = load_circuit(tiny / cell.program.label if cell.program.file_format == "bench"
+                                   else cell.program.label)
+        compiled = compile_circuit(circuit, strategy=cell.strategy, seed=cell.seed, sparsity=cell.sparsity,
+                                   **options)
         summary = error_report(compiled, samples=60, seed=cell.seed, confirm=3).summary()
         assert (row["neurons"], row["gates"], row["layers"], row["inputs"]) == \
                (compiled.n_neurons, compiled.n_gates, len(compiled.layers), compiled.n_inputs)
@@ -165,7 +165,7 @@ def test_plot_draws_one_point_per_target_with_the_seeds_spread(tiny: Path, local
     assert main(["sweep", str(tiny / "tiny.toml"), "-o", str(tiny / "local.csv"),
                  "--plot", str(tiny / "frontier.png")]) == 0
     assert (tiny / "frontier.png").read_bytes().startswith(PNG_MAGIC)
-    curves = frontier(local_rows)
+    curves = frontier_curves(local_rows)
     assert set(curves) == {local_rows[0]["program"], "uand-64", "c17.bench"}
     assert set(curves["c17.bench"]) == {"hub", "hub, d0=4 random"}
     hub = curves["uand-64"]["hub"]
@@ -186,8 +186,10 @@ def test_plot_draws_one_point_per_target_with_the_seeds_spread(tiny: Path, local
     ("programs = [{generator = 'uand', m = 8, n_gates = 4, sparsity = 2, gates = 3}]\n",
      "generator 'uand' has no parameter 'gates'"),
     ("programs = [{generator = 'uand', m = 4, n_gates = 40, sparsity = 2}]\n", "4 inputs have 6 distinct pairs"),
-    ("programs = [{generator = 'uand', m = 8, n_gates = 4, sparsity = 2}]\nstrategies = ['chained']\n"
-     "embed_dims = [4]\n", "tiny.toml:2:1: strategies: strategy chained with these options: --embed-dim does not"),
+    ("programs = [{generator = 'uand', m = 8, n_gates = 4, sparsity = 2}]\nstrategies = ['chained', 'exact']\n"
+     "embed_dims = [4]\n", "tiny.toml:3:1: embed_dims: no strategy of this grid (chained, exact) takes embed_dim"),
+    ("programs = [{generator = 'uand', m = 8, n_gates = 4, sparsity = 2}]\n[[grid]]\nwidths = [4]\n"
+     "strategies = ['chained']\n", "tiny.toml:3:1: grid 1: widths: no strategy of this grid (chained) takes width"),
     ("programs = [{generator = 'uand', m = 8, n_gates = 4, sparsity = 2}]\ntargets = [1.5]\n",
      "tiny.toml:2:1: targets: 1.5 is not allowed: the values must be numbers strictly between 0 and 1"),
     ("programs = [{generator = 'uand', m = 8, n_gates = 4, sparsity = 2}]\n[[grid]]\nseeds = [-1]\n",
@@ -219,7 +221,7 @@ def test_a_cell_the_compiler_refuses_is_reported_and_the_others_are_kept(tmp_pat
         == EXIT_USER_ERROR
     out = capsys.readouterr().out
     assert "1 cells run" not in out and "2 cells run, 0 already" in out and "1 failed" in out
-    assert "--sparsity must be between 1 and the number of inputs (8), got 9" in out
+    assert "sparsity 9, seed 0: sparsity must be between 1 and the number of inputs (8), got 9" in " ".join(out.split())
     assert [row["sparsity"] for row in read_table(tmp_path / "t.csv")] == [2]
 
 
