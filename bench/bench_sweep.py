@@ -77,11 +77,12 @@ def main() -> None:
         walls = [wall for wall, _, _ in runs[name]]
         work = [sum(r["compile_s"] + r["report_s"] for r in cells) for _, cells, _ in runs[name]]
         rows.append([label, ", ".join(f"{w:.1f}" for w in walls), f"{min(walls):.1f}",
-                     ", ".join(f"{w:.1f}" for w in work), ", ".join(load for _, _, load in runs[name])])
+                     ", ".join(f"{w:.1f}" for w in work), ", ".join(f"{c / w:.2f}" for c, w in zip(work, walls)),
+                     ", ".join(load for _, _, load in runs[name])])
     ratio = min(w for w, _, _ in runs["ray"]) / min(w for w, _, _ in runs["local"])
     print(f"Ray / local (best of each): {ratio:.2f}")
     header = ["executor", "wall s per run", "best wall s", "cell work s per run (compile + report)",
-              "load average before each run"]
+              "cores kept busy (work / wall)", "load average before each run"]
     body = (f"Command: `python bench/bench_sweep.py --jobs {args.jobs} --repeats {args.repeats}`. The same 24-cell "
             "grid (uand, 1,024 random pairs of 512 inputs, sparsity 3; hub at targets 1%, 2%, 5% and paper-uand at "
             "widths 128, 256, 512; 4 seeds; 200 samples per gate) from a fresh table each run, start-up and "
@@ -89,7 +90,9 @@ def main() -> None:
             f"rows agree except for the timings. Ray / local wall time (best of each): **{ratio:.2f}**. This "
             "machine (2 cores) was shared with other work; the load average before each run is in the table, "
             "and the cell work column (the cells' own compile + report seconds, summed) shows how much the "
-            "cells themselves were slowed.\n\n" + table(header, rows))
+            "cells themselves were slowed by it. Work / wall is the figure the load disturbs least: how many of "
+            f"the {args.jobs} cores an executor kept busy with cells, start-up and scheduling being the rest."
+            "\n\n" + table(header, rows))
     write_section("sweep", body)
 
 
