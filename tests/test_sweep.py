@@ -137,6 +137,18 @@ def test_keys_change_with_every_input_of_a_cell(tiny: Path) -> None:
     assert [c.key for c in load_spec(tiny / "tiny.toml").cells] == [c.key for c in cells]
 
 
+def test_ray_local_starts_an_instance_for_the_sweep_and_stops_it(tiny: Path, local_rows: list[dict]) -> None:
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'superpose[ray]'): the Ray "
+                                            "executor is not tested")
+    head = TINY.split("strategies")[0]  # the measuring settings and the programs: the same cells' keys
+    (tiny / "one.toml").write_text(head + 'strategies = ["exact"]\nseeds = [1]\n', encoding="utf-8")
+    assert main(["sweep", str(tiny / "one.toml"), "-o", str(tiny / "one.csv"), "--ray", "local", "--jobs", "1"]) == 0
+    rows = read_table(tiny / "one.csv")
+    assert len(rows) == 2 and not ray.is_initialized()
+    assert [_without_timings(r) for r in rows] == \
+           [_without_timings(r) for r in local_rows if r["key"] in {row["key"] for row in rows}]
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A local Ray instance with one CPU, started and stopped here."""
