@@ -92,12 +92,12 @@ def strategy_options(cell: Cell) -> dict[str, Any]:
 
 @cache
 def code_version() -> str:
-    """Hex hash of superpose's source files (the package root's __init__.py and
-    every .py and .lark file under SOURCE_FOLDERS), computed once per process:
-    a row computed by other code is never taken for this code's."""
+    """Hex hash of superpose's source files (the package root's own modules, such
+    as network.py, and every .py and .lark file under SOURCE_FOLDERS), computed
+    once per process: a row computed by other code is never taken for this code's."""
     root = Path(__file__).resolve().parents[1]  # the package root: the folder holding compiler/, runtime/, sweep/
-    files = [root / "__init__.py"] + sorted(path for folder in SOURCE_FOLDERS for pattern in ("*.py", "*.lark")
-                                            for path in (root / folder).rglob(pattern))
+    files = sorted(root.glob("*.py")) + sorted(path for folder in SOURCE_FOLDERS for pattern in ("*.py", "*.lark")
+                                               for path in (root / folder).rglob(pattern))
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
