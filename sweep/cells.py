@@ -137,7 +137,7 @@ def measure_cell(cell: Cell) -> dict[str, Any]:
     reported_at = time.perf_counter()
     summary = report.summary()
     row = {"key": cell.key, "program": cell.program.label, "strategy": cell.strategy,
-           "target_error": cell.target_error, "width": cell.width, "sparsity": compiled.meta.get("sparsity"),
+           "target_error": cell.target_error, "width": cell.width, "sparsity": compiled.meta.sparsity,
            "embed_dim": cell.embed_dim, "embedding": cell.embedding, "seed": cell.seed, "samples": m.samples,
            "confirm": m.confirm, "max_active": report.max_active, "inputs": compiled.n_inputs,
            "gates": compiled.n_gates, "layers": len(compiled.layers), "neurons": compiled.n_neurons,
