@@ -35,6 +35,9 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_netlists.py
 	$(PY) bench/bench_chain.py
 	$(PY) bench/bench_readouts.py
+	$(PY) bench/bench_sweep.py --jobs 2 --repeats 2
+	rm -f bench/frontier_uand1k.csv  # a fresh table: the sweep would skip the cells it already has
+	$(SP) sweep sweeps/frontier.toml -o bench/frontier_uand1k.csv --plot bench/frontier_uand1k.png --jobs 2
 
 clean:
 	rm -rf $(VENV) out

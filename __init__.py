@@ -20,7 +20,7 @@ tests/test_layering.py checks it):
   3. compiler/errors.py, interpret.py, multilinear.py   semantics and the polynomial algebra
   4. compiler/sampling.py, sparsity.py            analyses of a program
   5. metadata.py, network.py                      CompiledCircuit: layers, readouts, forward pass, CircuitMeta
-  6. compiler front ends (source, parse, check, frontend, emit_dsl, netlists/)
+  6. compiler front ends (source, parse, check, frontend, emit_dsl, netlists/, generators/)
   7. compiler lowerings (lowering, hub_packing, lower_*, embeddings) and strategies.py
   8. compiler/pipeline.py                         file or text -> CompiledCircuit
   9. runtime/ (artifact, report, depth_report, torch_module, bounds, verify/)

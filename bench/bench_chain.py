@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_chain import chain_circuit  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 
 import superpose  # noqa: E402
+from superpose.compiler.generators import chain_circuit  # noqa: E402
 from superpose.compiler.lower_chained import ChainOptions, lower_chained  # noqa: E402
 from superpose.compiler.lower_exact import lower_exact  # noqa: E402
 from superpose.runtime.depth_report import plot_levels  # noqa: E402
@@ -119,7 +119,7 @@ def main() -> None:
     exact_total = results["exact"][0].n_neurons
     command = "python bench/bench_chain.py " + " ".join(sys.argv[1:])
     body = f"""Command: `{command.strip()}`. chain-{args.levels}: m = {args.inputs:,} inputs, sparsity 3,
-{args.gates:,} gates per level (level 1 pairwise ANDs; later levels `a & !x`, `a | b`, `a & x`; bench/gen_chain.py,
+{args.gates:,} gates per level (level 1 pairwise ANDs; later levels `a & !x`, `a | b`, `a & x`; compiler/generators/chain.py,
 seed 0). Error = misclassification on the stratified distribution of `superpose report`, {args.samples} samples per
 gate (one wrong sample is {1 / args.samples:.1%}), the {args.confirm} worst gates of each lowering re-measured on
 {10 * args.samples:,} fresh samples. Lowerings (compiler/lower_chained.py unless said):

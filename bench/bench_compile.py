@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from superpose.compiler.frontend import circuit_from_file  # noqa: E402  (imported before any timing)
 from superpose.compiler.pipeline import compile_circuit  # noqa: E402
-from gen_programs import generate  # noqa: E402
+from superpose.compiler.generators import layered_source  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 
 COMMAND = "python bench/bench_compile.py"
@@ -25,7 +25,7 @@ def main() -> None:
     for n_gates in (1_000, 10_000):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"gen_{n_gates}.sbp"
-            path.write_text(generate(n_gates))
+            path.write_text(layered_source(n_gates))
             start = time.perf_counter()
             circuit = circuit_from_file(path)
             parsed = time.perf_counter() - start
@@ -34,7 +34,7 @@ def main() -> None:
         rows.append([f"{n_gates:,}", f"{parsed:.2f}", f"{total:.2f}", f"{total / parsed:.2f}",
                      str(len(compiled.layers)), f"{compiled.n_neurons:,}", "yes" if total < 10 else "no"])
         print(rows[-1])
-    body = (f"Command: `{COMMAND}`. Generated programs (bench/gen_programs.py), exact lowering, end to end "
+    body = (f"Command: `{COMMAND}`. Generated programs (compiler/generators/layered.py), exact lowering, end to end "
             f"from the file. The baseline is parsing + checking alone, run in the same process.\n\n"
             + table(["gates", "parse+check s", "compile total s", "total / parse", "layers", "neurons",
                      "under 10 s"], rows))

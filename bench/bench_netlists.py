@@ -23,7 +23,7 @@ from superpose.compiler.ir import Circuit  # noqa: E402
 from superpose.compiler.netlists import load_netlist  # noqa: E402
 from superpose.compiler.pipeline import compile_circuit, load_circuit  # noqa: E402
 from superpose.compiler.sparsity import TOO_DENSE_SHARE, analyse_sparsity  # noqa: E402
-from gen_programs import generate  # noqa: E402
+from superpose.compiler.generators import layered_source  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 from superpose.network import THRESHOLD  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> None:
         lowering.append(row)
         sparsity.append(sparsity_row(path.name, circuit))
         print(" | ".join(lowering[-1]), "||", " | ".join(sparsity[-1]), flush=True)
-    contrast = circuit_from_source(generate(CONTRAST_GATES), f"layered_{CONTRAST_GATES}.sbp")
+    contrast = circuit_from_source(layered_source(CONTRAST_GATES), f"layered_{CONTRAST_GATES}.sbp")
     sparsity.append(sparsity_row(f"layered_{CONTRAST_GATES} (generated, for contrast)", contrast))
     print(" | ".join(sparsity[-1]))
     body = (

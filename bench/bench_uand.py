@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import superpose  # noqa: E402
 from superpose import compiler  # noqa: E402
-from gen_programs import random_pairs_circuit  # noqa: E402
+from superpose.compiler.generators import random_pairs_circuit  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 
 M, GATES, SPARSITY = 1024, 8192, 3

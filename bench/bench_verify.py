@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import superpose  # noqa: E402
 from superpose import compiler  # noqa: E402
-from gen_programs import random_pairs_circuit as uand  # noqa: E402
+from superpose.compiler.generators import random_pairs_circuit as uand  # noqa: E402
 from markdown import table, write_section  # noqa: E402
 from superpose.network import CompiledCircuit  # noqa: E402
 from superpose.runtime.verify import verify  # noqa: E402

@@ -3,6 +3,7 @@
 The pipeline, stage after stage (pipeline.py runs them in order; each module runs on its own):
   1. source.py / parse.py   text -> syntax tree            (DSL)
      netlists/               .bench, .aag/.aig, .blif -> circuit
+     generators/             benchmark circuits made by code (uand, layered, circuits, chain)
   2. check.py               syntax tree -> ir.Circuit (names, loops, vectors resolved)
   3. ir.py                  the circuit: gates in a DAG, levels, supports (what each pass adds: ir.py)
      interpret.py           the reference semantics
@@ -36,5 +37,5 @@ _EXPORTS = {
     "CompileError": "superpose.compiler.errors", "Diagnostic": "superpose.compiler.errors",
     "SparsityReport": "superpose.compiler.sparsity", "analyse_sparsity": "superpose.compiler.sparsity",
 }
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, subpackages=("netlists",))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, subpackages=("netlists", "generators"))
 __all__ = sorted(_EXPORTS)

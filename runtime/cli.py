@@ -29,6 +29,11 @@ from superpose.runtime.artifact import load, save, write_atomically
 from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
 from superpose.runtime.report import error_report
 from superpose.runtime.verify import verify
+from superpose.sweep.executors import LocalExecutor, RayExecutor
+from superpose.sweep.frontier import plot_frontier
+from superpose.sweep.run import run_sweep
+from superpose.sweep.spec import load_spec
+from superpose.sweep.summary import render_result
 
 EXIT_USER_ERROR = 2
 DEFAULT_PLOT_TARGET = 0.01  # the dotted target line of --plot for lowerings that aim at none (the hub default)
@@ -294,6 +299,21 @@ def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
     return result.exit_code
 
 
+def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    table = args.output or Path(args.spec).stem + ".csv"
+    _check_output("-o", table, ".csv")
+    if args.plot:
+        _check_output("--plot", args.plot, ".png")
+    spec = load_spec(args.spec)
+    executor = RayExecutor(args.ray, args.jobs) if args.ray else LocalExecutor(args.jobs)
+    result = run_sweep(spec, table, executor, console, progress=console.is_terminal)
+    render_result(result, table, console)
+    if args.plot and result.rows:
+        plot_frontier(result.rows, args.plot, title=f"{Path(args.spec).name}: gates per neuron against max error")
+        console.print(f"wrote {args.plot}")
+    return EXIT_USER_ERROR if result.failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="superpose",
@@ -391,6 +411,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated input features that are on, e.g. fur,flies or tok[3] (default: none)")
     p.add_argument("--gates", action="store_true", help="print every gate, not only the outputs")
     p.set_defaults(handler=_cmd_run)
+
+    p = commands.add_parser("sweep", help="compile and measure a grid of programs and options into a table",
+                            description="Compile, report (and optionally verify) every cell of the grid a TOML "
+                                        "spec describes (programs or generators x strategies x targets x widths "
+                                        "x sparsities x embeddings x seeds), one CSV row per cell. Cells whose "
+                                        "inputs (program, options, seed, code version) are already in the table "
+                                        "are skipped, so an interrupted sweep resumes. README.md shows a spec.")
+    p.add_argument("spec", help="sweep spec (.toml)")
+    p.add_argument("-o", "--output", metavar="TABLE.csv", help="results table (default: SPEC's stem + .csv here)")
+    p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                   help="cells at once on this machine; with --ray local, the CPUs of the Ray instance "
+                        "(default: this machine's cores)")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="run one Ray task per cell: 'auto' (a running cluster, else a local instance), 'local' "
+                        "(a new local instance with --jobs CPUs) or a cluster's address; needs "
+                        "pip install 'superpose[ray]'")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="save the frontier (gates per neuron against max gate error, a curve per strategy, "
+                        "seeds as error bars) as PNG")
+    p.set_defaults(handler=_cmd_sweep)
 
     p = commands.add_parser("info", help="show layers, widths, neuron and gate counts of an artifact",
                             description="Show the layers of a compiled circuit with their widths and "

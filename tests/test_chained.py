@@ -1,20 +1,16 @@
 """The chained superposed lowering: deep programs level by level, with error control."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import superpose
 from superpose.compiler import circuit_from_source
+from superpose.compiler.emit_dsl import emit_dsl
+from superpose.compiler.generators import chain_circuit
 from superpose.compiler.lower_chained import ChainOptions, lower_chained
 from superpose.runtime.depth_report import plot_levels
 from tests.programs_table import program_cases
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from gen_chain import chain_circuit, to_source  # noqa: E402
 
 TARGET = 0.01
 SAMPLES = 400  # per gate; one wrong sample is 0.25%
@@ -67,7 +63,7 @@ def test_depth_report_groups_gates_by_level(tmp_path):
 
 def test_generated_chain_round_trips_through_the_language():
     circuit = chain_circuit(levels=3, gates=16, m=20, seed=2)
-    again = circuit_from_source(to_source(circuit), "chain")
+    again = circuit_from_source(emit_dsl(circuit), "chain")
     assert again.gate_names == circuit.gate_names and int(again.levels().max()) == 3
 
 

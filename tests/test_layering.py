@@ -28,17 +28,19 @@ NOT_PACKAGE = {"tests", "bench", "programs", "build", "dist"}
 # else the first whose pattern matches it.
 LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["superpose", "superpose._lazy", "superpose.errors", "superpose.compiler", "superpose.runtime",
-              "superpose.compiler.netlists"]),
+              "superpose.compiler.netlists", "superpose.compiler.generators", "superpose.sweep"]),
     ("ir", ["superpose.compiler.ir"]),
     ("semantics", ["superpose.compiler.errors", "superpose.compiler.interpret", "superpose.compiler.multilinear"]),
     ("analyses", ["superpose.compiler.sampling", "superpose.compiler.sparsity"]),
     ("network", ["superpose.metadata", "superpose.network"]),
     ("front ends", ["superpose.compiler.source", "superpose.compiler.parse", "superpose.compiler.check",
-                    "superpose.compiler.frontend", "superpose.compiler.emit_dsl", "superpose.compiler.netlists.*"]),
+                    "superpose.compiler.frontend", "superpose.compiler.emit_dsl", "superpose.compiler.netlists.*",
+                    "superpose.compiler.generators.*"]),
     ("lowerings", ["superpose.compiler.lowering", "superpose.compiler.hub_packing", "superpose.compiler.embeddings",
                    "superpose.compiler.lower_*", "superpose.compiler.strategies"]),
     ("pipeline", ["superpose.compiler.pipeline"]),
     ("runtime", ["superpose.runtime.*"]),
+    ("sweep", ["superpose.sweep.*"]),
     ("interfaces", ["superpose.runtime.cli", "superpose.runtime.pytest_plugin"]),
 ]
 
@@ -55,6 +57,13 @@ FUNCTION_IMPORTS: dict[str, dict[str, str]] = {
     "superpose.runtime.depth_report": {
         "matplotlib": "heavy (~0.5 s), needed only for --plot",
         "matplotlib.pyplot": "heavy (~0.5 s), needed only for --plot",
+    },
+    "superpose.sweep.frontier": {
+        "matplotlib": "heavy (~0.5 s), needed only for sweep --plot",
+        "matplotlib.pyplot": "heavy (~0.5 s), needed only for sweep --plot",
+    },
+    "superpose.sweep.executors": {
+        "ray": "an optional extra (superpose[ray]) needed only for --ray; its absence is a clear UserError",
     },
 }
 

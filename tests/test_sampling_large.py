@@ -2,23 +2,19 @@
 truncated polynomials) against enumeration and the reference interpreter."""
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.stats import chisquare
 
+from superpose.compiler.generators import chain_circuit
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, Lit, Node, Op
 from superpose.compiler.multilinear import evaluate_cone, polynomial, polynomials_of, sparse_patterns
 from superpose.compiler.sampling import GateSamples, non_default_patterns, sample_gate
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from gen_chain import chain_circuit  # noqa: E402
 
 
 def random_circuit(n_inputs: int, n_nodes: int, seed: int) -> Circuit:

@@ -13,6 +13,7 @@ from superpose._lazy import lazy_exports
 _EXPORTS = {"NETLIST_FORMATS": "superpose.compiler.netlists.load",
             "NETLIST_SUFFIXES": "superpose.compiler.netlists.load",
             "load_netlist": "superpose.compiler.netlists.load",
+            "parse_netlist": "superpose.compiler.netlists.load",
             "parse_aiger": "superpose.compiler.netlists.aiger",
             "parse_bench": "superpose.compiler.netlists.bench",
             "parse_blif": "superpose.compiler.netlists.blif"}

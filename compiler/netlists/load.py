@@ -30,7 +30,13 @@ def load_netlist(path: str | os.PathLike, format: str | None = None) -> Circuit:
         data = path.read_bytes()
     except OSError as err:
         raise CompileError(f"{path}: cannot read: {err.strerror}") from None
+    return parse_netlist(data, str(path), format)
+
+
+def parse_netlist(data: bytes, name: str, format: str) -> Circuit:
+    """A netlist's bytes in `format` ("bench", "aiger" or "blif"); `name` is the
+    file name its error messages show. CompileError on a malformed netlist."""
     if format == "aiger":
-        return parse_aiger(data, str(path))
+        return parse_aiger(data, name)
     parse = parse_bench if format == "bench" else parse_blif
-    return parse(data.decode("utf-8", errors="replace"), str(path))
+    return parse(data.decode("utf-8", errors="replace"), name)
