@@ -3,8 +3,19 @@
 forward(x) gives the outputs; gate_values(x) every gate; both (batch, n).
 Each readout block becomes an nn.Linear over the rows it actually reads, so a
 circuit with many gates does not need dense (n_gates x width) matrices.
+
+Hook points (TransformerLens style: identity modules a hook can be attached
+to with register_forward_hook, named by their module path): `hook_input`
+(the inputs h_0), `layers.{i}.hook_pre` and `layers.{i}.hook_post` (the
+pre-activation and activation of layer i, i.e. h_{i+1} = hook_post of
+layers.{i}), `hook_gates` and `hook_outputs` (the readouts).
+run_with_cache(x) returns the outputs and every hook point's value;
+`neuron_roles[i][j]` says what neuron j of layer i serves (runtime.neurons),
+`neuron_labels[i][j]` the same in words.
 """
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,6 +23,7 @@ import torch
 from torch import nn
 
 from superpose.network import CompiledCircuit, Readout
+from superpose.neurons import describe, neuron_table
 
 
 def _linear(weight: sp.spmatrix | np.ndarray, bias: np.ndarray | None) -> nn.Linear:
@@ -22,6 +34,20 @@ def _linear(weight: sp.spmatrix | np.ndarray, bias: np.ndarray | None) -> nn.Lin
         if bias is not None:
             linear.bias.copy_(torch.from_numpy(np.asarray(bias, dtype=np.float32)))
     return linear
+
+
+class HookPoint(nn.Identity):
+    """Returns its input: a named place in the forward pass to attach hooks to."""
+
+
+def _layer(linear: nn.Linear, relu: bool) -> nn.Sequential:
+    """Linear, hook_pre, ReLU, hook_post; the linear and ReLU keep the indices
+    0 and 1 of a plain Sequential, so parameter names stay layers.{i}.0.weight."""
+    parts = OrderedDict([("0", linear), ("hook_pre", HookPoint())])
+    if relu:
+        parts["1"] = nn.ReLU()
+    parts["hook_post"] = HookPoint()
+    return nn.Sequential(parts)
 
 
 class ReadoutModule(nn.Module):
@@ -53,26 +79,51 @@ class CircuitModule(nn.Module):
         self.input_names = list(circuit.input_names)
         self.gate_names = list(circuit.gate_names)
         self.output_names = list(circuit.output_names)
-        self.layers = nn.ModuleList(
-            nn.Sequential(_linear(layer.weight, layer.bias), nn.ReLU()) if layer.relu
-            else nn.Sequential(_linear(layer.weight, layer.bias))
-            for layer in circuit.layers)
+        # what every neuron serves: roles (runtime.neurons) and one readable line each
+        self.neuron_roles = neuron_table(circuit) if "neurons" in circuit.meta else None
+        self.neuron_labels = None if self.neuron_roles is None or circuit.program is None else \
+            [[describe(circuit.program, role) for role in layer] for layer in self.neuron_roles]
+        self.hook_input = HookPoint()
+        self.layers = nn.ModuleList(_layer(_linear(layer.weight, layer.bias), layer.relu) for layer in circuit.layers)
         self.gate_readout = ReadoutModule(circuit.gate_readout)
         self.output_readout = ReadoutModule(circuit.output_readout)
+        self.hook_gates = HookPoint()
+        self.hook_outputs = HookPoint()
+
+    @property
+    def hook_points(self) -> dict[str, HookPoint]:
+        """Every hook point by name, in the order the forward pass reaches them."""
+        return {name: module for name, module in self.named_modules() if isinstance(module, HookPoint)}
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[h_0 = x, h_1, ..., h_L], h_l: (batch, width_l)."""
-        hs = [x.to(torch.float32)]
+        hs = [self.hook_input(x.to(torch.float32))]
         for layer in self.layers:
             hs.append(layer(hs[-1]))
         return hs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output_readout(self.activations(x))
+        return self.hook_outputs(self.output_readout(self.activations(x)))
 
     def gate_values(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_inputs) -> (batch, n_gates)."""
-        return self.gate_readout(self.activations(x))
+        return self.hook_gates(self.gate_readout(self.activations(x)))
+
+    def run_with_cache(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(outputs (batch, n_outputs), cache): cache maps every hook point's
+        name to its value in this pass, detached; the gates' readouts
+        (`hook_gates`, (batch, n_gates)) are computed from the same activations."""
+        cache: dict[str, torch.Tensor] = {}
+        handles = [module.register_forward_hook(lambda _m, _i, out, name=name: cache.__setitem__(name, out.detach()))
+                   for name, module in self.hook_points.items()]
+        try:
+            hs = self.activations(x)
+            self.hook_gates(self.gate_readout(hs))
+            outputs = self.hook_outputs(self.output_readout(hs))
+        finally:
+            for handle in handles:
+                handle.remove()
+        return outputs, cache
 
 
 def to_torch(circuit: CompiledCircuit) -> CircuitModule:
