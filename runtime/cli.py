@@ -314,6 +314,126 @@ def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     return EXIT_USER_ERROR if result.failures else 0
 
 
+def _distribution(args: argparse.Namespace, circuit: CompiledCircuit):
+    """runtime.datasets.Distribution from --mode, --zipf-exponent and --probabilities FILE."""
+    from superpose.runtime.datasets import Distribution
+    probabilities = None
+    if args.probabilities:
+        try:
+            text = Path(args.probabilities).read_text()
+            probabilities = tuple(float(v) for v in text.replace(",", " ").split())
+        except (OSError, ValueError) as error:
+            raise UserError(f"--probabilities {args.probabilities}: cannot read numbers ({error})") from None
+        if args.mode != "probabilities":
+            raise UserError("--probabilities needs --mode probabilities")
+    distribution = Distribution(args.mode, args.zipf_exponent, probabilities)
+    distribution.check(circuit)
+    return distribution
+
+
+def _layers(text: str | None) -> list[int] | None:
+    try:
+        return None if text is None else [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--layers {text}: expected comma-separated layer numbers such as 1,2") from None
+
+
+def _cmd_activations(args: argparse.Namespace, console: Console) -> int:
+    from superpose.runtime.shards import check_output_folder, write_shards
+    check_output_folder(args.output)
+    circuit = load(args.artifact)
+    manifest = write_shards(circuit, args.output, args.samples, _distribution(args, circuit), _layers(args.layers),
+                            args.shard_rows, args.batch_size, args.seed, progress=console.is_terminal)
+    console.print(f"wrote {args.samples} rows of layers {', '.join(map(str, manifest['layers']))} "
+                  f"({args.mode}) in {len(manifest['shards'])} shards -> {args.output}")
+    return 0
+
+
+def _cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
+    from superpose.runtime.datasets import Distribution, sample_inputs
+    from superpose.runtime.dictionary import dictionaries, variance_report
+    from superpose.runtime.truth_io import save_dictionaries
+    _check_output("-o", args.output, ".safetensors")
+    circuit = load(args.artifact)
+    try:
+        dicts = dictionaries(circuit)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    rows = []
+    for i, mode in enumerate(args.modes.split(",")):
+        inputs = sample_inputs(circuit, args.samples, Distribution(mode), np.random.default_rng([args.seed, i]))
+        rows += [dict(row, mode=mode) for row in variance_report(circuit, dicts, inputs)]
+    table = Table(title=f"{circuit.name}: activation variance explained by the dictionary, no fitting "
+                        f"({args.samples} samples per mode)")
+    for column in ("layer", "mode", "features", "gates", "designed", "all"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(str(row["layer"]), row["mode"], str(row["features"]),
+                      *(f"{row[k]:.2%}" for k in ("gates", "designed", "all")))
+    console.print(table)
+    twins = sum(int((d.twin >= 0).sum()) for d in dicts)
+    console.print(f"{sum(map(len, dicts))} features over {len(dicts)} layers, {twins} in twin groups -> {args.output}")
+    save_dictionaries(dicts, circuit.name, args.output, rows)
+    return 0
+
+
+def _cmd_components(args: argparse.Namespace, console: Console) -> int:
+    from superpose.runtime.components import components
+    from superpose.runtime.truth_io import save_components
+    _check_output("-o", args.output, ".safetensors")
+    circuit = load(args.artifact)
+    try:
+        parts = components(circuit)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    save_components(parts, args.output)
+    console.print(f"{parts.share_owned():.1%} of the hidden neurons belong to a single gate, the rest to the "
+                  f"shared remainder; every gate owns its readout row -> {args.output}")
+    return 0
+
+
+def _add_truth_commands(commands) -> None:
+    """Ground truth for interpretability methods: datasets, dictionaries, components."""
+    from superpose.runtime.datasets import MODES
+    p = commands.add_parser("activations", help="write an activation dataset (inputs, layers, true gate values)",
+                            description="Sample inputs from the program's sparse distribution and write them "
+                                        "with the chosen layers' activations and every gate's true value as "
+                                        "safetensors shards and a manifest.json in a new folder.")
+    p.add_argument("artifact", help="compiled .safetensors file")
+    p.add_argument("-o", "--output", required=True, help="folder to create")
+    p.add_argument("--samples", type=_nonnegative_int, required=True, help="rows to write")
+    p.add_argument("--mode", choices=MODES, default="enriched", help="input distribution (default enriched)")
+    p.add_argument("--zipf-exponent", type=float, default=1.0, help="--mode zipf: the exponent (default 1)")
+    p.add_argument("--probabilities", metavar="FILE",
+                   help="--mode probabilities: a text file of n_inputs firing probabilities")
+    p.add_argument("--layers", metavar="L,L", help="activations h_l to keep, 1..number of layers (default all)")
+    p.add_argument("--shard-rows", type=_positive_int, default=65536,
+                   help="rows per shard: whole batches, at least this many (default 65536)")
+    p.add_argument("--batch-size", type=_positive_int, default=4096, help="rows sampled at once (default 4096)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the samples (default 0)")
+    p.set_defaults(handler=_cmd_activations)
+
+    p = commands.add_parser("dictionary", help="every layer's features with read and write vectors",
+                            description="Write every layer's feature dictionary (gates, wires, input codes, "
+                                        "designed products and the extra conjunctions of shared neurons, with "
+                                        "write vectors from the weights, read vectors and twin groups) and "
+                                        "show how much activation variance it explains with no fitting.")
+    p.add_argument("artifact", help="compiled .safetensors file")
+    p.add_argument("-o", "--output", required=True, help="dictionary .safetensors to write")
+    p.add_argument("--samples", type=_positive_int, default=4096, help="samples per mode (default 4096)")
+    p.add_argument("--modes", default="uniform,enriched,stratified",
+                   help="sampling modes to measure (default uniform,enriched,stratified)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the samples (default 0)")
+    p.set_defaults(handler=_cmd_dictionary)
+
+    p = commands.add_parser("components", help="per-gate weight components (ground truth for APD/SPD)",
+                            description="Write every layer's weights with the gate owning each neuron (the "
+                                        "rest: a shared remainder), and the gate readout's rows.")
+    p.add_argument("artifact", help="compiled .safetensors file")
+    p.add_argument("-o", "--output", required=True, help="components .safetensors to write")
+    p.set_defaults(handler=_cmd_components)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="superpose",
@@ -437,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "nonzero weights, and its neuron and gate counts.")
     p.add_argument("artifact", help="compiled .safetensors file")
     p.set_defaults(handler=_cmd_info)
+    _add_truth_commands(commands)
     return parser
 
 

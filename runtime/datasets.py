@@ -93,14 +93,14 @@ def _gate_rows(circuit: CompiledCircuit, n: int, s: int, true_only: bool, rng: n
     """n rows, each from the stratified distribution of a uniformly chosen gate
     (only its true side with `true_only`; a gate never true gives its false rows)."""
     program = circuit.program
-    supports = program.supports()
+    supports, signals = program.supports(), program.gate_signals
     gates = rng.integers(0, circuit.n_gates, size=n)
     rows = [sp.csr_matrix((0, circuit.n_inputs), dtype=np.float32)]
     order = []
     for g in np.unique(gates):
         count = int((gates == g).sum())
-        signal = program.gate_signals[g]
-        drawn = sample_gate(program, signal, sorted(supports[signal]), 2 * count if true_only else count, s, rng)
+        drawn = sample_gate(program, signals[g], sorted(supports[signals[g]]), 2 * count if true_only else count, s,
+                            rng)
         picked = np.flatnonzero(drawn.wanted) if true_only and drawn.wanted.any() else np.arange(drawn.wanted.size)
         rows.append(drawn.inputs[picked[:count]])
         order.append(np.flatnonzero(gates == g))

@@ -7,20 +7,23 @@ table, runtime.neurons: for the first layer exactly its weight matrix and
 bias; deeper, the weights composed with the readouts of the wires it reads).
 Expanded over subsets of those wires (Moebius inversion),
 
-    h(v) = h(none) + sum_a v_a w_a + sum_{a<b} v_a v_b w_ab + (triples ...)
-    w_a  = h({a}) - h(none)
-    w_ab = h({a, b}) - h({a}) - h({b}) + h(none)
+    h(v) = sum over sets S of wires that are all on of w_S
+    w_S  = sum over U within S of (-1)^(|S| - |U|) h(U)     (h(U): only U on)
+    (w_{} = h(none) the bias, w_a = h({a}) - h(none),
+     w_ab = h({a, b}) - h({a}) - h({b}) + h(none), ...)
 
-and every nonzero w_a and w_ab is a feature of the layer: its *write vector*
-(its contribution to the layer's activations when it is on). The expansion is
-exact on inputs with at most two wires on; the degree-3 remainder (two hubs of
-one neuron on together, ...) is interference, which `explained_variance`
+and every nonzero w_S is a feature of the layer, the AND of the wires in S:
+its *write vector* (its contribution to the layer's activations when it is
+on). A neuron of one construction (a gate, a product, a carry, a reset) is
+expanded over every subset of its wires, which is exact; a shared neuron
+(hub, U-AND, code) over subsets of at most two: its higher terms (two hubs of
+one neuron on together, ...) are interference, which `explained_variance`
 measures. Feature kinds:
 
     gate         the feature equals a named gate of the program
     wire         a wire the layer reads linearly (a carried value, an OR's literal)
     code         an input's code in a linear embedding layer
-    product      a pair the lowering placed on purpose (hosted by a hub, an
+    product      a conjunction the lowering placed on purpose (hosted by a hub, an
                  exact product, the operands of a gate neuron), not itself a gate
     conjunction  a pair a shared neuron computes although nothing asked for it
                  (a hub with another hub's leaf): the extra features of superposition
@@ -44,6 +47,9 @@ from superpose.runtime.circuit import CompiledCircuit
 from superpose.runtime.neurons import NeuronRole, neuron_table, signal_label, wire_weights
 
 KINDS = ("gate", "wire", "code", "product", "conjunction")
+SHARED_KINDS = ("hub", "uand", "code")  # neurons whose reads are many features sharing it
+MAX_EXACT_DEGREE = 8  # a neuron of one construction reading more wires is expanded to pairs only
+MAX_WIRES = 8  # signals columns: a feature is the AND of at most this many wires
 SILENT = 1e-6  # a Moebius term this small everywhere is rounding, not a feature
 
 
@@ -66,8 +72,8 @@ class Feature:
 class LayerDictionary:
     """The features of activation h_layer (layer >= 1), n of them.
 
-    names, kinds: (n,) lists; signals: (n, 2) int64, the wires whose AND the
-    feature is (second -1 for a single wire); levels: (n,) int64;
+    names, kinds: (n,) lists; signals: (n, k) int64, the wires whose AND the
+    feature is, -1 padded; levels: (n,) int64;
     write: (n, width) CSR float32; read: (n, width) CSR float32 (empty rows
     where there is no readout), has_read: (n,) bool, read_bias: (n,) float32;
     bias: (width,) float32, the activations with every wire off;
@@ -98,9 +104,10 @@ class LayerDictionary:
 
     def on(self, values: np.ndarray) -> np.ndarray:
         """values: (batch, n_signals) bool, the interpreter's -> (batch, n) bool: which features are on."""
-        first = values[:, self.signals[:, 0]]
-        second = np.where(self.signals[:, 1] >= 0, values[:, np.maximum(self.signals[:, 1], 0)], True)
-        return first & second
+        on = np.ones((values.shape[0], len(self)), dtype=bool)
+        for column in self.signals.T:
+            on &= np.where(column >= 0, values[:, np.maximum(column, 0)], True)
+        return on
 
     def reconstruct(self, values: np.ndarray, kinds: tuple[str, ...] = KINDS) -> np.ndarray:
         """values: (batch, n_signals) bool -> (batch, width) float32: the bias plus
@@ -109,44 +116,55 @@ class LayerDictionary:
         return (sp.csr_matrix(on.astype(np.float32)) @ self.write).toarray().astype(np.float32) + self.bias
 
 
+def _degree(role: NeuronRole) -> int:
+    """The largest subset of its wires a neuron's expansion goes to: all of them
+    for a neuron of one construction (a gate, a product, a carry, a reset),
+    whose every term is designed; pairs for shared neurons, whose higher
+    terms are interference."""
+    return len(role.reads) if role.kind not in SHARED_KINDS and len(role.reads) <= MAX_EXACT_DEGREE else 2
+
+
 def _moebius(roles: list[NeuronRole], n_signals: int) -> tuple[np.ndarray, dict[tuple[int, ...], dict[int, float]]]:
-    """(bias (width,), {(a,) or (a, b): {neuron: value}}) of h = ReLU(T v + c)."""
+    """(bias (width,), {sorted wires: {neuron: value}}) of h = ReLU(T v + c):
+    each neuron's inclusion-exclusion terms up to its _degree."""
     T, c = wire_weights(roles, n_signals)
     base = np.maximum(c, 0.0)
     terms: dict[tuple[int, ...], dict[int, float]] = {}
-    for j in range(T.shape[0]):
+    for j, role in enumerate(roles):
         start, end = T.indptr[j], T.indptr[j + 1]
         reads = dict(zip(T.indices[start:end].tolist(), T.data[start:end].tolist()))
-        single = {a: max(w + c[j], 0.0) for a, w in reads.items()}
-        for a in reads:
-            terms.setdefault((a,), {})[j] = single[a] - base[j]
-        for a, b in combinations(sorted(reads), 2):
-            terms.setdefault((a, b), {})[j] = (max(reads[a] + reads[b] + c[j], 0.0) - single[a] - single[b]
-                                               + base[j])
+        value = {(): float(base[j])}  # h(S) for every subset S up to the degree, smaller subsets first
+        for size in range(1, min(_degree(role), len(reads)) + 1):
+            for subset in combinations(sorted(reads), size):
+                value[subset] = max(sum(reads[a] for a in subset) + c[j], 0.0)
+                term = sum((-1) ** (size - k) * value[u] for k in range(size + 1) for u in combinations(subset, k))
+                terms.setdefault(subset, {})[j] = term
     return base, {t: {j: v for j, v in column.items() if abs(v) > SILENT} for t, column in terms.items()}
 
 
-def _designed_pairs(roles: list[NeuronRole]) -> set[tuple[int, int]]:
-    """Pairs the lowering placed on purpose: hosted by hubs, read together by
-    one exact neuron (a product, a gate's operands)."""
-    designed: set[tuple[int, int]] = set()
+def _designed(roles: list[NeuronRole]) -> set[tuple[int, ...]]:
+    """Conjunctions the lowering placed on purpose: pairs hosted by hubs (or
+    read together by a U-AND neuron), any subset of the wires one exact neuron
+    reads (a product, a gate's operands)."""
+    designed: set[tuple[int, ...]] = set()
     for role in roles:
-        if role.kind == "hub":
-            designed.update(role.pairs)
-        elif role.kind in ("gate", "product", "uand"):
-            designed.update(combinations(sorted(s for s, _ in role.reads), 2))
         designed.update(role.pairs)
+        wires = sorted(s for s, _ in role.reads)
+        if role.kind == "uand":
+            designed.update(combinations(wires, 2))
+        elif role.kind not in SHARED_KINDS and len(wires) <= MAX_EXACT_DEGREE:
+            designed.update(t for size in range(2, len(wires) + 1) for t in combinations(wires, size))
     return designed
 
 
 def _and_gates(program) -> dict[tuple[int, ...], int]:
-    """{(a,) or (a, b): a named gate whose value is that wire or that AND of two wires}."""
+    """{sorted wires: a named gate whose value is that wire, or the AND of those wires}."""
     gates: dict[tuple[int, ...], int] = {}
     for signal in program.gate_signals:
         node = program.node_of(signal)
         if all(not lit.negated for lit in node.operands):
             operands = tuple(sorted({lit.signal for lit in node.operands}))
-            if (node.op is Op.AND and len(operands) == 2) or (node.op is Op.BUF and len(operands) == 1):
+            if (node.op is Op.AND and len(operands) >= 2) or (node.op is Op.BUF and len(operands) == 1):
                 gates.setdefault(operands, signal)
         gates.setdefault((signal,), signal)
     return gates
@@ -172,7 +190,7 @@ def layer_dictionary(circuit: CompiledCircuit, layer: int, roles: list[NeuronRol
     roles = neuron_table(circuit)[layer - 1] if roles is None else roles
     width, linear = circuit.layers[layer - 1].width, not circuit.layers[layer - 1].relu
     bias, terms = _moebius(roles, program.n_signals)
-    designed, gates, levels = _designed_pairs(roles), _and_gates(program), program.levels()
+    designed, gates, levels = _designed(roles), _and_gates(program), program.levels()
     readout = circuit.gate_readout
     gate_row = {signal: i for i, signal in enumerate(program.gate_signals)}
     reads_here = np.diff(readout.blocks[layer].indptr) > 0
@@ -181,18 +199,23 @@ def layer_dictionary(circuit: CompiledCircuit, layer: int, roles: list[NeuronRol
         gate = gates.get(t)
         kind = "gate" if gate is not None else ("code" if linear else "wire") if len(t) == 1 else \
             "product" if t in designed else "conjunction"
+        if len(t) > MAX_WIRES:
+            raise ValueError(f"layer {layer} has a feature over {len(t)} wires, more than {MAX_WIRES}")
         names.append(program.gate_names[gate_row[gate]] if gate is not None
                      else "&".join(signal_label(program, s) for s in t))
         kinds.append(kind)
-        signals.append(t + (-1,) * (2 - len(t)))
-        level.append(int(levels[list(t)].max()) + (len(t) == 2))
+        signals.append(t)
+        level.append(int(levels[list(t)].max()) + (len(t) > 1))
         rows.append(terms[t])
         row = gate_row.get(gate, -1)
         has_read.append(row >= 0 and bool(reads_here[row]))
         read_rows.append(readout.blocks[layer][row] if has_read[-1] else sp.csr_matrix((1, width), dtype=np.float32))
         read_bias.append(float(readout.bias[row]) if has_read[-1] else 0.0)
     write = _rows_to_csr(rows, width)
-    return LayerDictionary(layer, names, kinds, np.asarray(signals, np.int64).reshape(-1, 2),
+    padded = np.full((len(signals), max(map(len, signals), default=1)), -1, dtype=np.int64)
+    for i, t in enumerate(signals):
+        padded[i, :len(t)] = t
+    return LayerDictionary(layer, names, kinds, padded,
                            np.asarray(level, np.int64), write,
                            sp.vstack(read_rows, format="csr", dtype=np.float32) if read_rows
                            else sp.csr_matrix((0, width), dtype=np.float32),
