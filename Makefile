@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,sae]'  # sae: CI runs the SAELens example at a tiny size (+65 s, 0.8 GB)
 	touch $@
 
 demo: $(VENV)/.installed

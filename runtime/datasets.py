@@ -154,5 +154,5 @@ def batches(circuit: CompiledCircuit, samples: int, distribution: Distribution =
     for start in range(0, samples, batch_size):
         inputs = sample_inputs(circuit, min(batch_size, samples - start), distribution, rng)
         hs = circuit.activations(inputs)
-        truth = evaluate(program, inputs.toarray() != 0)[:, program.gate_signals]
+        truth = np.ascontiguousarray(evaluate(program, inputs.toarray() != 0)[:, program.gate_signals])
         yield ActivationBatch(inputs, {l: np.ascontiguousarray(hs[l]) for l in chosen}, truth)

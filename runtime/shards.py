@@ -41,10 +41,12 @@ def check_output_folder(out: str | os.PathLike) -> Path:
 
 
 def _write_shard(folder: Path, index: int, parts: list[ActivationBatch], layers: list[int]) -> dict:
-    tensors = {"inputs": np.concatenate([p.inputs.toarray() for p in parts]).astype(np.uint8),
-               "gates": np.concatenate([p.gates for p in parts]).astype(np.uint8)}
+    # C order: safetensors writes an array's memory as it lies, so a Fortran-ordered one would come back transposed
+    tensors = {"inputs": np.ascontiguousarray(np.concatenate([p.inputs.toarray() for p in parts]), np.uint8),
+               "gates": np.ascontiguousarray(np.concatenate([p.gates for p in parts]), np.uint8)}
     for l in layers:
-        tensors[f"activations.{l}"] = np.concatenate([p.activations[l] for p in parts]).astype(np.float32)
+        tensors[f"activations.{l}"] = np.ascontiguousarray(np.concatenate([p.activations[l] for p in parts]),
+                                                           np.float32)
     name = f"shard-{index:05d}.safetensors"
     save_file(tensors, str(folder / name))
     return {"file": name, "rows": int(tensors["inputs"].shape[0])}
