@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--d-sae", type=int, help="SAE latents (default: the number of true features)")
     parser.add_argument("--l1", type=float, default=1.0, help="standard SAE: L1 coefficient (default 1)")
-    parser.add_argument("--k", type=int, default=1, help="TopK SAE: latents on per row (default 1)")
+    parser.add_argument("--k", type=int, help="TopK SAE: latents on per row (default: the mean number of true "
+                                               "features on, at least 1)")
     parser.add_argument("--no-control", action="store_true", help="skip SAELens' linear control")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write the scores here")

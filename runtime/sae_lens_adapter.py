@@ -100,26 +100,31 @@ def evaluate_control(sae, features: FeatureDictionary, generator: ActivationGene
 
 def run_experiment(circuit: CompiledCircuit, layer: int, architecture: str, kinds: tuple[str, ...] = ("gate",),
                    distribution: Distribution = Distribution(), d_sae: int | None = None, samples: int = 1 << 20,
-                   batch_size: int = 1024, eval_samples: int = 8192, l1_coefficient: float = 1.0, k: int = 1,
+                   batch_size: int = 1024, eval_samples: int = 8192, l1_coefficient: float = 1.0, k: int | None = None,
                    lr: float = 3e-4, control: bool = True, seed: int = 0) -> dict[str, dict]:
     """Train an SAE of `architecture` on h_layer of `circuit` (inputs from
     `distribution`), score it against the layer's dictionary features of
     `kinds`; with `control`, the same SAE on SAELens' linear data of the same
-    size and firing rates. d_sae defaults to the number of true features.
+    size and firing rates. d_sae defaults to the number of true features, a
+    TopK SAE's k to the mean number of true features on (at least 1).
     Returns {"circuit": scores, "control": scores}."""
     truth = GroundTruth.of(layer_dictionary(circuit, layer), kinds)
     held_out = sample_inputs(circuit, eval_samples, distribution, np.random.default_rng([seed, 1]))
     activations = torch.from_numpy(np.ascontiguousarray(circuit.activations(held_out)[layer]))
     feature_acts = truth.activations(circuit, held_out)
     width, n_latents = activations.shape[1], d_sae or len(truth.names)
+    k = k or max(1, round(float(feature_acts.sum(dim=1).mean())))
     torch.manual_seed(seed)
     sae = make_sae(architecture, width, n_latents, l1_coefficient, k)
     train_sae(sae, activation_stream(circuit, layer, distribution, batch_size, seed), samples, batch_size, lr)
-    results = {"circuit": evaluate(sae, activations, truth, feature_acts) | {"features": len(truth.names)}}
+    facts = {"features": len(truth.names), "width": width, "true_l0": float(feature_acts.sum(dim=1).mean())}
+    if architecture == "topk":
+        facts["k"] = k
+    results = {"circuit": evaluate(sae, activations, truth, feature_acts) | facts}
     if control:
         features, generator = linear_control(truth, feature_acts.mean(dim=0).numpy(), seed)
         torch.manual_seed(seed)
         sae = make_sae(architecture, width, n_latents, l1_coefficient, k)
         train_sae(sae, control_stream(features, generator, batch_size), samples, batch_size, lr)
-        results["control"] = evaluate_control(sae, features, generator, eval_samples) | {"features": len(truth.names)}
+        results["control"] = evaluate_control(sae, features, generator, eval_samples) | facts
     return results
