@@ -349,16 +349,26 @@ def _cmd_activations(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _load_with_roles(path: str) -> CompiledCircuit:
+    """An artifact that carries its program and neuron table (the ground truth), else a UserError."""
+    from superpose.runtime.neurons import neuron_table
+    circuit = load(path)
+    try:
+        neuron_table(circuit)
+    except ValueError as error:
+        raise UserError(f"{path}: {error}") from None
+    if circuit.program is None:
+        raise UserError(f"{path}: the artifact carries no program, so there is no ground truth")
+    return circuit
+
+
 def _cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
     from superpose.runtime.datasets import Distribution, sample_inputs
     from superpose.runtime.dictionary import dictionaries, variance_report
     from superpose.runtime.truth_io import save_dictionaries
     _check_output("-o", args.output, ".safetensors")
-    circuit = load(args.artifact)
-    try:
-        dicts = dictionaries(circuit)
-    except ValueError as error:
-        raise UserError(str(error)) from None
+    circuit = _load_with_roles(args.artifact)
+    dicts = dictionaries(circuit)
     rows = []
     for i, mode in enumerate(args.modes.split(",")):
         inputs = sample_inputs(circuit, args.samples, Distribution(mode), np.random.default_rng([args.seed, i]))
@@ -381,11 +391,7 @@ def _cmd_components(args: argparse.Namespace, console: Console) -> int:
     from superpose.runtime.components import components
     from superpose.runtime.truth_io import save_components
     _check_output("-o", args.output, ".safetensors")
-    circuit = load(args.artifact)
-    try:
-        parts = components(circuit)
-    except ValueError as error:
-        raise UserError(str(error)) from None
+    parts = components(_load_with_roles(args.artifact))
     save_components(parts, args.output)
     console.print(f"{parts.share_owned():.1%} of the hidden neurons belong to a single gate, the rest to the "
                   f"shared remainder; every gate owns its readout row -> {args.output}")
