@@ -25,9 +25,15 @@ from superpose.compiler.sparsity import summary_line, too_dense_warning
 from superpose.compiler.strategies import STRATEGIES, Strategy, default_strategy, strategy_named
 from superpose.errors import UserError
 from superpose.network import THRESHOLD, CompiledCircuit
+from superpose.neurons import neuron_table
 from superpose.runtime.artifact import load, save, write_atomically
+from superpose.runtime.components import components
+from superpose.runtime.datasets import MODES, Distribution, sample_inputs
 from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
+from superpose.runtime.dictionary import dictionaries, variance_report
 from superpose.runtime.report import error_report
+from superpose.runtime.shards import check_output_folder, write_shards
+from superpose.runtime.truth_io import save_components, save_dictionaries
 from superpose.runtime.verify import verify
 from superpose.sweep.executors import LocalExecutor, RayExecutor
 from superpose.sweep.frontier import plot_frontier
@@ -314,9 +320,8 @@ def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     return EXIT_USER_ERROR if result.failures else 0
 
 
-def _distribution(args: argparse.Namespace, circuit: CompiledCircuit):
+def _distribution(args: argparse.Namespace, circuit: CompiledCircuit) -> Distribution:
     """runtime.datasets.Distribution from --mode, --zipf-exponent and --probabilities FILE."""
-    from superpose.runtime.datasets import Distribution
     probabilities = None
     if args.probabilities:
         try:
@@ -339,7 +344,6 @@ def _layers(text: str | None) -> list[int] | None:
 
 
 def _cmd_activations(args: argparse.Namespace, console: Console) -> int:
-    from superpose.runtime.shards import check_output_folder, write_shards
     check_output_folder(args.output)
     circuit = load(args.artifact)
     manifest = write_shards(circuit, args.output, args.samples, _distribution(args, circuit), _layers(args.layers),
@@ -351,7 +355,6 @@ def _cmd_activations(args: argparse.Namespace, console: Console) -> int:
 
 def _load_with_roles(path: str) -> CompiledCircuit:
     """An artifact that carries its program and neuron table (the ground truth), else a UserError."""
-    from superpose.runtime.neurons import neuron_table
     circuit = load(path)
     try:
         neuron_table(circuit)
@@ -363,9 +366,6 @@ def _load_with_roles(path: str) -> CompiledCircuit:
 
 
 def _cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
-    from superpose.runtime.datasets import Distribution, sample_inputs
-    from superpose.runtime.dictionary import dictionaries, variance_report
-    from superpose.runtime.truth_io import save_dictionaries
     _check_output("-o", args.output, ".safetensors")
     circuit = _load_with_roles(args.artifact)
     dicts = dictionaries(circuit)
@@ -388,8 +388,6 @@ def _cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_components(args: argparse.Namespace, console: Console) -> int:
-    from superpose.runtime.components import components
-    from superpose.runtime.truth_io import save_components
     _check_output("-o", args.output, ".safetensors")
     parts = components(_load_with_roles(args.artifact))
     save_components(parts, args.output)
@@ -398,9 +396,8 @@ def _cmd_components(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _add_truth_commands(commands) -> None:
+def _add_truth_commands(commands: argparse._SubParsersAction) -> None:
     """Ground truth for interpretability methods: datasets, dictionaries, components."""
-    from superpose.runtime.datasets import MODES
     p = commands.add_parser("activations", help="write an activation dataset (inputs, layers, true gate values)",
                             description="Sample inputs from the program's sparse distribution and write them "
                                         "with the chosen layers' activations and every gate's true value as "

@@ -3,7 +3,7 @@
 Every hidden layer's weights and biases are split, neuron by neuron, into one
 component per gate plus a shared remainder: a neuron belongs to gate g when g
 is the only named gate whose value depends on it (the gates the neuron serves
-in the neuron table, runtime.neurons, and every gate downstream of them in the
+in the neuron table, superpose.neurons, and every gate downstream of them in the
 program); a neuron several gates depend on (a shared hub neuron, a wire two
 gates read) goes to the remainder. The gate readout is split the same way:
 row g (and its bias) is gate g's. So, exactly,
@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.runtime.circuit import CompiledCircuit, Readout
-from superpose.runtime.neurons import neuron_table
+from superpose.network import CompiledCircuit, Readout
+from superpose.neurons import neuron_table
 
 SHARED = -1  # owner of a neuron several gates (or none) depend on: the remainder
 

@@ -6,7 +6,7 @@ Sampling modes (every input has at most s features on, s the sparsity):
                one-layer circuit most hidden rows are then all zero (a random
                pair of features is rarely a gate).
   enriched     a uniformly chosen gate, then an input of its stratified
-               distribution on which it is *true* (runtime.sampling): every row
+               distribution on which it is *true* (compiler.sampling): every row
                wakes at least the neurons of one gate.
   stratified   a uniformly chosen gate, then an input of its stratified
                distribution (true or false with probability 1/2 each): the
@@ -29,9 +29,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from superpose.compiler.interpret import evaluate
-from superpose.runtime.circuit import CompiledCircuit
-from superpose.runtime.errors import UserError
-from superpose.runtime.sampling import _distinct_fill, sample_gate
+from superpose.network import CompiledCircuit
+from superpose.errors import UserError
+from superpose.compiler.sampling import _distinct_fill, sample_gate
 
 MODES = ("uniform", "enriched", "stratified", "zipf", "probabilities")
 ZIPF_MEAN_SHARE = 0.5  # zipf inputs have s * this many features on on average (before the cap at s)

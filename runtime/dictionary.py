@@ -3,7 +3,7 @@ write vector derived from the layer's weights.
 
 A layer's neurons are functions of the clean 0/1 values v of the wires it
 reads: h = ReLU(T v + c), T and c its weights in wire coordinates (the neuron
-table, runtime.neurons: for the first layer exactly its weight matrix and
+table, superpose.neurons: for the first layer exactly its weight matrix and
 bias; deeper, the weights composed with the readouts of the wires it reads).
 Expanded over subsets of those wires (Moebius inversion),
 
@@ -43,8 +43,8 @@ import scipy.sparse as sp
 
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Op
-from superpose.runtime.circuit import CompiledCircuit
-from superpose.runtime.neurons import NeuronRole, neuron_table, signal_label, wire_weights
+from superpose.network import CompiledCircuit
+from superpose.neurons import NeuronRole, neuron_table, signal_label, wire_weights
 
 KINDS = ("gate", "wire", "code", "product", "conjunction")
 SHARED_KINDS = ("hub", "uand", "code")  # neurons whose reads are many features sharing it

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from superpose.compiler.interpret import evaluate
-from superpose.runtime.circuit import CompiledCircuit
+from superpose.network import CompiledCircuit
 from superpose.runtime.datasets import Distribution, batches
 from superpose.runtime.dictionary import KINDS, LayerDictionary
 

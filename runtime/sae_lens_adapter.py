@@ -28,7 +28,7 @@ from sae_lens.synthetic.evals import (compute_classification_metrics, eval_sae_o
                                       feature_uniqueness, mean_correlation_coefficient)
 from sae_lens.training.sae_trainer import SAETrainer
 
-from superpose.runtime.circuit import CompiledCircuit
+from superpose.network import CompiledCircuit
 from superpose.runtime.datasets import Distribution, sample_inputs
 from superpose.runtime.dictionary import layer_dictionary
 from superpose.runtime.sae_data import GroundTruth, activation_stream, decoder_scores, reconstruction_scores

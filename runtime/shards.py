@@ -21,9 +21,9 @@ import numpy as np
 from rich.progress import Progress
 from safetensors.numpy import save_file
 
-from superpose.runtime.circuit import CompiledCircuit
+from superpose.network import CompiledCircuit
 from superpose.runtime.datasets import ActivationBatch, Distribution, batches, check_layers
-from superpose.runtime.errors import UserError
+from superpose.errors import UserError
 
 FORMAT = "superpose-activations"
 VERSION = 1

@@ -10,7 +10,7 @@ to with register_forward_hook, named by their module path): `hook_input`
 pre-activation and activation of layer i, i.e. h_{i+1} = hook_post of
 layers.{i}), `hook_gates` and `hook_outputs` (the readouts).
 run_with_cache(x) returns the outputs and every hook point's value;
-`neuron_roles[i][j]` says what neuron j of layer i serves (runtime.neurons),
+`neuron_roles[i][j]` says what neuron j of layer i serves (superpose.neurons),
 `neuron_labels[i][j]` the same in words.
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ class CircuitModule(nn.Module):
         self.input_names = list(circuit.input_names)
         self.gate_names = list(circuit.gate_names)
         self.output_names = list(circuit.output_names)
-        # what every neuron serves: roles (runtime.neurons) and one readable line each
+        # what every neuron serves: roles (superpose.neurons) and one readable line each
         self.neuron_roles = neuron_table(circuit) if "neurons" in circuit.meta else None
         self.neuron_labels = None if self.neuron_roles is None or circuit.program is None else \
             [[describe(circuit.program, role) for role in layer] for layer in self.neuron_roles]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository's top level is the package `superpose`
-NOT_PACKAGE = {"tests", "bench", "programs", "build", "dist"}
+NOT_PACKAGE = {"tests", "bench", "examples", "programs", "build", "dist"}
 
 # Bottom to top. A module's layer is the first entry that names it exactly,
 # else the first whose pattern matches it.
@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("ir", ["superpose.compiler.ir"]),
     ("semantics", ["superpose.compiler.errors", "superpose.compiler.interpret", "superpose.compiler.multilinear"]),
     ("analyses", ["superpose.compiler.sampling", "superpose.compiler.sparsity"]),
-    ("network", ["superpose.metadata", "superpose.network"]),
+    ("network", ["superpose.metadata", "superpose.network", "superpose.neurons"]),
     ("front ends", ["superpose.compiler.source", "superpose.compiler.parse", "superpose.compiler.check",
                     "superpose.compiler.frontend", "superpose.compiler.emit_dsl", "superpose.compiler.netlists.*",
                     "superpose.compiler.generators.*"]),

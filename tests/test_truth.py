@@ -13,12 +13,15 @@ from safetensors.numpy import load_file
 
 from superpose import compiler, runtime
 from superpose.compiler.interpret import evaluate
+from superpose.errors import UserError
+from superpose.network import THRESHOLD, CompiledCircuit
+from superpose.neurons import neuron_table, wire_weights
 from superpose.runtime.cli import main as cli
 from superpose.runtime.components import SHARED, components
 from superpose.runtime.datasets import Distribution, batches, sample_inputs
 from superpose.runtime.dictionary import dictionaries, explained_variance, variance_report
-from superpose.runtime.neurons import neuron_table, wire_weights
 from superpose.runtime.report import gate_samples
+from superpose.runtime.torch_module import to_torch
 from superpose.runtime.truth_io import load_dictionaries, save_dictionaries
 from tests.programs_table import program_cases
 
@@ -34,10 +37,10 @@ def uand_source(m: int = 24, n_gates: int = 60, sparsity: int = 3, seed: int = 0
     return "\n".join(lines + ["output " + ", ".join(f"g{i}" for i in range(n_gates))])
 
 
-def lowerings(name: str, source: str) -> list[tuple[str, runtime.CompiledCircuit]]:
+def lowerings(name: str, source: str) -> list[tuple[str, CompiledCircuit]]:
     """The exact lowering of every program; with a sparsity also the superposed and chained ones."""
     circuit = compiler.circuit_from_source(source, f"{name}.sbp")
-    compiled = [("exact", compiler.compile_circuit(circuit, exact=True))]
+    compiled = [("exact", compiler.compile_circuit(circuit, strategy="exact"))]
     if circuit.sparsity is not None:
         compiled.append(("hub", compiler.compile_source(source, filename=f"{name}.sbp")))
         if circuit.n_signals < 400:  # large.sbp: the chained lowering alone takes longer than this file
@@ -51,7 +54,7 @@ CASES = [(f"{name}-{lowering}", compiled) for name, source in program_cases() + 
 IDS = [label for label, _ in CASES]
 
 
-def sparse_inputs(circuit: runtime.CompiledCircuit, n: int, seed: int = 0) -> np.ndarray:
+def sparse_inputs(circuit: CompiledCircuit, n: int, seed: int = 0) -> np.ndarray:
     """(n, n_inputs) float32 rows with at most the sparsity on (any count without one)."""
     rng = np.random.default_rng(seed)
     m = circuit.n_inputs
@@ -66,7 +69,7 @@ def sparse_inputs(circuit: runtime.CompiledCircuit, n: int, seed: int = 0) -> np
 
 def test_hook_names_are_stable_and_complete() -> None:
     compiled = dict(CASES)["chain-chained"]
-    model = compiled.to_torch()
+    model = to_torch(compiled)
     expected = ["hook_input"] + [f"layers.{i}.hook_{part}" for i in range(len(compiled.layers))
                                  for part in ("pre", "post")] + ["hook_gates", "hook_outputs"]
     assert list(model.hook_points) == expected
@@ -74,10 +77,10 @@ def test_hook_names_are_stable_and_complete() -> None:
 
 
 @pytest.mark.parametrize("label,compiled", CASES, ids=IDS)
-def test_run_with_cache_equals_activations(label: str, compiled: runtime.CompiledCircuit) -> None:
+def test_run_with_cache_equals_activations(label: str, compiled: CompiledCircuit) -> None:
     x = sparse_inputs(compiled, 200)
     hs = compiled.activations(x)
-    model = compiled.to_torch()
+    model = to_torch(compiled)
     outputs, cache = model.run_with_cache(torch.from_numpy(x))
     np.testing.assert_array_equal(cache["hook_input"].numpy(), x)
     for i, layer in enumerate(compiled.layers):
@@ -89,7 +92,7 @@ def test_run_with_cache_equals_activations(label: str, compiled: runtime.Compile
 
 
 @pytest.mark.parametrize("label,compiled", CASES, ids=IDS)
-def test_neuron_table_describes_the_weights(label: str, compiled: runtime.CompiledCircuit, tmp_path) -> None:
+def test_neuron_table_describes_the_weights(label: str, compiled: CompiledCircuit, tmp_path) -> None:
     """The roles' wire coordinates are the weights: on every input for a layer
     reading clean wires (every exact layer, the first layer of each lowering)."""
     table = neuron_table(compiled)
@@ -102,9 +105,9 @@ def test_neuron_table_describes_the_weights(label: str, compiled: runtime.Compil
             weights, bias = wire_weights(roles, program.n_signals)
             pre = np.asarray(hs[i] @ layer.weight.T.toarray()) + layer.bias
             np.testing.assert_allclose(pre, values @ weights.T.toarray() + bias, atol=1e-5)
-    compiled.save(tmp_path / "c.safetensors")
+    runtime.save(compiled, tmp_path / "c.safetensors")
     assert neuron_table(runtime.load(tmp_path / "c.safetensors")) == table
-    labels = compiled.to_torch().neuron_labels
+    labels = to_torch(compiled).neuron_labels
     assert [len(l) for l in labels] == [len(r) for r in table] and all(isinstance(t, str) for l in labels for t in l)
 
 
@@ -133,7 +136,7 @@ def test_write_vectors_reconstruct_single_gate_inputs_exactly() -> None:
 
 @pytest.mark.parametrize("label,compiled", [c for c in CASES if c[0].endswith("-exact")],
                          ids=[l for l in IDS if l.endswith("-exact")])
-def test_exact_layers_are_reconstructed_on_every_input(label: str, compiled: runtime.CompiledCircuit) -> None:
+def test_exact_layers_are_reconstructed_on_every_input(label: str, compiled: CompiledCircuit) -> None:
     """A neuron of one construction is expanded over every subset of its wires: exact."""
     x = sparse_inputs(compiled, 300, seed=2)
     hs, values = compiled.activations(x), evaluate(compiled.program, x)
@@ -183,7 +186,7 @@ def test_dictionary_file_round_trip(tmp_path) -> None:
 
 def test_dictionary_cli(tmp_path) -> None:
     artifact = tmp_path / "u.safetensors"
-    dict(CASES)["uand-hub"].save(artifact)
+    runtime.save(dict(CASES)["uand-hub"], artifact)
     assert cli(["dictionary", str(artifact), "-o", str(tmp_path / "d.safetensors"), "--samples", "300"]) == 0
     assert len(load_dictionaries(tmp_path / "d.safetensors")[0]) > 0
     assert cli(["dictionary", str(artifact), "-o", str(tmp_path / "x.safetensors"), "--modes", "nope"]) == 2
@@ -220,14 +223,14 @@ def test_datasets_are_deterministic_sparse_and_labelled_by_the_interpreter(distr
 def test_bad_distributions_are_user_errors() -> None:
     compiled = dict(CASES)["uand-hub"]
     for distribution in (Distribution("nope"), Distribution("probabilities", probabilities=(0.5,))):
-        with pytest.raises(runtime.UserError):
+        with pytest.raises(UserError):
             next(batches(compiled, 10, distribution))
 
 
 def test_activations_cli_writes_the_iterators_rows_in_shards(tmp_path) -> None:
     compiled = dict(CASES)["chain-chained"]
     artifact = tmp_path / "c.safetensors"
-    compiled.save(artifact)
+    runtime.save(compiled, artifact)
     out = tmp_path / "acts"
     assert cli(["activations", str(artifact), "--samples", "1000", "-o", str(out), "--mode", "stratified",
                 "--layers", "1,3", "--shard-rows", "300", "--batch-size", "100", "--seed", "4"]) == 0
@@ -252,7 +255,7 @@ COMPONENT_CASES = [c for c in CASES if c[0].split("-")[0] in ("uand", "chain", "
 
 
 @pytest.mark.parametrize("label,compiled", COMPONENT_CASES, ids=[l for l, _ in COMPONENT_CASES])
-def test_components_sum_to_the_weights(label: str, compiled: runtime.CompiledCircuit) -> None:
+def test_components_sum_to_the_weights(label: str, compiled: CompiledCircuit) -> None:
     parts = components(compiled)
     owners = sorted(set(np.concatenate(parts.owners + [parts.readout_owner]).tolist()))
     for i, layer in enumerate(compiled.layers):
@@ -267,7 +270,7 @@ def test_components_sum_to_the_weights(label: str, compiled: runtime.CompiledCir
 
 @pytest.mark.parametrize("label,compiled", COMPONENT_CASES, ids=[l for l, _ in COMPONENT_CASES])
 def test_removing_a_gates_component_changes_that_gate_and_no_other(label: str,
-                                                                   compiled: runtime.CompiledCircuit) -> None:
+                                                                   compiled: CompiledCircuit) -> None:
     """On the stratified distribution (each gate on its own samples): the
     ablated gate is wrong on its true half, every other gate's decision
     changes on at most the target error of its samples."""
@@ -277,11 +280,11 @@ def test_removing_a_gates_component_changes_that_gate_and_no_other(label: str,
     wanted = np.concatenate([p[2] for p in parts])
     gate_of = np.concatenate([p[0][p[3]] for p in parts])
     rows = np.arange(inputs.shape[0])
-    before = compiled.gate_values(inputs)[rows, gate_of] > runtime.THRESHOLD
+    before = compiled.gate_values(inputs)[rows, gate_of] > THRESHOLD
     for gate in np.random.default_rng(0).choice(compiled.n_gates, size=min(12, compiled.n_gates), replace=False):
-        after = components(compiled).without(int(gate)).gate_values(inputs)[rows, gate_of] > runtime.THRESHOLD
+        after = components(compiled).without(int(gate)).gate_values(inputs)[rows, gate_of] > THRESHOLD
         changed = np.bincount(gate_of, weights=before != after, minlength=compiled.n_gates) / 64
-        if wanted[gate_of == gate].any() and np.abs(compiled.gate_readout.bias[gate]) < runtime.THRESHOLD:
+        if wanted[gate_of == gate].any() and np.abs(compiled.gate_readout.bias[gate]) < THRESHOLD:
             assert changed[gate] >= 0.5 * wanted[gate_of == gate].mean()
         changed[gate] = 0.0
         assert changed.max() <= target, (compiled.gate_names[gate], compiled.gate_names[int(changed.argmax())])
@@ -290,7 +293,7 @@ def test_removing_a_gates_component_changes_that_gate_and_no_other(label: str,
 
 def test_components_cli(tmp_path) -> None:
     artifact = tmp_path / "c.safetensors"
-    dict(CASES)["chain-exact"].save(artifact)
+    runtime.save(dict(CASES)["chain-exact"], artifact)
     assert cli(["components", str(artifact), "-o", str(tmp_path / "parts.safetensors")]) == 0
     tensors = load_file(str(tmp_path / "parts.safetensors"))
     assert tensors["gate_readout.owner"].tolist() == list(range(dict(CASES)["chain-exact"].n_gates))
