@@ -28,7 +28,7 @@ from superpose.network import THRESHOLD, CompiledCircuit
 from superpose.neurons import neuron_table
 from superpose.runtime.artifact import load, save, write_atomically
 from superpose.runtime.components import components
-from superpose.runtime.datasets import MODES, Distribution, sample_inputs
+from superpose.runtime.datasets import BATCH_ROWS, MODES, Distribution, sample_inputs
 from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
 from superpose.runtime.dictionary import dictionaries, variance_report
 from superpose.runtime.report import error_report
@@ -412,7 +412,8 @@ def _add_truth_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", metavar="L,L", help="activations h_l to keep, 1..number of layers (default all)")
     p.add_argument("--shard-rows", type=_positive_int, default=65536,
                    help="rows per shard: whole batches, at least this many (default 65536)")
-    p.add_argument("--batch-size", type=_positive_int, default=4096, help="rows sampled at once (default 4096)")
+    p.add_argument("--batch-size", type=_positive_int, default=BATCH_ROWS,
+                   help=f"rows sampled at once (default {BATCH_ROWS})")
     p.add_argument("--seed", type=_nonnegative_int, default=0, help="seed of the samples (default 0)")
     p.set_defaults(handler=_cmd_activations)
 

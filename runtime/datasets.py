@@ -34,6 +34,7 @@ from superpose.errors import UserError
 from superpose.compiler.sampling import _distinct_fill, sample_gate
 
 MODES = ("uniform", "enriched", "stratified", "zipf", "probabilities")
+BATCH_ROWS = 16384  # rows sampled at once by default: sampling per gate pays per call, ~4x faster per row than 4096
 ZIPF_MEAN_SHARE = 0.5  # zipf inputs have s * this many features on on average (before the cap at s)
 
 
@@ -142,7 +143,7 @@ def check_layers(circuit: CompiledCircuit, layers: list[int] | None) -> list[int
 
 
 def batches(circuit: CompiledCircuit, samples: int, distribution: Distribution = Distribution(),
-            layers: list[int] | None = None, batch_size: int = 4096, seed: int = 0) -> Iterator[ActivationBatch]:
+            layers: list[int] | None = None, batch_size: int = BATCH_ROWS, seed: int = 0) -> Iterator[ActivationBatch]:
     """`samples` rows in batches of `batch_size` (the last may be smaller): a
     Python iterator for training loops; memory holds one batch at a time."""
     distribution.check(circuit)

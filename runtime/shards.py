@@ -22,7 +22,7 @@ from rich.progress import Progress
 from safetensors.numpy import save_file
 
 from superpose.network import CompiledCircuit
-from superpose.runtime.datasets import ActivationBatch, Distribution, batches, check_layers
+from superpose.runtime.datasets import BATCH_ROWS, ActivationBatch, Distribution, batches, check_layers
 from superpose.errors import UserError
 
 FORMAT = "superpose-activations"
@@ -53,7 +53,7 @@ def _write_shard(folder: Path, index: int, parts: list[ActivationBatch], layers:
 
 
 def write_shards(circuit: CompiledCircuit, out: str | os.PathLike, samples: int, distribution: Distribution,
-                 layers: list[int] | None = None, shard_rows: int = 65536, batch_size: int = 4096, seed: int = 0,
+                 layers: list[int] | None = None, shard_rows: int = 65536, batch_size: int = BATCH_ROWS, seed: int = 0,
                  progress: bool = False) -> dict:
     """Write `samples` rows as shards of at most `shard_rows` into the new folder
     `out`; return the manifest."""
