@@ -34,6 +34,8 @@ class CircuitMeta:
       depth            chained: levels of gates
       layer_of_gate    chained: (n_gates,) the activation each gate is read from (0: an input alias)
       levels           chained: one dict per level, its plan and costs (lower_chained.py)
+      neurons          every lowering: the neuron table, one list per layer of one row per neuron
+                       (superpose.neurons: what each neuron serves, recorded as the layer is built)
       figures          numbers a lowering measured: hub (pair_monomials, dedicated_monomials,
                        danger_limit, predicted_max_error), paper-uand (p, uncovered_pairs), an
                        embedding (embed_dim, embedding, coherence, welch_bound, embedding_noise_std),
@@ -51,6 +53,7 @@ class CircuitMeta:
     layer_of_gate: list[int] | None = None
     levels: list[dict[str, Any]] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
+    neurons: list[list[list[Any]]] = field(default_factory=list)
     schema: int = META_SCHEMA
 
     def to_json(self) -> dict[str, Any]:
@@ -106,5 +109,7 @@ _FIELD_CHECKS = {
     "control": _optional(lambda v: isinstance(v, bool)), "depth": _optional(_is_int),
     "layer_of_gate": _optional(lambda v: isinstance(v, list) and all(map(_is_int, v))),
     "levels": _is_dicts, "figures": lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v),
+    "neurons": lambda v: isinstance(v, list) and all(isinstance(layer, list) and all(isinstance(row, list)
+                                                                                     for row in layer) for layer in v),
     "schema": _is_int,
 }

@@ -2,7 +2,7 @@
 
 The lowerings record one NeuronRole per neuron while they build each layer
 (the roles are facts of the construction, never guessed from the weights
-afterwards) and keep the table in `meta["neurons"]`, so it travels in the
+afterwards) and keep the table in `meta.neurons`, so it travels in the
 artifact. A role says
 
 - kind: what the neuron is for (KINDS);
@@ -77,7 +77,7 @@ def literal_reads(lits: Iterable[Any], scale: float, offset: float) -> tuple[tup
 
 
 def table_to_json(table: list[list[NeuronRole]]) -> list[list[list]]:
-    """The table as meta["neurons"]: one list of neuron rows per layer."""
+    """The table as meta.neurons (superpose.metadata): one list of neuron rows per layer."""
     return [[role.to_json() for role in layer] for layer in table]
 
 
@@ -85,11 +85,10 @@ def neuron_table(circuit) -> list[list[NeuronRole]]:
     """The roles of every neuron, layer by layer: (n_layers,) lists of (width_l,)
     roles. circuit: runtime.CompiledCircuit. ValueError when the artifact
     predates the table or it does not match the layers."""
-    rows = circuit.meta.get("neurons")
-    if rows is None:
-        raise ValueError(f"{circuit.name} has no neuron table (compiled before superpose recorded one: recompile it)")
-    table = [[NeuronRole.from_json(row) for row in layer] for layer in rows]
+    table = [[NeuronRole.from_json(row) for row in layer] for layer in circuit.meta.neurons]
     widths = [layer.width for layer in circuit.layers]
+    if not table and widths:
+        raise ValueError(f"{circuit.name} has no neuron table (compiled before superpose recorded one: recompile it)")
     if [len(layer) for layer in table] != widths:
         raise ValueError(f"the neuron table has {[len(l) for l in table]} neurons per layer, the layers {widths}")
     return table

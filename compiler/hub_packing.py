@@ -30,6 +30,7 @@ import numpy as np
 from superpose.compiler.errors import CompileError
 from superpose.compiler.multilinear import Monomial
 from superpose.network import THRESHOLD
+from superpose.neurons import NeuronRole
 
 # The packing aims its predicted worst pair error at this share of the target:
 # the prediction neglects the pattern with neither input on and mixed gate
@@ -278,6 +279,36 @@ def hub_layer(neurons: list[HubNeuron], s: int
             homes.setdefault(pair, []).append(j)
     estimate = {pair: [(j, HUB_READ_WEIGHT) for j in js] + [(CONSTANT, HUB_READ_BIAS)] for pair, js in homes.items()}
     return rows, biases, estimate
+
+
+def pair_roles(kind: str, rows: list[dict[int, float]], biases: list[float],
+               estimate: dict[Monomial, list[tuple[int, float]]], hubs: list[list[int]], signal_of: list[int],
+               readers: dict[Monomial, set[int]]) -> list[NeuronRole]:
+    """The neuron-table roles of the neurons a pair construction built
+    (hub_layer, lower_superposed.paper_uand_layer): rows, biases and estimate
+    over features, hubs[j] the hub features of neuron j; feature f is program
+    signal signal_of[f], and readers[pair] the signals whose values read the
+    pair (pairs in features)."""
+    hosted: list[list[Monomial]] = [[] for _ in rows]
+    for pair, terms in estimate.items():
+        for unit, _ in terms:
+            if unit != CONSTANT:
+                hosted[unit].append(pair)
+    signals = lambda features: tuple(sorted(signal_of[f] for f in features))
+    return [NeuronRole(kind, tuple(sorted(set().union(*(readers.get(p, set()) for p in pairs)))),
+                       tuple(sorted((signal_of[f], w) for f, w in row.items())), bias,
+                       hubs=tuple(signal_of[h] for h in neuron_hubs), pairs=tuple(sorted(map(signals, pairs))))
+            for row, bias, neuron_hubs, pairs in zip(rows, biases, hubs, hosted)]
+
+
+def monomial_readers(polys: list[dict[Monomial, float]], signals: list[int]) -> dict[Monomial, set[int]]:
+    """For every monomial of degree >= 2, the signals (signals[i] has polys[i]) that read it."""
+    readers: dict[Monomial, set[int]] = {}
+    for signal, poly in zip(signals, polys):
+        for t in poly:
+            if len(t) >= 2:
+                readers.setdefault(t, set()).add(signal)
+    return readers
 
 
 def without_pairs(neurons: list[HubNeuron], pairs: set[tuple[int, int]]) -> list[HubNeuron]:

@@ -43,13 +43,14 @@ import scipy.sparse as sp
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, Lit, Op, resolve_buffers
-from superpose.compiler.hub_packing import (CONSTANT, choose_danger_limit, hub_layer, pack_pairs, pair_errors,
-                                            tolerates_thresholding, without_pairs)
+from superpose.compiler.hub_packing import (CONSTANT, choose_danger_limit, hub_layer, monomial_readers, pack_pairs,
+                                            pair_errors, pair_roles, tolerates_thresholding, without_pairs)
 from superpose.compiler.multilinear import complement, count_patterns, node_polynomial
 from superpose.compiler.sampling import every_support_pattern, sample_gate
 from superpose.compiler.lowering import Affine, check_target_error, combine, csr_from_rows, negate, readout_from_affines
 from superpose.metadata import CircuitMeta
 from superpose.network import THRESHOLD, CompiledCircuit, Layer
+from superpose.neurons import NeuronRole, literal_reads, table_to_json
 
 MAX_OPERANDS = 12          # a gate's polynomial over its operands has up to 2^n terms
 # clean(g) is exactly 0 at or below RESET_LOW and 1 at or above RESET_HIGH: a hub
@@ -239,8 +240,10 @@ class _LevelPlan:
     """The gates layer of one level: its neuron rows (affine over the previous
     layer), each gate's value (affine over this layer's units), the unit
     carrying each carried signal, and the gates whose values are noisy (a reset
-    must clean them before a later level reads them)."""
+    must clean them before a later level reads them); roles: what each row's
+    neuron serves (superpose.neurons)."""
     rows: list[Affine]
+    roles: list[NeuronRole]
     values: dict[int, Affine]
     carried: dict[int, int]
     noisy: set[int]
@@ -254,21 +257,26 @@ def _literal_affine(lit: Lit, rep: dict[int, Affine]) -> Affine:
     return negate(rep[lit.signal]) if lit.negated else rep[lit.signal]
 
 
-def _add_products(rows: list[Affine], monomials, rep: dict[int, Affine]) -> dict[tuple[int, ...], list[tuple[int, float]]]:
-    """An exact neuron ReLU(sum - (degree - 1)) per monomial; how each is read."""
+def _add_products(rows: list[Affine], roles: list[NeuronRole], monomials, rep: dict[int, Affine],
+                  readers: dict[tuple[int, ...], set[int]]) -> dict[tuple[int, ...], list[tuple[int, float]]]:
+    """An exact neuron ReLU(sum - (degree - 1)) per monomial, serving its
+    readers; how each is read."""
     estimate = {}
     for t in monomials:
         estimate[t] = [(len(rows), 1.0)]
         rows.append(combine([(1.0, rep[v]) for v in t], -(len(t) - 1.0)))
+        roles.append(NeuronRole("product", tuple(sorted(readers[t])), tuple((v, 1.0) for v in t), -(len(t) - 1.0)))
     return estimate
 
 
-def _add_carried(rows: list[Affine], signals: set[int], rep: dict[int, Affine]) -> dict[int, int]:
+def _add_carried(rows: list[Affine], roles: list[NeuronRole], signals: set[int],
+                 rep: dict[int, Affine]) -> dict[int, int]:
     """One neuron per carried signal, ReLU(f) = f on clean {0, 1} values."""
     carried = {}
     for v in sorted(signals):
         carried[v] = len(rows)
         rows.append(rep[v])
+        roles.append(NeuronRole("carry", (v,), ((v, 1.0),), 0.0))
     return carried
 
 
@@ -297,6 +305,7 @@ def _exact_plan(circuit: Circuit, gates: list[int], base: list[Lit | bool], rep:
     and 1 - ReLU(1 - sum l); other gates as exact polynomials. Clean values in,
     clean values out: no reset needed."""
     rows: list[Affine] = []
+    roles: list[NeuronRole] = []
     values: dict[int, Affine] = {}
     polys = {}
     for n in gates:
@@ -305,16 +314,19 @@ def _exact_plan(circuit: Circuit, gates: list[int], base: list[Lit | bool], rep:
             total = [(1.0, _literal_affine(l, rep)) for l in lits]
             if op is Op.AND:
                 rows.append(combine(total, -(len(lits) - 1.0)))
+                roles.append(NeuronRole("gate", (n,), *literal_reads(lits, 1.0, -(len(lits) - 1.0)), "and"))
                 values[n] = ({len(rows) - 1: 1.0}, 0.0)
             else:
                 rows.append(combine([(-c, a) for c, a in total], 1.0))
+                roles.append(NeuronRole("gate", (n,), *literal_reads(lits, -1.0, 1.0), "nor"))
                 values[n] = ({len(rows) - 1: -1.0}, 1.0)
         else:
             polys[n] = local_polynomial(circuit, n, base, sum_or=False)
-    estimate = _add_products(rows, sorted({t for poly in polys.values() for t in poly if len(t) >= 2}), rep)
-    carried = _add_carried(rows, {t[0] for poly in polys.values() for t in poly if len(t) == 1} | later, rep)
+    readers = monomial_readers(list(polys.values()), list(polys))
+    estimate = _add_products(rows, roles, sorted(readers), rep, readers)
+    carried = _add_carried(rows, roles, {t[0] for poly in polys.values() for t in poly if len(t) == 1} | later, rep)
     values.update(_polynomial_values(list(polys), polys, estimate, carried))
-    return _LevelPlan(rows, values, carried, set())
+    return _LevelPlan(rows, roles, values, carried, set())
 
 
 def _hub_pairs(gates: list[int], polys: dict[int, dict[tuple[int, ...], float]]) -> set[tuple[int, ...]]:
@@ -330,9 +342,10 @@ def _noisy_candidates(circuit: Circuit, gates: list[int], pairs: set[tuple[int, 
 
 
 def _next_readouts(plan: _LevelPlan, later: set[int], read_later: set[int],
-                   control: bool) -> tuple[dict[int, Affine], list[Affine], int]:
+                   control: bool) -> tuple[dict[int, Affine], list[Affine], list[NeuronRole], int]:
     """What the next level reads after `plan`: (the readout of every live
-    signal, the rows of the reset layer, the number of wires it cleans). With
+    signal, the rows of the reset layer and their roles, the number of wires
+    it cleans). With
     `control` and a noisy value read later, a reset layer cleans each noisy
     wire, clean(g) = ReLU(3g - 1) - ReLU(3g - 2), and copies every other live
     wire, and the readouts are over it; otherwise there is no reset layer and
@@ -341,19 +354,22 @@ def _next_readouts(plan: _LevelPlan, later: set[int], read_later: set[int],
     readouts.update({n: plan.values[n] for n in read_later})
     resets = plan.noisy & read_later if control else set()
     if not resets:
-        return readouts, [], 0
+        return readouts, [], [], 0
     rows: list[Affine] = []
+    roles: list[NeuronRole] = []
     cleaned: dict[int, Affine] = {}
     slope = 1.0 / (RESET_HIGH - RESET_LOW)
     for v, affine in readouts.items():
         if v in resets:
             cleaned[v] = ({len(rows): 1.0, len(rows) + 1: -1.0}, 0.0)
-            rows.append(combine([(slope, affine)], -slope * RESET_LOW))
-            rows.append(combine([(slope, affine)], -slope * RESET_HIGH))
+            for part, threshold in (("low", RESET_LOW), ("high", RESET_HIGH)):
+                rows.append(combine([(slope, affine)], -slope * threshold))
+                roles.append(NeuronRole("reset", (v,), ((v, slope),), -slope * threshold, part))
         else:
             cleaned[v] = ({len(rows): 1.0}, 0.0)
             rows.append(affine)
-    return cleaned, rows, len(resets)
+            roles.append(NeuronRole("copy", (v,), ((v, 1.0),), 0.0))
+    return cleaned, rows, roles, len(resets)
 
 
 def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int, dict[tuple[int, ...], float]],
@@ -369,6 +385,8 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
     if len(pairs) < HUB_MIN_PAIRS:
         higher, pairs = monomials, []
     rows: list[Affine] = []
+    roles: list[NeuronRole] = []
+    readers = monomial_readers([polys[n] for n in gates], gates)
     estimate: dict[tuple[int, ...], list[tuple[int, float]]] = {}
     facts: dict = {"features": len(features), "hub_pairs": len(pairs)}
     if pairs:
@@ -391,18 +409,21 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
         predicted = pair_errors(neurons, len(features), weight)
         for row, b in zip(hub_rows, hub_biases):
             rows.append(combine([(w, rep[features[f]]) for f, w in row.items()], b))
+        local_readers = {tuple(local[v] for v in t): gates_reading for t, gates_reading in readers.items()}
+        roles.extend(pair_roles("hub", hub_rows, hub_biases, hub_estimate, [n.hubs for n in neurons], features,
+                                local_readers))
         for pair, terms in hub_estimate.items():
             estimate[tuple(features[f] for f in pair)] = terms
         facts.update(wire_sparsity=wire_count, probe_samples=probes.shape[0], danger_limit=limit,
                      hub_neurons=len(hub_rows), pairs_moved_to_exact=len(failing),
                      measured_max_pair_error=max(kept, default=0.0),
                      predicted_max_pair_error=max(predicted.values(), default=0.0))
-    estimate.update(_add_products(rows, higher, rep))
+    estimate.update(_add_products(rows, roles, higher, rep, readers))
     facts["exact_products"] = len(higher)
-    carried = _add_carried(rows, {t[0] for n in gates for t in polys[n] if len(t) == 1} | later, rep)
+    carried = _add_carried(rows, roles, {t[0] for n in gates for t in polys[n] if len(t) == 1} | later, rep)
     values = _polynomial_values(gates, polys, estimate, carried)
     on_hubs = {t for t, terms in estimate.items() if len(terms) > 1}
-    return _LevelPlan(rows, values, carried, _noisy_candidates(circuit, gates, on_hubs, polys)), facts
+    return _LevelPlan(rows, roles, values, carried, _noisy_candidates(circuit, gates, on_hubs, polys)), facts
 
 
 class _Builder:
@@ -445,6 +466,7 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
     rep: dict[int, Affine] = {i: ({i: 1.0}, 0.0) for i in range(m)}  # signal -> readout of the last layer
     estimate_at: dict[int, tuple[int, Affine]] = {i: (0, ({i: 1.0}, 0.0)) for i in range(m)}
     level_facts = []
+    table: list[list[NeuronRole]] = []  # the roles of every layer's neurons
     for k in range(1, depth + 1):
         gates = [n for n in computed if levels[n] == k]
         later = {v for v in rep if last_use.get(v, 0) > k}  # signals read again after this level
@@ -464,11 +486,13 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
                 if always or cost < exact.width:
                     plan, facts["plan"] = superposed, "superposed"
         layer = builder.add_layer(plan.rows, "gates")
+        table.append(plan.roles)
         for n in gates:
             estimate_at[n] = (layer, plan.values[n])
-        rep, reset_rows, reset_wires = _next_readouts(plan, later, read_later, options.control)
+        rep, reset_rows, reset_roles, reset_wires = _next_readouts(plan, later, read_later, options.control)
         if reset_rows:
             builder.add_layer(reset_rows, "reset")
+            table.append(reset_roles)
         facts.update(product_neurons=plan.width - len(plan.carried), carried=len(plan.carried),
                      reset_wires=reset_wires, reset_neurons=len(reset_rows), neurons=plan.width + len(reset_rows))
         facts["gates_per_neuron"] = len(gates) / facts["neurons"] if facts["neurons"] else math.nan
@@ -480,7 +504,8 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
     level_of_signal = {n: (int(levels[b.signal]) if isinstance(b, Lit) else 0) for n, b in enumerate(base)}
     meta = CircuitMeta("chained", "chained", s, target_error=options.target_error, control=options.control,
                        depth=depth, levels=level_facts,
-                       layer_of_gate=[level_of_signal[n] for n in circuit.gate_signals])
+                       layer_of_gate=[level_of_signal[n] for n in circuit.gate_signals],
+                       neurons=table_to_json(table))
     return CompiledCircuit(
         name=circuit.name, input_names=list(circuit.input_names), gate_names=circuit.gate_names,
         output_names=circuit.output_names, layers=builder.layers,

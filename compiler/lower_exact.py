@@ -22,6 +22,7 @@ from superpose.compiler.ir import Circuit, Lit, Op, read_through, resolve_buffer
 from superpose.compiler.lowering import Affine, combine, csr_from_rows, negate, readout_from_affines
 from superpose.metadata import CircuitMeta
 from superpose.network import CompiledCircuit, Layer
+from superpose.neurons import NeuronRole, literal_reads, table_to_json
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,16 @@ Placed = tuple[int, Affine]  # a value read from activation h_layer; a constant 
 
 @dataclass
 class _LayerBuilder:
-    """Accumulates one ReLU layer's neurons as affine rows over the layer below."""
+    """Accumulates one ReLU layer's neurons as affine rows over the layer below, and their roles."""
     rows: list[Affine] = field(default_factory=list)
+    roles: list[NeuronRole] = field(default_factory=list)
 
-    def neuron(self, terms: list[Affine], scale: float, offset: float) -> int:
-        """Add ReLU(scale * sum(terms) + offset); return its index."""
+    def neuron(self, terms: list[Affine], lits: list[Lit], scale: float, offset: float,
+               kind: str, signal: int, part: str = "") -> int:
+        """Add ReLU(scale * sum(terms) + offset), where terms[i] is the value of
+        lits[i] over the previous layer, serving `signal`; return its index."""
         self.rows.append(combine([(scale, term) for term in terms], offset))
+        self.roles.append(NeuronRole(kind, (signal,), *literal_reads(lits, scale, offset), part))
         return len(self.rows) - 1
 
 
@@ -55,23 +60,26 @@ def _last_use(circuit: Circuit, base: list[Lit], level: np.ndarray) -> np.ndarra
     return last
 
 
-def _gate_neurons(builder: _LayerBuilder, op: Op, k: int, terms: list[Affine]) -> Affine:
-    """Emit the neurons of one gate; return its value as an affine of them."""
+def _gate_neurons(builder: _LayerBuilder, op: Op, k: int, terms: list[Affine], lits: list[Lit],
+                  signal: int) -> Affine:
+    """Emit the neurons of gate `signal` (its operands: lits, valued terms over
+    the previous layer); return its value as an affine of them."""
     n = len(terms)
+    neuron = lambda scale, offset, part: builder.neuron(terms, lits, scale, offset, "gate", signal, part)
     if op is Op.ATLEAST and k == n:
         op = Op.AND
     elif op is Op.ATLEAST and k == 1:
         op = Op.OR
     if op is Op.AND:
-        return {builder.neuron(terms, 1.0, -(n - 1)): 1.0}, 0.0
+        return {neuron(1.0, -(n - 1), "and"): 1.0}, 0.0
     if op is Op.OR:
-        return {builder.neuron(terms, -1.0, 1.0): -1.0}, 1.0
+        return {neuron(-1.0, 1.0, "nor"): -1.0}, 1.0
     if op is Op.XOR:
-        return {builder.neuron(terms, 1.0, -float(step)): 1.0 if step == 0 else 2.0 * (-1) ** step
+        return {neuron(1.0, -float(step), f"xor.{step}"): 1.0 if step == 0 else 2.0 * (-1) ** step
                 for step in range(n)}, 0.0
     if op is Op.ATLEAST:
-        upper = builder.neuron(terms, 1.0, -(k - 1))
-        lower = builder.neuron(terms, 1.0, -float(k))
+        upper = neuron(1.0, -(k - 1), "atleast.upper")
+        lower = neuron(1.0, -float(k), "atleast.lower")
         return {upper: 1.0, lower: -1.0}, 0.0
     raise ValueError(f"cannot lower {op}")
 
@@ -106,12 +114,13 @@ def lower_exact(circuit: Circuit) -> CompiledCircuit:
         computed = {}
         for s in nodes_by_level[layer]:
             node = circuit.nodes[s - circuit.n_inputs]
-            terms = [literal_at(read_through(base, lit), layer - 1) for lit in node.operands]
-            computed[s] = (layer, _gate_neurons(builder, node.op, node.k, terms))
+            lits = [read_through(base, lit) for lit in node.operands]
+            terms = [literal_at(lit, layer - 1) for lit in lits]
+            computed[s] = (layer, _gate_neurons(builder, node.op, node.k, terms, lits, s))
         carried = {}
         for s, value in sorted(below.items()):
             if last_use[s] > layer:
-                carried[s] = ({builder.neuron([value], 1.0, 0.0): 1.0}, 0.0)
+                carried[s] = ({builder.neuron([value], [Lit(s)], 1.0, 0.0, "carry", s): 1.0}, 0.0)
                 latest[s] = (layer, carried[s])
         home.update(computed)
         latest.update(computed)
@@ -131,5 +140,6 @@ def lower_exact(circuit: Circuit) -> CompiledCircuit:
         output_names=circuit.output_names, layers=layers,
         gate_readout=readout_from_affines([read(Lit(s)) for s in circuit.gate_signals], widths),
         output_readout=readout_from_affines([read(lit) for _, lit in circuit.outputs], widths),
-        meta=CircuitMeta("exact", "exact", circuit.sparsity), program=circuit,
+        meta=CircuitMeta("exact", "exact", circuit.sparsity, neurons=table_to_json([b.roles for b in builders])),
+        program=circuit,
     )

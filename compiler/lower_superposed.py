@@ -28,12 +28,14 @@ import scipy.sparse as sp
 from superpose.compiler.embeddings import coherence, low_coherence_embedding, random_sign_embedding, welch_bound
 from superpose.compiler.errors import CompileError
 from superpose.compiler.ir import Circuit, Lit
-from superpose.compiler.hub_packing import (CONSTANT, PREDICTION_SHARE, choose_danger_limit, hub_layer, pack_pairs,
+from superpose.compiler.hub_packing import (CONSTANT, PREDICTION_SHARE, choose_danger_limit, hub_layer,
+                                            monomial_readers, pack_pairs, pair_roles,
                                             pair_errors, tolerates_thresholding)
 from superpose.compiler.lowering import ReadoutTerms, check_target_error, csr_from_rows, readout_from_terms
 from superpose.compiler.multilinear import Monomial, count_patterns, polynomial
 from superpose.metadata import CircuitMeta
 from superpose.network import CompiledCircuit, Layer
+from superpose.neurons import NeuronRole, table_to_json
 
 MAX_TERMS_PER_GATE = 4096  # beyond this a gate's polynomial is too big to superpose: use strategy "exact"
 
@@ -157,7 +159,8 @@ def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -
             predicted = pair_errors(neurons, n_features, s, subtracted)
         rows, biases, estimate = hub_layer(neurons, s)
         return _PairLayer(rows, biases, estimate, higher, options.target_error,
-                          {"danger_limit": limit, "predicted_max_error": max(predicted.values(), default=0.0)})
+                          {"danger_limit": limit, "predicted_max_error": max(predicted.values(), default=0.0)},
+                          "hub", [neuron.hubs for neuron in neurons])
 
     return _lower_one_layer(circuit, options, "hub", hub_products, rng)
 
@@ -171,7 +174,7 @@ def lower_paper_uand(circuit: Circuit, options: PaperUandOptions, rng: np.random
         p = options.p if options.p is not None else paper_uand_p(n_features, width)
         rows, biases, estimate = paper_uand_layer(pairs, n_features, width, p, rng)
         return _PairLayer(rows, biases, estimate, higher, None,
-                          {"p": p, "uncovered_pairs": sum(not e for e in estimate.values())})
+                          {"p": p, "uncovered_pairs": sum(not e for e in estimate.values())}, "uand", [[]] * width)
 
     return _lower_one_layer(circuit, options, "paper-uand", bernoulli_products, rng)
 
@@ -191,14 +194,17 @@ def paper_uand_p(n_features: int, width: int) -> float:
 class _PairLayer:
     """What a construction makes of the pair products: its neuron rows over
     the features, their biases, how each pair is read from them, the products
-    left for dedicated neurons, the target error it aimed at (None: none), and
-    figures for the metadata."""
+    left for dedicated neurons, the target error it aimed at (None: none),
+    figures for the metadata, and for the neuron table the neurons' kind
+    (superpose.neurons.KINDS) and each one's hub features."""
     rows: list[dict[int, float]]
     biases: list[float]
     estimate: dict[Monomial, list[tuple[int, float]]]
     higher: list[Monomial]
     target_error: float | None
     figures: dict
+    kind: str
+    hubs: list[list[int]]
 
 
 def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
@@ -222,28 +228,34 @@ def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
     products = pair_layer(pairs, higher, polys, m, s)
     rows, biases, estimate, higher = products.rows, products.biases, products.estimate, products.higher
     figures: dict = {"pair_monomials": len(pairs), **products.figures, "dedicated_monomials": len(higher)}
+    readers = monomial_readers(polys, [lit.signal for lit in lits])
+    roles = pair_roles(products.kind, rows, biases, estimate, products.hubs, list(range(m)), readers)
     for t in higher:  # exact: ReLU(sum - (degree - 1)) is 1 when every feature of t is on, else 0
         estimate[t] = [(len(rows), 1.0)]
         rows.append({f: 1.0 for f in t})
         biases.append(-(len(t) - 1.0))
+        roles.append(NeuronRole("product", tuple(sorted(readers[t])), tuple((f, 1.0) for f in t), -(len(t) - 1.0)))
 
     embed, embed_figures = _input_interface(m, options, rng)
     figures.update(embed_figures)
     feature_weights = csr_from_rows(rows, m)
-    layers = []
+    layers, table = [], []
     if embed is not None:
         layers.append(Layer(sp.csr_matrix(embed), np.zeros(embed.shape[0], np.float32), relu=False, kind="embed"))
+        table.append([NeuronRole("code", (), tuple((i, float(w)) for i, w in enumerate(embed[j]) if w), 0.0)
+                      for j in range(embed.shape[0])])
         gate_weight = sp.csr_matrix((feature_weights @ embed.T).astype(np.float32))
         figures["embedding_noise_std"] = embedding_noise_std(feature_weights, embed, s)
     else:
         gate_weight = feature_weights
     layers.append(Layer(gate_weight, np.asarray(biases, np.float32), relu=True, kind="gates"))
+    table.append(roles)
     widths = [m] + [layer.width for layer in layers]
     readouts = _readouts(polys, estimate, embed, widths)
     n_gates = len(circuit.gate_signals)
     figures.update(_wire_kinds(polys[:n_gates]))
     meta = CircuitMeta("superposed", strategy, s, target_error=products.target_error,
-                       features_per_dim=m / int(figures["embed_dim"]), figures=figures)
+                       features_per_dim=m / int(figures["embed_dim"]), figures=figures, neurons=table_to_json(table))
     return CompiledCircuit(
         name=circuit.name, input_names=list(circuit.input_names), gate_names=circuit.gate_names,
         output_names=circuit.output_names, layers=layers,

@@ -80,7 +80,7 @@ class CircuitModule(nn.Module):
         self.gate_names = list(circuit.gate_names)
         self.output_names = list(circuit.output_names)
         # what every neuron serves: roles (superpose.neurons) and one readable line each
-        self.neuron_roles = neuron_table(circuit) if "neurons" in circuit.meta else None
+        self.neuron_roles = neuron_table(circuit) if circuit.meta.neurons or not circuit.layers else None
         self.neuron_labels = None if self.neuron_roles is None or circuit.program is None else \
             [[describe(circuit.program, role) for role in layer] for layer in self.neuron_roles]
         self.hook_input = HookPoint()

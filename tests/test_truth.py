@@ -274,7 +274,7 @@ def test_removing_a_gates_component_changes_that_gate_and_no_other(label: str,
     """On the stratified distribution (each gate on its own samples): the
     ablated gate is wrong on its true half, every other gate's decision
     changes on at most the target error of its samples."""
-    target = float(compiled.meta.get("target_error", 0.0))
+    target = compiled.meta.target_error or 0.0
     parts = list(gate_samples(compiled, 64, compiled.program.sparsity, seed=0))
     inputs = sp.vstack([p[1] for p in parts], format="csr")
     wanted = np.concatenate([p[2] for p in parts])
