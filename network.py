@@ -248,6 +248,13 @@ class CompiledCircuit:
             hs_t.append(layer.apply_columns(hs_t[-1]))
         return hs_t
 
+    def activations(self, x: np.ndarray | sp.spmatrix) -> list[np.ndarray | sp.spmatrix]:
+        """x: (batch, n_inputs) of 0/1 -> [h_0, ..., h_L], h_l: (batch, width_l)
+        (views of forward_columns; h_0 stays sparse when x is): the layers'
+        activations by name in runtime.torch_module's run_with_cache, and the
+        ground truth's datasets and dictionaries."""
+        return [h.T for h in self.forward_columns(self._columns(x))]
+
     def read(self, x: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
         """x: (batch, n_inputs) of 0/1 -> (batch, readout.n_values) float32 (read_columns)."""
         return self.read_columns(self._columns(x), readout).T

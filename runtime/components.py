@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.network import CompiledCircuit, Readout
+from superpose.network import CompiledCircuit, Readout, ReadoutBlock
 from superpose.neurons import neuron_table
 
 SHARED = -1  # owner of a neuron several gates (or none) depend on: the remainder
@@ -71,9 +71,7 @@ class Components:
 
     def readout_component(self, owner: int) -> Readout:
         """The gate readout kept on the rows `owner` owns."""
-        keep = sp.diags((self.readout_owner == owner).astype(np.float32))
-        readout = self.circuit.gate_readout
-        return Readout([sp.csr_matrix(keep @ block) for block in readout.blocks], keep @ readout.bias)
+        return _kept_rows(self.circuit.gate_readout, self.readout_owner == owner)
 
     def share_owned(self) -> float:
         """The share of hidden neurons that belong to a single gate (not the remainder)."""
@@ -89,10 +87,18 @@ class Components:
             keep = (owners != gate).astype(np.float32)
             ablated.layers.append(replace(layer, weight=sp.csr_matrix(sp.diags(keep) @ layer.weight),
                                                bias=layer.bias * keep))
-        keep = sp.diags((self.readout_owner != gate).astype(np.float32))
-        readout = self.circuit.gate_readout
-        ablated.gate_readout = Readout([sp.csr_matrix(keep @ b) for b in readout.blocks], keep @ readout.bias)
+        ablated.gate_readout = _kept_rows(self.circuit.gate_readout, self.readout_owner != gate)
         return ablated
+
+
+def _kept_rows(readout: Readout, keep: np.ndarray) -> Readout:
+    """The readout with the values where keep (n_values,) bool is False set to zero (weights and bias)."""
+    blocks = {}
+    for l, block in readout.blocks.items():
+        kept = keep[block.rows]
+        if kept.any():
+            blocks[l] = ReadoutBlock(block.rows[kept], sp.csr_matrix(block.weight[np.flatnonzero(kept)]))
+    return Readout(blocks, readout.bias * keep)
 
 
 def components(circuit: CompiledCircuit) -> Components:

@@ -193,7 +193,8 @@ def layer_dictionary(circuit: CompiledCircuit, layer: int, roles: list[NeuronRol
     designed, gates, levels = _designed(roles), _and_gates(program), program.levels()
     readout = circuit.gate_readout
     gate_row = {signal: i for i, signal in enumerate(program.gate_signals)}
-    reads_here = np.diff(readout.blocks[layer].indptr) > 0
+    read_matrix = readout.layer_matrix(layer, width)
+    reads_here = np.diff(read_matrix.indptr) > 0
     names, kinds, signals, level, rows, read_rows, has_read, read_bias = [], [], [], [], [], [], [], []
     for t in sorted(t for t, column in terms.items() if column):
         gate = gates.get(t)
@@ -209,7 +210,7 @@ def layer_dictionary(circuit: CompiledCircuit, layer: int, roles: list[NeuronRol
         rows.append(terms[t])
         row = gate_row.get(gate, -1)
         has_read.append(row >= 0 and bool(reads_here[row]))
-        read_rows.append(readout.blocks[layer][row] if has_read[-1] else sp.csr_matrix((1, width), dtype=np.float32))
+        read_rows.append(read_matrix[row] if has_read[-1] else sp.csr_matrix((1, width), dtype=np.float32))
         read_bias.append(float(readout.bias[row]) if has_read[-1] else 0.0)
     write = _rows_to_csr(rows, width)
     padded = np.full((len(signals), max(map(len, signals), default=1)), -1, dtype=np.int64)

@@ -89,8 +89,8 @@ def save_components(parts: Components, path: str | os.PathLike) -> None:
         _put_csr(tensors, f"layers.{i}.weight", layer.weight.tocsr())
         tensors[f"layers.{i}.bias"] = np.ascontiguousarray(layer.bias, np.float32)
         tensors[f"layers.{i}.owner"] = np.ascontiguousarray(owner, np.int64)
-    for l, block in enumerate(circuit.gate_readout.blocks):
-        _put_csr(tensors, f"gate_readout.{l}", sp.csr_matrix(block))
+    for l in sorted(circuit.gate_readout.blocks):
+        _put_csr(tensors, f"gate_readout.{l}", circuit.gate_readout.layer_matrix(l, circuit.widths[l]))
     tensors["gate_readout.bias"] = np.ascontiguousarray(circuit.gate_readout.bias, np.float32)
     tensors["gate_readout.owner"] = np.ascontiguousarray(parts.readout_owner, np.int64)
     header = {"format": COMPONENTS_FORMAT, "version": 1, "circuit": circuit.name, "gate_names": circuit.gate_names,

@@ -263,8 +263,9 @@ def test_components_sum_to_the_weights(label: str, compiled: CompiledCircuit) ->
         bias = sum(parts.layer_component(i, o)[1] for o in owners)
         assert abs(weight - layer.weight).max() == 0 and np.array_equal(bias, layer.bias)
     readouts = [parts.readout_component(o) for o in owners]
-    for l, block in enumerate(compiled.gate_readout.blocks):
-        assert abs(sum((r.blocks[l] for r in readouts), sp.csr_matrix(block.shape)) - block).max() == 0
+    for l, width in enumerate(compiled.widths):
+        block = compiled.gate_readout.layer_matrix(l, width)
+        assert abs(sum((r.layer_matrix(l, width) for r in readouts), sp.csr_matrix(block.shape)) - block).max() == 0
     np.testing.assert_array_equal(sum(r.bias for r in readouts), compiled.gate_readout.bias)
 
 
