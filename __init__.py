@@ -17,13 +17,13 @@ Layering, bottom to top (a module imports only from its own layer or below;
 tests/test_layering.py checks it):
   1. errors.py, _lazy.py, the package __init__ files (lazy tables, no imports)
   2. compiler/ir.py                               the circuit IR
-  3. compiler/errors.py, interpret.py, multilinear.py   semantics and the polynomial algebra
-  4. compiler/sampling.py, sparsity.py            analyses of a program
+  3. compiler/errors.py, interpret.py, multilinear.py, limits.py   semantics, polynomial algebra, limits
+  4. compiler/sampling.py, sparsity.py, constant_gates.py          analyses of a program
   5. metadata.py, network.py                      CompiledCircuit: layers, readouts, forward pass, CircuitMeta
   6. compiler front ends (source, parse, check, frontend, emit_dsl, netlists/, generators/)
   7. compiler lowerings (lowering, hub_packing, lower_*, embeddings) and strategies.py
   8. compiler/pipeline.py                         file or text -> CompiledCircuit
-  9. runtime/ (artifact, report, depth_report, torch_module, bounds, verify/)
+  9. runtime/ (output_files, terminal, json_output, artifact, report, depth_report, torch_module, bounds, verify/)
  10. runtime/cli.py, runtime/pytest_plugin.py
 """
 from superpose._lazy import lazy_exports
@@ -36,7 +36,7 @@ _EXPORTS = {
     **dict.fromkeys(["load", "save", "error_report", "ErrorReport", "to_torch"], "superpose.runtime"),
     **dict.fromkeys(["verify", "VerifyResult"], "superpose.runtime.verify"),
     **dict.fromkeys(["CompiledCircuit", "THRESHOLD"], "superpose.network"),
-    **dict.fromkeys(["UserError", "ArtifactError"], "superpose.errors"),
+    **dict.fromkeys(["UserError", "ArtifactError", "OutputError"], "superpose.errors"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, subpackages=("compiler", "runtime"))
 __all__ = sorted(_EXPORTS)

@@ -9,3 +9,7 @@ class UserError(Exception):
 
 class ArtifactError(UserError):
     """A file that is not a readable superpose artifact."""
+
+
+class OutputError(UserError):
+    """An output that cannot be written: the path, and the reason the OS gave."""

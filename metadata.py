@@ -27,6 +27,8 @@ class CircuitMeta:
       seed             the seed of every random choice
       sparsity_levels  with a sparsity: compiler.sparsity.SparsityReport.rows(), one dict per level
                        (level, wires, dense_wires, unenumerated, max_on, share, too_dense)
+      constant_gates   with a sparsity: the gates constant under it, one dict per gate (gate,
+                       value, where: file:line:column or None), compiler/constant_gates.py
     Some lowerings:
       target_error     the per-gate error aimed at (hub, chained)
       features_per_dim input features per input dimension: 1, or more through an embedding
@@ -46,6 +48,7 @@ class CircuitMeta:
     sparsity: int | None
     seed: int | None = None
     sparsity_levels: list[dict[str, Any]] = field(default_factory=list)
+    constant_gates: list[dict[str, Any]] = field(default_factory=list)
     target_error: float | None = None
     features_per_dim: float = 1.0
     control: bool | None = None
@@ -105,6 +108,7 @@ def _is_dicts(value: object) -> bool:
 _FIELD_CHECKS = {
     "lowering": lambda v: isinstance(v, str), "strategy": lambda v: isinstance(v, str),
     "sparsity": _optional(_is_int), "seed": _optional(_is_int), "sparsity_levels": _is_dicts,
+    "constant_gates": _is_dicts,
     "target_error": _optional(_is_number), "features_per_dim": _is_number,
     "control": _optional(lambda v: isinstance(v, bool)), "depth": _optional(_is_int),
     "layer_of_gate": _optional(lambda v: isinstance(v, list) and all(map(_is_int, v))),

@@ -19,6 +19,7 @@ sparse weights times row-major columns copy nothing (forward_columns, read_colum
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,7 +27,15 @@ import scipy.sparse as sp
 from superpose.compiler.ir import Circuit
 from superpose.metadata import CircuitMeta
 
+if TYPE_CHECKING:
+    import torch
+
 THRESHOLD = 0.5  # a gate is true when its readout is above this
+
+
+def _is_torch_tensor(x: object) -> bool:
+    """Whether x is a torch.Tensor, without importing torch (seconds) for numpy inputs."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
 
 
 def csr_from_sorted(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]
@@ -169,7 +178,7 @@ class Readout:
         return Readout(blocks, self.bias[rows])
 
 
-@dataclass
+@dataclass(repr=False)
 class CompiledCircuit:
     """A compiled boolean program: weights, names, readouts and how it was made.
 
@@ -187,6 +196,12 @@ class CompiledCircuit:
     output_readout: Readout
     meta: CircuitMeta
     program: Circuit | None = None
+
+    def __repr__(self) -> str:
+        """One line: what it is and how big (the weights are in `layers`)."""
+        return (f"CompiledCircuit({self.name!r}: {self.n_inputs} inputs, {self.n_gates} gates, "
+                f"{self.n_outputs} outputs, {len(self.layers)} layers, {self.n_neurons} neurons, "
+                f"{self.meta.lowering} lowering)")
 
     @property
     def n_inputs(self) -> int:
@@ -275,10 +290,19 @@ class CompiledCircuit:
                 readout.add_layer(out_t, l, h_t)
         return out_t
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """x: (batch, n_inputs) of 0/1 -> (batch, n_outputs) float32 readouts."""
-        return self.read(x, self.output_readout)
+    def run(self, x: np.ndarray | sp.spmatrix | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """x: (batch, n_inputs) of 0/1 -> (batch, n_outputs) float32 readouts
+        (a torch tensor for a torch tensor, on its device)."""
+        return self._read_like(x, self.output_readout)
 
-    def gate_values(self, x: np.ndarray) -> np.ndarray:
-        """x: (batch, n_inputs) of 0/1 -> (batch, n_gates) float32 readouts."""
-        return self.read(x, self.gate_readout)
+    def gate_values(self, x: np.ndarray | sp.spmatrix | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """x: (batch, n_inputs) of 0/1 -> (batch, n_gates) float32 readouts
+        (a torch tensor for a torch tensor, on its device)."""
+        return self._read_like(x, self.gate_readout)
+
+    def _read_like(self, x: np.ndarray | sp.spmatrix | torch.Tensor, readout: Readout) -> np.ndarray | torch.Tensor:
+        """`read`, answering a torch tensor with a float32 one on its device
+        (computed by the numpy runtime; torch itself is never imported here)."""
+        if not _is_torch_tensor(x):
+            return self.read(x, readout)
+        return x.float().new_tensor(self.read(x.detach().cpu().numpy(), readout))

@@ -36,6 +36,7 @@ _EXPORTS = {
     "output_values": "superpose.compiler.interpret",
     "CompileError": "superpose.compiler.errors", "Diagnostic": "superpose.compiler.errors",
     "SparsityReport": "superpose.compiler.sparsity", "analyse_sparsity": "superpose.compiler.sparsity",
+    "MAX_GATES": "superpose.compiler.limits",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, subpackages=("netlists", "generators"))
 __all__ = sorted(_EXPORTS)

@@ -21,24 +21,28 @@ from pathlib import Path
 
 from superpose.compiler.errors import CompileError, Diagnostic, diagnostic_at
 from superpose.compiler.ir import Circuit, Lit, Loc, Node, Op
+from superpose.compiler.limits import MAX_GATES, over_limit_message
 from superpose.compiler.parse import (AtLeast, Assign, Chain, Const, Expr, For, Header, IndexBinOp,
                             IndexDecimal, IndexExpr, IndexInt, IndexName, IndexNeg, Input,
                             Not, Output, Program, Ref, Sparsity, Statement)
 
 Env = dict[str, int]  # loop variable -> its value in this iteration
 
-_MAX_LENGTH = 1 << 20  # elements in one vector: more is a typo, not a program
 _MAX_REPORTED = 50  # errors shown in full; past this they are only counted
 
 _PLACEHOLDER = Lit(0)  # stands in for a signal that failed to resolve; the circuit is never returned
 
 
-def check(program: Program, source_text: str) -> Circuit:
-    """Lower a parsed program to a Circuit; raise CompileError listing every problem."""
+def check(program: Program, source_text: str, max_gates: int = MAX_GATES) -> Circuit:
+    """Lower a parsed program to a Circuit; raise CompileError listing every
+    problem. More than `max_gates` signals after loop expansion (or a vector
+    longer than that) is an error."""
     try:
-        return _Checker(program.file, source_text).run(program)
+        return _Checker(program.file, source_text, max_gates).run(program)
     except RecursionError:
-        raise CompileError(Diagnostic(f"{program.file}: expressions are nested too deeply")) from None
+        line, column = _deepest_parenthesis(source_text)
+        raise CompileError(diagnostic_at("expressions are nested too deeply", program.file, source_text,
+                                         line, column)) from None
 
 
 @dataclass
@@ -62,10 +66,14 @@ def _elements(name: str, symbol: _Symbol) -> list[str]:
 
 
 class _Checker:
-    def __init__(self, file: str, text: str):
+    def __init__(self, file: str, text: str, max_gates: int = MAX_GATES):
         self.file = file
         self.text = text
-        self.errors: dict[tuple[Loc, str], None] = {}  # a set in insertion order: loops repeat errors
+        self.max_gates = max_gates
+        self.expanded = 0  # statement instances so far; past max_gates inside a loop, an error
+        self.errors: dict[tuple[Loc, str], str | None] = {}  # insertion-ordered set (loops repeat errors),
+        # each with the unknown name to suggest a close match for: looked up only for the errors shown,
+        # as every lookup scans every known name
         self.symbols: dict[str, _Symbol] = {}
         self.failed: set[str] = set()  # names whose definition had an error: no follow-up errors
         self.input_names: list[str] = []
@@ -93,23 +101,34 @@ class _Checker:
         return Circuit(self.circuit_name or _default_name(self.file), self.input_names,
                        self.nodes, outputs, self.sparsity)
 
-    def _error(self, message: str, loc: Loc) -> None:
-        self.errors[(loc, message)] = None
+    def _error(self, message: str, loc: Loc, unknown: str | None = None) -> None:
+        """Record a problem; `unknown`: a name to suggest a close known one for."""
+        self.errors[(loc, message)] = unknown
 
     def _located_problems(self) -> list[Diagnostic]:
         """The errors in source order, the first _MAX_REPORTED of them in full."""
         errors = sorted(self.errors, key=lambda error: (error[0].line, error[0].column))
-        problems = [diagnostic_at(message, loc.file, self.text, loc.line, loc.column)
-                    for loc, message in errors[:_MAX_REPORTED]]
+        problems = [diagnostic_at(message + (_suggestion(unknown, self.symbols) if unknown else ""),
+                                  loc.file, self.text, loc.line, loc.column)
+                    for loc, message in errors[:_MAX_REPORTED]
+                    for unknown in [self.errors[(loc, message)]]]
         if len(errors) > _MAX_REPORTED:
             problems.append(Diagnostic(f"... and {len(errors) - _MAX_REPORTED} more errors"))
         return problems
 
     # 1. expand
 
-    def _expand(self, statements: tuple[Statement, ...], env: Env) -> Iterator[tuple[Statement, Env]]:
+    def _expand(self, statements: tuple[Statement, ...], env: Env,
+                 outermost: For | None = None) -> Iterator[tuple[Statement, Env]]:
+        """Every statement instance in execution order; a CompileError at the
+        outermost loop as soon as they pass max_gates (before memory grows)."""
         for statement in statements:
             if not isinstance(statement, For):
+                self.expanded += 1
+                if self.expanded > self.max_gates and outermost is not None:
+                    raise CompileError(diagnostic_at(over_limit_message("the loops expand to", self.max_gates),
+                                                     self.file, self.text, outermost.loc.line,
+                                                     outermost.loc.column))
                 yield statement, env
                 continue
             if statement.var in env:
@@ -121,7 +140,7 @@ class _Checker:
                 self.failed.update(_targets(statement.body))
                 continue
             for value in range(*bounds):
-                yield from self._expand(statement.body, {**env, statement.var: value})
+                yield from self._expand(statement.body, {**env, statement.var: value}, outermost or statement)
 
     def _range_bound(self, bound: IndexExpr, env: Env) -> int | None:
         value = self._index(bound, env)
@@ -185,9 +204,10 @@ class _Checker:
         return True
 
     def _declare_input(self, name: str, length: int | None, size: IndexExpr | None, loc: Loc) -> None:
-        if size is not None and (length is None or not 1 <= length <= _MAX_LENGTH):
+        if size is not None and (length is None or not 1 <= length <= self.max_gates):
             if length is not None:
-                self._error(f"a vector needs 1 to {_MAX_LENGTH} elements, got {length}", size.loc)
+                self._error(f"a vector needs 1 to {self.max_gates:,} elements, got {length} (--max-gates "
+                            f"raises the limit)", size.loc)
             self.failed.add(name)
             return
         if name in self.symbols:
@@ -224,9 +244,9 @@ class _Checker:
             self._error(f"index {index} is negative; vector elements are numbered from 0",
                         target.index.loc)
             return None
-        if index is not None and index >= _MAX_LENGTH:
-            self._error(f"index {index} is too large; a vector has at most {_MAX_LENGTH} elements",
-                        target.index.loc)
+        if index is not None and index >= self.max_gates:
+            self._error(f"index {index} is too large; a vector has at most {self.max_gates:,} elements "
+                        f"(--max-gates raises the limit)", target.index.loc)
             return None
         return index
 
@@ -357,7 +377,7 @@ class _Checker:
                 self._error(f"loop variable '{ref.name}' is an integer; it can only be used in an index",
                             ref.loc)
             elif ref.name not in self.failed:
-                self._error(f"undefined name '{ref.name}'{_suggestion(ref.name, self.symbols)}", ref.loc)
+                self._error(f"undefined name '{ref.name}'", ref.loc, unknown=ref.name)
             return _PLACEHOLDER
         if ref.index is None:
             if symbol.length is not None:
@@ -405,7 +425,7 @@ class _Checker:
         symbol = self.symbols.get(ref.name)
         if symbol is None:
             if ref.name not in self.failed:
-                self._error(f"unknown output '{ref.name}'{_suggestion(ref.name, self.symbols)}", ref.loc)
+                self._error(f"unknown output '{ref.name}'", ref.loc, unknown=ref.name)
             return []
         if ref.index is None:
             return _elements(ref.name, symbol)
@@ -446,6 +466,18 @@ def _suggestion(name: str, known: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest known name, if one is close."""
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _deepest_parenthesis(text: str) -> tuple[int, int]:
+    """(line, column), 1-based, of the first '(' at the deepest nesting in `text`."""
+    depth = deepest = 0
+    where = (1, 1)
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        for column, char in enumerate(line.split("#", 1)[0], start=1):
+            depth += (char == "(") - (char == ")")
+            if depth > deepest:
+                deepest, where = depth, (line_number, column)
+    return where
 
 
 def _default_name(file: str) -> str:

@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from functools import cache
 from pathlib import Path
 
+from superpose.compiler.errors import CompileError
 from superpose.compiler.ir import Circuit, Lit, Node, Op
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -44,7 +45,13 @@ def _keywords() -> frozenset[str]:
 
 
 def emit_dsl(circuit: Circuit) -> str:
-    """The program text; `circuit_from_source` of it gives the same outputs."""
+    """The program text; `circuit_from_source` of it gives the same outputs.
+    CompileError for a circuit the language cannot write (one without inputs
+    or outputs: a program needs both)."""
+    missing = [what for what, count in (("inputs", circuit.n_inputs), ("outputs", len(circuit.outputs))) if not count]
+    if missing:
+        raise CompileError(f"{circuit.name} has no {' and no '.join(missing)}: a superpose program needs at least "
+                           f"one of each, so it cannot be written as one")
     return _Emitter(circuit).program()
 
 

@@ -8,22 +8,25 @@ from collections.abc import Iterator
 
 from superpose.compiler.check import check
 from superpose.compiler.ir import Circuit
+from superpose.compiler.limits import MAX_GATES
 from superpose.compiler.parse import parse_source
 from superpose.compiler.source import read_source
 
 
-def circuit_from_source(text: str, filename: str = "<string>") -> Circuit:
-    """Compile program text to the IR; CompileError on any problem in it."""
+def circuit_from_source(text: str, filename: str = "<string>", max_gates: int = MAX_GATES) -> Circuit:
+    """Compile program text to the IR; CompileError on any problem in it
+    (more than `max_gates` signals after loop expansion is one)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the program
     with _gc_paused():
-        circuit = check(parse_source(text, filename), text)
+        circuit = check(parse_source(text, filename), text, max_gates)
         circuit.validate()
     return circuit
 
 
-def circuit_from_file(path: str | os.PathLike) -> Circuit:
+def circuit_from_file(path: str | os.PathLike, max_gates: int = MAX_GATES) -> Circuit:
     """Compile a program file to the IR; CompileError if it cannot be read or is wrong."""
     text, display_name = read_source(path)
-    return circuit_from_source(text, display_name)
+    return circuit_from_source(text, display_name, max_gates)
 
 
 @contextlib.contextmanager

@@ -203,7 +203,7 @@ def _enumerated_pair_error(a: int, b: int, home: dict[int, HubNeuron], n_feature
     for j, neuron in enumerate(neurons):
         weights[j, sorted(neuron.leaves)] = 1.0
         weights[j, neuron.hubs] = float(s)
-    others = np.array([f for f in range(n_features) if f not in (a, b)])
+    others = np.array([f for f in range(n_features) if f not in (a, b)], dtype=np.int64)  # may be empty
     def failure_rate(pattern: tuple[int, ...], fails) -> float:
         fills = min(s - len(pattern), others.size)
         fill_sets = list(combinations(range(others.size), fills))
@@ -222,7 +222,7 @@ def pair_errors(neurons: list[HubNeuron], n_features: int, s: int,
     computed from the actual neurons: enumerated exactly when the fill sets are
     few (small programs), else in closed form. `subtracted`: pairs some gate
     reads with a negative sign (OR)."""
-    pool, fills = n_features - 2, s - 1
+    pool, fills = max(n_features - 2, 0), s - 1  # a one-input program has no pairs, and no pool
     enumerate_all = math.comb(pool, min(s, pool)) <= ENUMERATED_FILLS
     return {(a, b): (_enumerated_pair_error(a, b, home, n_features, s, (a, b) in subtracted) if enumerate_all
                      else _estimated_pair_error(a, b, home, pool, fills, (a, b) in subtracted))

@@ -7,6 +7,7 @@ becomes a CompileError naming what was expected there, in words.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -322,10 +323,18 @@ _WORDS = {
 }
 
 
+# Operators newcomers bring from Python or C, and what this language writes instead.
+_FOREIGN_OPERATORS = {"or": "|", "and": "&", "not": "!", "~": "!", "||": "|", "&&": "&"}
+_FOREIGN_WORD = re.compile(r"\b(or|and|not)\b")
+# Tokens that begin a statement: found right after an unclosed '(', the '(' is the mistake.
+_STATEMENT_STARTS = {"CIRCUIT", "SPARSITY", "INPUT", "OUTPUT", "FOR", "$END"}
+
+
 def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diagnostic:
     if isinstance(error, UnexpectedCharacters):
-        return diagnostic_at(f"unexpected character {text[error.pos_in_stream]!r}",
-                             filename, text, error.line, error.column)
+        char = text[error.pos_in_stream]
+        hint = f" (use '!' for NOT)" if char == "~" else ""
+        return diagnostic_at(f"unexpected character {char!r}{hint}", filename, text, error.line, error.column)
     assert isinstance(error, UnexpectedToken)
     token = error.token
     if token.type in ("_INDENT", "_DEDENT"):  # borrowed from the newline: point past it
@@ -334,9 +343,46 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, filename: str) -> Diag
         line, column = token.line, token.column
     if token.type == "_INDENT":
         return diagnostic_at("unexpected indentation", filename, text, line, column)
+    unclosed = _unclosed_parenthesis(text, line) if _starts_statement(token, text) else None
+    if unclosed is not None:
+        return diagnostic_at("unclosed '(': expected ')' before the end of the expression",
+                             filename, text, *unclosed)
     found = _WORDS[token.type] if token.type in _SPECIAL else f"'{token.value}'"
     message = f"expected {_expected_words(error.interactive_parser.accepts())}, found {found}"
-    return diagnostic_at(message, filename, text, line, column)
+    return diagnostic_at(message + _operator_hint(text, line), filename, text, line, column)
+
+
+def _operator_hint(text: str, line: int) -> str:
+    """' (use '|' for 'or')' when the line uses a Python operator word, else ''."""
+    lines = text.splitlines()
+    code = lines[line - 1].split("#", 1)[0] if 1 <= line <= len(lines) else ""
+    words = _FOREIGN_WORD.findall(code)
+    return "".join(f" (use '{_FOREIGN_OPERATORS[word]}' for '{word}')" for word in dict.fromkeys(words))
+
+
+def _starts_statement(token: Token, text: str) -> bool:
+    """Whether `token` can only begin a statement: a keyword, the end of the
+    file, or a name that is the first thing on its line."""
+    if token.type in _STATEMENT_STARTS:
+        return True
+    if token.type != "NAME":
+        return False
+    line = text.splitlines()[token.line - 1]
+    return not line[:token.column - 1].strip()
+
+
+def _unclosed_parenthesis(text: str, before_line: int) -> tuple[int, int] | None:
+    """(line, column) of the last '(' left open on the lines before
+    `before_line` (an open '(' joins lines, so the statement after it is where
+    the parser notices), or None."""
+    open_at: list[tuple[int, int]] = []
+    for number, line in enumerate(text.splitlines()[:before_line - 1], start=1):
+        for column, char in enumerate(line.split("#", 1)[0], start=1):
+            if char == "(":
+                open_at.append((number, column))
+            elif char == ")" and open_at:
+                open_at.pop()
+    return open_at[-1] if open_at else None
 
 
 def _expected_words(expected: set[str]) -> str:

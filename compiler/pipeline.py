@@ -10,9 +10,11 @@ import numpy as np
 
 from superpose.compiler.netlists.load import NETLIST_SUFFIXES, load_netlist
 from superpose.compiler.netlists.simplify import simplify as simplify_netlist
-from superpose.compiler.errors import CompileError
+from superpose.compiler.constant_gates import constant_gates
+from superpose.compiler.errors import CompileError, Diagnostic
 from superpose.compiler.frontend import circuit_from_file, circuit_from_source
 from superpose.compiler.ir import Circuit
+from superpose.compiler.limits import MAX_GATES
 from superpose.compiler.sparsity import analyse_sparsity
 from superpose.compiler.strategies import default_strategy, strategy_named, strategy_options, strategy_taking
 from superpose.network import CompiledCircuit
@@ -29,7 +31,8 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
     `sparsity` replaces the circuit's declared sparsity (the caller's circuit
     is not changed). `seed` drives every random choice, so the same inputs give
     the same weights. With a sparsity, meta.sparsity_levels holds
-    SparsityReport.rows(). CompileError on options that do not fit."""
+    SparsityReport.rows(), and meta.constant_gates the gates constant under it
+    (constant_gates.py). CompileError on options that do not fit."""
     if sparsity is not None:
         if not 1 <= sparsity <= circuit.n_inputs:
             raise CompileError(f"sparsity must be between 1 and the number of inputs ({circuit.n_inputs}), "
@@ -45,29 +48,42 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
     compiled = chosen.lower(circuit, chosen_options, np.random.default_rng(seed))
     compiled.meta.seed = seed
     if circuit.sparsity is not None:
-        compiled.meta.sparsity_levels = analyse_sparsity(circuit, circuit.sparsity).rows()
+        wires = analyse_sparsity(circuit, circuit.sparsity)
+        compiled.meta.sparsity_levels = wires.rows()
+        compiled.meta.constant_gates = constant_gates(circuit, wires)
     return compiled
 
 
-def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify: bool = True) -> Circuit:
+def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify: bool = True,
+                 max_gates: int = MAX_GATES) -> Circuit:
     """Read a program (.sbp) or a netlist (.bench, .aag, .aig, .blif) into the IR.
     A netlist is simplified (netlists.simplify: buffer chains collapsed, same-op
-    gates merged) unless `simplify` is False; only gates outputs read keep their names."""
-    if format == "sbp":
-        return circuit_from_file(path)
-    if format is not None or Path(path).suffix.lower() in NETLIST_SUFFIXES:
-        circuit = load_netlist(path, format=format)
+    gates merged) unless `simplify` is False; only gates outputs read keep their names.
+    More than `max_gates` signals (limits.MAX_GATES) is a CompileError."""
+    suffix = Path(path).suffix.lower()
+    if format == "sbp" or format is None and suffix == ".sbp":
+        return circuit_from_file(path, max_gates)
+    if format is not None or suffix in NETLIST_SUFFIXES:
+        circuit = load_netlist(path, format=format, max_gates=max_gates)
         return simplify_netlist(circuit) if simplify else circuit
-    return circuit_from_file(path)
+    try:
+        return circuit_from_file(path, max_gates)
+    except CompileError as error:  # a netlist with another suffix fails here: say how it was read
+        raise CompileError(error.diagnostics + [Diagnostic(
+            f"{path}: read as a superpose program, as '{suffix or '(no suffix)'}' is not a netlist suffix; "
+            f"for a netlist, pass --format bench, aiger or blif (format= in Python)")]) from None
 
 
 def compile_file(path: str | os.PathLike, *, seed: int = 0, format: str | None = None, simplify: bool = True,
-                 **kwargs: Any) -> CompiledCircuit:
+                 max_gates: int = MAX_GATES, **kwargs: Any) -> CompiledCircuit:
     """Compile a program or netlist file (keywords as load_circuit and compile_circuit);
     CompileError on bad input."""
-    return compile_circuit(load_circuit(path, format=format, simplify=simplify), seed=seed, **kwargs)
+    circuit = load_circuit(path, format=format, simplify=simplify, max_gates=max_gates)
+    return compile_circuit(circuit, seed=seed, **kwargs)
 
 
-def compile_source(text: str, *, filename: str = "<string>", seed: int = 0, **kwargs: Any) -> CompiledCircuit:
-    """Compile program text (keywords as compile_circuit); CompileError on bad input."""
-    return compile_circuit(circuit_from_source(text, filename), seed=seed, **kwargs)
+def compile_source(text: str, *, filename: str = "<string>", seed: int = 0, max_gates: int = MAX_GATES,
+                   **kwargs: Any) -> CompiledCircuit:
+    """Compile program text (keywords as compile_circuit); CompileError on bad input,
+    including more than `max_gates` signals after loop expansion (limits.MAX_GATES)."""
+    return compile_circuit(circuit_from_source(text, filename, max_gates), seed=seed, **kwargs)

@@ -22,7 +22,7 @@ def read_source(path: str | os.PathLike) -> tuple[str, str]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CompileError(_not_utf8(data, error.start, name)) from None
-    return text.removeprefix("\ufeff"), name  # a byte-order mark is not part of the program
+    return text, name
 
 
 def _not_utf8(data: bytes, bad: int, name: str) -> Diagnostic:

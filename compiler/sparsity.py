@@ -39,6 +39,9 @@ from superpose.compiler.multilinear import count_patterns, sparse_patterns
 
 MAX_PATTERNS = 4096     # wires with more patterns (of at most s features on) count as possibly on, unenumerated
 TOO_DENSE_SHARE = 0.25  # a level where more than this share of the wires can be on gains little from superposition
+TOO_DENSE_MIN_WIRES = 16  # ... and has at least this many wires: sharing neurons needs many wires to share them
+# among (hub neurons pay from about 16 pairwise ANDs in a level, README), so a smaller level, dense or not, is
+# no reason to warn: superposition could not have paid there anyway
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,9 @@ class SparsityReport:
     """Per signal: `level` and `dense`, (n_signals,). Per level l = 0 .. depth,
     (n_levels,) int arrays: `wires`, `dense_wires`, `unenumerated` (sparse wires
     counted as possibly on because their support is too wide) and `max_on`, the
-    bound on how many wires of the level are on at once."""
+    bound on how many wires of the level are on at once. `constant`,
+    (n_signals,) int8: 0 for a wire never on with at most max_active inputs on,
+    1 for one always on, -1 otherwise (or not enumerated: not known)."""
     max_active: int
     level: np.ndarray
     dense: np.ndarray
@@ -54,6 +59,7 @@ class SparsityReport:
     dense_wires: np.ndarray
     unenumerated: np.ndarray
     max_on: np.ndarray
+    constant: np.ndarray
 
     @property
     def share(self) -> np.ndarray:
@@ -62,8 +68,9 @@ class SparsityReport:
 
     @property
     def too_dense(self) -> np.ndarray:
-        """(n_levels,) bool: more than TOO_DENSE_SHARE of the level's wires can be on at once."""
-        return self.share > TOO_DENSE_SHARE
+        """(n_levels,) bool: more than TOO_DENSE_SHARE of the level's wires can be
+        on at once, in a level of at least TOO_DENSE_MIN_WIRES wires."""
+        return (self.share > TOO_DENSE_SHARE) & (self.wires >= TOO_DENSE_MIN_WIRES)
 
     def rows(self) -> list[dict]:
         """One JSON-able row per level (level, wires, dense_wires, unenumerated,
@@ -95,7 +102,7 @@ def too_dense_warning(rows: list[dict], most: int = 12) -> str | None:
         return None
     named = ", ".join(map(str, levels[:most])) + (f", ... ({len(levels)} in all)" if len(levels) > most else "")
     return (f"level{'s' if len(levels) > 1 else ''} {named} too dense for superposition to pay "
-            f"(more than {TOO_DENSE_SHARE:.0%} of the wires can be on at once)")
+            f"(more than {TOO_DENSE_SHARE:.0%} of the wires can be on at once, of {TOO_DENSE_MIN_WIRES} or more)")
 
 
 def analyse_sparsity(circuit: Circuit, max_active: int) -> SparsityReport:
@@ -118,7 +125,11 @@ def analyse_sparsity(circuit: Circuit, max_active: int) -> SparsityReport:
     wires = np.bincount(level, minlength=n_levels)
     dense_wires, unenumerated = per_level(dense), per_level(too_wide)
     max_on = np.minimum(wires, dense_wires + unenumerated + counted)
-    return SparsityReport(max_active, level, dense, wires, dense_wires, unenumerated, max_on)
+    true_patterns = np.bincount(pairs.wire[on], minlength=circuit.n_signals)
+    constant = np.full(circuit.n_signals, -1, dtype=np.int8)
+    constant[pairs.enumerated & (true_patterns == 0)] = 0
+    constant[pairs.enumerated & (true_patterns == pairs.count)] = 1
+    return SparsityReport(max_active, level, dense, wires, dense_wires, unenumerated, max_on, constant)
 
 
 class _Pairs:

@@ -2,14 +2,13 @@
 
 No pickle anywhere. Sparse matrices are stored as CSR triples
 (`NAME.indptr`, `NAME.indices`, `NAME.data`). Files are written atomically
-(a temporary file in the same folder, then a rename), and a file that is
+(runtime.output_files), and a file that is
 truncated, foreign or inconsistent is refused with an ArtifactError.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +20,13 @@ from superpose.compiler.ir import circuit_from_json, circuit_to_json
 from superpose.errors import ArtifactError
 from superpose.metadata import CircuitMeta
 from superpose.network import CompiledCircuit, Layer, Readout, ReadoutBlock
+from superpose.runtime.artifact_meta import check_meta
+from superpose.runtime.output_files import write_atomically
 
 FORMAT = "superpose-circuit"
 VERSION = 2  # 2: a readout block stores only the values that read its layer (rows + CSR)
 METADATA_KEY = "superpose"
+SOURCE_SUFFIXES = (".sbp", ".bench", ".aag", ".aig", ".blif")  # inputs of `compile`, not artifacts
 
 
 def _put_csr(tensors: dict[str, np.ndarray], name: str, matrix: sp.csr_matrix) -> None:
@@ -64,25 +66,8 @@ def to_bytes(circuit: CompiledCircuit) -> bytes:
     return save_bytes(tensors, metadata=metadata)
 
 
-def write_atomically(path: str | os.PathLike, data: bytes) -> None:
-    """Readers see the old file or the whole new one, never a part: write a
-    temporary file in the same folder, then rename it over `path`."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(circuit: CompiledCircuit, path: str | os.PathLike) -> None:
-    """Write the circuit's artifact atomically."""
+    """Write the circuit's artifact atomically (OutputError if it cannot be written)."""
     write_atomically(path, to_bytes(circuit))
 
 
@@ -125,6 +110,9 @@ def _read_header(path: Path) -> dict:
         with safe_open(str(path), framework="np") as f:
             metadata = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
+        if path.suffix.lower() in SOURCE_SUFFIXES:
+            raise ArtifactError(f"{path}: this is a program or netlist, not a compiled artifact: compile it "
+                                f"first (superpose compile {path} -o {path.stem}.safetensors)") from None
         raise ArtifactError(f"{path}: not a readable safetensors file ({error})") from None
     if METADATA_KEY not in metadata:
         raise ArtifactError(f"{path}: a safetensors file, but not a superpose circuit "
@@ -133,10 +121,24 @@ def _read_header(path: Path) -> dict:
         header = json.loads(metadata[METADATA_KEY])
     except json.JSONDecodeError as error:
         raise ArtifactError(f"{path}: corrupt superpose metadata ({error})") from None
+    if not isinstance(header, dict):
+        raise ArtifactError(f"{path}: corrupt superpose metadata (a JSON {_json_kind(header)}, expected an object)")
+    names = {key: header.get(key) for key in ("input_names", "gate_names", "output_names")}
+    for key, value in names.items():
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise ArtifactError(f"{path}: corrupt superpose metadata ({key!r} must be a list of names)")
+    if not isinstance(header.get("name"), str):
+        raise ArtifactError(f"{path}: corrupt superpose metadata ('name' is a JSON {_json_kind(header.get('name'))})")
     if header.get("format") != FORMAT or header.get("version") != VERSION:
         raise ArtifactError(f"{path}: unsupported artifact format {header.get('format')!r} "
                             f"version {header.get('version')!r} (this superpose reads {FORMAT} v{VERSION})")
     return header
+
+
+def _json_kind(value: object) -> str:
+    """What a parsed JSON value is, in JSON's words."""
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def load(path: str | os.PathLike) -> CompiledCircuit:
@@ -153,8 +155,11 @@ def load(path: str | os.PathLike) -> CompiledCircuit:
         layers = []
         for i, spec in enumerate(header["layers"]):
             shape = tuple(spec["shape"])
+            if not isinstance(spec["kind"], str) or not isinstance(spec["relu"], bool):
+                raise ArtifactError(f"layer {i + 1} has kind {spec['kind']!r} and relu {spec['relu']!r}, "
+                                    "expected a name and true or false")
             layers.append(Layer(_get_csr(tensors, f"layers.{i}.weight", shape),
-                                tensors[f"layers.{i}.bias"], bool(spec["relu"]), spec["kind"]))
+                                tensors[f"layers.{i}.bias"], spec["relu"], spec["kind"]))
         widths = [len(header["input_names"])] + [layer.width for layer in layers]
         circuit = CompiledCircuit(
             name=header["name"], input_names=header["input_names"], gate_names=header["gate_names"],
@@ -166,8 +171,9 @@ def load(path: str | os.PathLike) -> CompiledCircuit:
             meta=_get_meta(header["meta"]),
             program=None if header.get("program") is None else circuit_from_json(header["program"]))
         circuit.validate()
+        check_meta(circuit.meta, circuit.n_gates)
     except ArtifactError as error:
         raise ArtifactError(f"{path}: {error}") from None
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as error:
         raise ArtifactError(f"{path}: inconsistent artifact ({type(error).__name__}: {error})") from None
     return circuit

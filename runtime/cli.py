@@ -1,12 +1,15 @@
 """The `superpose` command line: compile, run, info (and the subcommands
-registered by later stages). User errors print one clear message and exit 2."""
+registered by later stages). User errors print one clear message and exit 2.
+
+Every command that reports something takes `--json FILE` (`-`: standard
+output, the human output then goes to standard error), written as strict JSON.
+"""
 from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.metadata
 import io
-import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,7 +19,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from superpose.compiler.constant_gates import constant_gate_warnings
 from superpose.compiler.emit_dsl import emit_dsl
+from superpose.compiler.limits import MAX_GATES
 from superpose.compiler.lower_chained import LEVEL_PLANS
 from superpose.compiler.lower_superposed import EMBEDDINGS, NOISE_MARGIN, NOISY_EMBEDDING_STD
 from superpose.compiler.netlists.load import load_netlist
@@ -26,13 +31,16 @@ from superpose.compiler.strategies import STRATEGIES, Strategy, default_strategy
 from superpose.errors import UserError
 from superpose.network import THRESHOLD, CompiledCircuit
 from superpose.neurons import neuron_table
-from superpose.runtime.artifact import load, save, write_atomically
+from superpose.runtime.artifact import load, save
 from superpose.runtime.components import components
 from superpose.runtime.datasets import BATCH_ROWS, MODES, Distribution, sample_inputs
 from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
 from superpose.runtime.dictionary import dictionaries, variance_report
-from superpose.runtime.report import error_report
+from superpose.runtime.json_output import strict_json
+from superpose.runtime.output_files import STDOUT, check_output, write_atomically
+from superpose.runtime.report import MAX_SAMPLES, error_report
 from superpose.runtime.shards import check_output_folder, write_shards
+from superpose.runtime.terminal import make_console, print_table, stage_progress
 from superpose.runtime.truth_io import save_components, save_dictionaries
 from superpose.runtime.verify import verify
 from superpose.sweep.executors import LocalExecutor, RayExecutor
@@ -43,19 +51,28 @@ from superpose.sweep.summary import render_result
 
 EXIT_USER_ERROR = 2
 DEFAULT_PLOT_TARGET = 0.01  # the dotted target line of --plot for lowerings that aim at none (the hub default)
+CONSTANT_GATES_SHOWN = 20  # compile names this many constant gates one per line; --json lists them all
 
 
 def _nonnegative_int(text: str) -> int:
-    value = int(text)
+    value = _int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    """An integer argument; past 18 digits a typo, refused before it reaches numpy."""
+    value = int(text)
+    if abs(value) >= 10 ** 18:
+        raise argparse.ArgumentTypeError(f"{text} is too large")
     return value
 
 
@@ -64,21 +81,6 @@ def _probability(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {value}")
     return value
-
-
-def _check_output(flag: str, path: str | os.PathLike, suffix: str | None = None) -> None:
-    """A UserError now, before any long work, when `path` cannot be written
-    (or does not end in `suffix`), rather than a traceback at the end."""
-    target = Path(path)
-    if suffix is not None and target.suffix.lower() != suffix:
-        raise UserError(f"{flag} {path}: the file name must end in {suffix}")
-    if target.is_dir():
-        raise UserError(f"{flag} {path}: is a directory, not a file")
-    folder = target.parent
-    if not folder.is_dir():
-        raise UserError(f"{flag} {path}: no such directory '{folder}'")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"{flag} {path}: cannot write in '{folder}'")
 
 
 # Every strategy option the compile command has a flag for: option name -> flag.
@@ -105,17 +107,24 @@ def _strategy_options(args: argparse.Namespace, strategy: Strategy) -> dict[str,
 
 
 def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
-    out = Path(args.output) if args.output else Path(Path(args.source).stem + ".safetensors")
-    _check_output("-o", out)
-    circuit = load_circuit(args.source, format=args.format, simplify=not args.keep_gates)
-    sparsity = args.sparsity if args.sparsity is not None else circuit.sparsity
-    strategy = strategy_named(args.strategy or default_strategy(replace(circuit, sparsity=sparsity)))
-    if strategy.needs_sparsity and sparsity is None:
-        raise UserError(f"--strategy {strategy.name} needs a sparsity: declare 'sparsity s' in {circuit.name}'s "
-                        f"program or pass --sparsity s")
-    compiled = compile_circuit(circuit, strategy=strategy.name, seed=args.seed, sparsity=args.sparsity,
-                               **_strategy_options(args, strategy))
-    save(compiled, out)
+    out = args.output if args.output is not None else Path(args.source).stem + ".safetensors"
+    check_output(out, "-o")
+    if args.json:
+        check_output(args.json, "--json", allow_stdout=True)
+    with stage_progress(console) as progress:
+        progress.add_task(f"reading {args.source}", total=None)
+        circuit = load_circuit(args.source, format=args.format, simplify=not args.keep_gates,
+                               max_gates=args.max_gates)
+        sparsity = args.sparsity if args.sparsity is not None else circuit.sparsity
+        strategy = strategy_named(args.strategy or default_strategy(replace(circuit, sparsity=sparsity)))
+        if strategy.needs_sparsity and sparsity is None:
+            raise UserError(f"--strategy {strategy.name} needs a sparsity: declare 'sparsity s' in "
+                            f"{circuit.name}'s program or pass --sparsity s")
+        progress.add_task(f"lowering {len(circuit.nodes):,} gates ({strategy.name})", total=None)
+        compiled = compile_circuit(circuit, strategy=strategy.name, seed=args.seed, sparsity=args.sparsity,
+                                   **_strategy_options(args, strategy))
+        progress.add_task(f"writing {out}", total=None)
+        save(compiled, out)
     console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
                   f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
     if compiled.meta.lowering == "chained":
@@ -130,18 +139,51 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                       f"embedding has std up to {noise:.2f} per neuron against a margin of {NOISE_MARGIN}: expect gate "
                       f"errors well above --target-error; use a larger --embed-dim or none", style="yellow")
     _print_sparsity_summary(compiled, console)
+    warnings = constant_gate_warnings(compiled.meta.constant_gates, compiled.meta.sparsity)
+    for warning in warnings[:CONSTANT_GATES_SHOWN]:
+        console.print(f"[yellow]warning:[/] {warning}", style="yellow", highlight=False)
+    if len(warnings) > CONSTANT_GATES_SHOWN:
+        console.print(f"[yellow]warning:[/] ... and {len(warnings) - CONSTANT_GATES_SHOWN} more gates constant under the "
+                      f"sparsity ({len(warnings)} in all: --json lists each, as does the artifact's "
+                      f"meta.constant_gates)", style="yellow", highlight=False)
+    if args.json:
+        _write_json(args.json, {"artifact": str(out), **_summary(compiled), "warnings": warnings})
     return 0
+
+
+def _summary(circuit: CompiledCircuit) -> dict:
+    """The facts `info` and `compile --json` share: sizes, layers and how it was compiled."""
+    return {"name": circuit.name, "inputs": circuit.n_inputs, "gates": circuit.n_gates,
+            "outputs": circuit.n_outputs, "neurons": circuit.n_neurons,
+            "gates_per_neuron": circuit.n_gates / circuit.n_neurons if circuit.n_neurons else None,
+            "layers": [{"kind": layer.kind, "activation": "relu" if layer.relu else "linear",
+                        "width_in": layer.weight.shape[1], "width_out": layer.width,
+                        "nonzero_weights": int(layer.weight.nnz)} for layer in circuit.layers],
+            "meta": circuit.meta.to_json()}
+
+
+def _write_json(path: str, value: object) -> None:
+    """`value` as strict JSON (no NaN) to a file, atomically, or to standard output for `-`."""
+    write_atomically(path, (strict_json(value) + "\n").encode("utf-8"), "--json")
 
 
 def _print_sparsity_summary(circuit: CompiledCircuit, console: Console) -> None:
     """The wire sparsity analysis stored at compile time in one line, and a
-    warning when intermediate wires are too dense for superposition to pay."""
+    warning when intermediate wires are too dense for superposition to pay
+    (only for a superposed lowering: an exact one has nothing to gain)."""
     levels = circuit.meta.sparsity_levels
     if levels:
         console.print(summary_line(levels, circuit.meta.sparsity))
-        warning = too_dense_warning(levels)
+        warning = too_dense_warning(levels) if circuit.meta.lowering != "exact" else None
         if warning:
             console.print(f"[yellow]warning:[/] {warning}", style="yellow")
+
+
+def _load(path: str, console: Console) -> CompiledCircuit:
+    """runtime.load with a spinner on a terminal: a 10^5-gate artifact takes seconds."""
+    with stage_progress(console) as progress:
+        progress.add_task(f"reading {path}", total=None)
+        return load(path)
 
 
 def _parse_features(spec: str, circuit: CompiledCircuit) -> np.ndarray:
@@ -160,7 +202,7 @@ def _parse_features(spec: str, circuit: CompiledCircuit) -> np.ndarray:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    circuit = load(args.artifact)
+    circuit = _load(args.artifact, console)
     x = _parse_features(args.on, circuit)
     sparsity = circuit.meta.sparsity
     if sparsity is not None and x.sum() > sparsity:
@@ -168,6 +210,13 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
                       f"guaranteed for at most {sparsity}", style="yellow")
     names, values = ((circuit.gate_names, circuit.gate_values(x)[0]) if args.gates
                      else (circuit.output_names, circuit.run(x)[0]))
+    if args.json:
+        on = [name for name, bit in zip(circuit.input_names, x[0]) if bit]
+        _write_json(args.json, {"circuit": circuit.name, "on": on, "threshold": THRESHOLD,
+                                "values": [{"name": name, "readout": float(value), "value": int(value > THRESHOLD)}
+                                           for name, value in zip(names, values)]})
+        if args.json == STDOUT:
+            return 0
     table = Table(title=f"{circuit.name}: {'gates' if args.gates else 'outputs'} with "
                         f"{args.on or 'nothing'} on")
     table.add_column("name")
@@ -175,30 +224,41 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     table.add_column("value", justify="right")
     for name, value in zip(names, values):
         table.add_row(name, f"{value:.4f}", str(int(value > THRESHOLD)))
-    console.print(table)
+    print_table(console, table)
     return 0
 
 
 def _cmd_info(args: argparse.Namespace, console: Console) -> int:
-    circuit = load(args.artifact)
+    if args.json:
+        check_output(args.json, "--json", allow_stdout=True)
+    circuit = _load(args.artifact, console)
+    if args.json:
+        _write_json(args.json, _summary(circuit))
+        if args.json == STDOUT:
+            return 0
     table = Table(title=f"{circuit.name} ({circuit.meta.lowering} lowering)")
     for column in ("layer", "kind", "activation", "width in", "width out", "nonzero weights"):
         table.add_column(column, justify="right" if "width" in column or "weights" in column else "left")
     for i, layer in enumerate(circuit.layers, start=1):
         table.add_row(str(i), layer.kind, "relu" if layer.relu else "linear", str(layer.weight.shape[1]),
                       str(layer.width), str(layer.weight.nnz))
-    console.print(table)
+    print_table(console, table)
     neurons = circuit.n_neurons
     console.print(f"inputs {circuit.n_inputs}, gates {circuit.n_gates}, outputs {circuit.n_outputs}, "
                   f"layers {len(circuit.layers)}, neurons {neurons}, gates per neuron "
-                  f"{circuit.n_gates / neurons if neurons else float('nan'):.2f}")
+                  f"{f'{circuit.n_gates / neurons:.2f}' if neurons else '- (no neurons)'}")
     facts = circuit.meta.scalars()
-    console.print(", ".join(f"{k} {v}" for k, v in sorted(facts.items())))
+    console.print(", ".join(f"{k} {_fact(v)}" for k, v in sorted(facts.items())), highlight=False)
     if circuit.meta.sparsity_levels:
         _print_sparsity_levels(circuit, console)
     if circuit.meta.lowering == "chained":
         _print_chain_plans(circuit, console)
     return 0
+
+
+def _fact(value: object) -> str:
+    """A metadata value for people: floats to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _print_chain_plans(circuit: CompiledCircuit, console: Console) -> None:
@@ -212,7 +272,7 @@ def _print_chain_plans(circuit: CompiledCircuit, console: Console) -> None:
         table.add_column(label, justify="left" if label == "plan" else "right")
     for facts in circuit.meta.levels:
         table.add_row(*(str(facts.get(key, "-")) for key in columns))
-    console.print(table)
+    print_table(console, table)
 
 
 def _print_sparsity_levels(circuit: CompiledCircuit, console: Console, most: int = 40) -> None:
@@ -225,22 +285,20 @@ def _print_sparsity_levels(circuit: CompiledCircuit, console: Console, most: int
         style = "yellow" if row["too_dense"] else None
         table.add_row(str(row["level"]), f"{row['wires']:,}", f"{row['dense_wires']:,}",
                       f"{row['unenumerated']:,}", f"{row['max_on']:,}", f"{row['share']:.1%}", style=style)
-    console.print(table)
+    print_table(console, table)
     if len(rows) > most:
         console.print(f"... and {len(rows) - most} more levels")
 
 
-def _write_atomically(path: str, text: str) -> None:
-    write_atomically(path, text.encode("utf-8"))
-
-
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     for flag, path, suffix in (("--json", args.json, None), ("--csv", args.csv, None), ("--plot", args.plot, ".png")):
-        if path:
-            _check_output(flag, path, suffix)
-    circuit = load(args.artifact)
+        if path is not None:
+            check_output(path, flag, suffix, allow_stdout=flag != "--plot")
+    if args.json == STDOUT and args.csv == STDOUT:
+        raise UserError("--json - and --csv -: only one of them can go to standard output")
+    circuit = _load(args.artifact, console)
     report = error_report(circuit, samples=args.samples, max_active=args.max_active, seed=args.seed,
-                          progress=console.is_terminal, confirm=args.confirm)
+                          progress=console.is_terminal, confirm=args.confirm, max_samples=args.max_samples)
     report.render(console, top=args.top)
     _print_sparsity_summary(circuit, console)
     levels = report.levels()
@@ -253,18 +311,23 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
                     target=circuit.meta.target_error or DEFAULT_PLOT_TARGET)
         console.print(f"wrote {args.plot}")
     if args.json:
-        _write_atomically(args.json, report.to_json())
+        write_atomically(args.json, report.to_json().encode("utf-8"), "--json")
     if args.csv:
         buffer = io.StringIO()
         report.write_csv(buffer)
-        _write_atomically(args.csv, buffer.getvalue())
+        write_atomically(args.csv, buffer.getvalue().encode("utf-8"), "--csv")
     return 0
 
 
 def _cmd_convert(args: argparse.Namespace, console: Console) -> int:
-    _check_output("-o", args.output)
-    circuit = load_netlist(args.source, format=args.format)
-    _write_atomically(args.output, emit_dsl(circuit))
+    check_output(args.output, "-o", allow_stdout=True)
+    with stage_progress(console) as progress:
+        progress.add_task(f"reading {args.source}", total=None)
+        circuit = load_netlist(args.source, format=args.format, max_gates=args.max_gates)
+        progress.add_task(f"writing {args.output}", total=None)
+        write_atomically(args.output, emit_dsl(circuit).encode("utf-8"), "-o")
+    if args.output == STDOUT:
+        return 0
     console.print(f"wrote {args.output}: {circuit.n_inputs} inputs, {len(circuit.gate_names)} gates")
     return 0
 
@@ -273,8 +336,8 @@ def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
     if args.budget_seconds is not None and args.budget_seconds < 0:
         raise UserError(f"--budget-seconds must be >= 0, got {args.budget_seconds}")
     if args.json:
-        _check_output("--json", args.json)
-    circuit = load(args.artifact)
+        check_output(args.json, "--json", allow_stdout=True)
+    circuit = _load(args.artifact, console)
     result = verify(circuit, max_active=args.max_active, budget=args.budget_seconds,
                     progress=console.is_terminal)
     rank = {"counterexample": 0, "unknown": 1, "proved": 2}
@@ -296,12 +359,12 @@ def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
             evidence = ""
         table.add_row(g.gate, f"[{style[g.status]}]{g.status}[/]", g.method,
                       "" if g.margin is None else f"{g.margin:.4f}", evidence)
-    console.print(table)
+    print_table(console, table)
     if len(verdicts) > args.rows:
         console.print(f"... and {len(verdicts) - args.rows} more (--rows to show them, --json for all)")
     console.print(result.summary())
     if args.json:
-        _write_atomically(args.json, json.dumps(result.to_json(), indent=1))
+        _write_json(args.json, result.to_json())
     return result.exit_code
 
 
@@ -444,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compile sparse boolean programs into ReLU networks (exact or in superposition), "
                     "run them, and inspect the result.",
         epilog="Run 'superpose COMMAND --help' for the options of each command.")
+    parser.add_argument("--version", action="version", version=f"superpose {importlib.metadata.version('superpose')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("compile", help="compile a program (.sbp) or netlist into a .safetensors artifact",
@@ -484,6 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input code for --embed-dim: random signs or low-coherence (alternating projection)")
     p.add_argument("--p", type=_probability,
                    help="paper-uand: probability that a neuron reads a feature (default: log(m)^2/sqrt(width)/10)")
+    _add_max_gates(p)
+    _add_json(p, "write what was compiled (sizes, layers, metadata, warnings)")
     p.set_defaults(handler=_cmd_compile)
 
     p = commands.add_parser("report", help="per-gate error of an artifact on the stratified test distribution",
@@ -499,8 +565,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm", type=_nonnegative_int, default=0, metavar="N",
                    help="re-measure the N worst gates on 10x fresh samples, removing the upward bias of "
                         "picking the worst of many noisy estimates (default 0)")
-    p.add_argument("--json", metavar="FILE", help="write every gate's figures as JSON")
-    p.add_argument("--csv", metavar="FILE", help="write every gate's figures as CSV")
+    p.add_argument("--max-samples", type=_positive_int, default=MAX_SAMPLES, metavar="N",
+                   help=f"refuse --samples above N, which would exhaust memory (default {MAX_SAMPLES:,})")
+    _add_json(p, "write every gate's figures")
+    p.add_argument("--csv", metavar="FILE", help="write every gate's figures as CSV ('-': standard output)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="save a plot of mean and max gate error per level (depth) as PNG")
     p.set_defaults(handler=_cmd_report)
@@ -517,14 +585,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time allowed; what is still open then is unknown (default 60)")
     p.add_argument("--rows", type=_positive_int, default=30,
                    help="verdicts to show, counterexamples and unknowns first (default 30)")
-    p.add_argument("--json", metavar="FILE", help="write every verdict as JSON")
+    _add_json(p, "write every verdict")
     p.set_defaults(handler=_cmd_verify)
 
     p = commands.add_parser("convert", help="write a netlist (.bench, .aag, .aig, .blif) as a DSL program",
                             description="Convert a netlist into an equivalent, readable superpose program.")
     p.add_argument("source", help="netlist file")
-    p.add_argument("-o", "--output", required=True, help="program (.sbp) to write")
+    p.add_argument("-o", "--output", required=True, help="program (.sbp) to write ('-': standard output)")
     p.add_argument("--format", choices=["bench", "aiger", "blif"], help="input format (default: from extension)")
+    _add_max_gates(p)
     p.set_defaults(handler=_cmd_convert)
 
     p = commands.add_parser("run", help="run a compiled circuit on one input and print its outputs",
@@ -534,6 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on", default="", metavar="A,B,...",
                    help="comma-separated input features that are on, e.g. fur,flies or tok[3] (default: none)")
     p.add_argument("--gates", action="store_true", help="print every gate, not only the outputs")
+    _add_json(p, "write every readout and value")
     p.set_defaults(handler=_cmd_run)
 
     p = commands.add_parser("sweep", help="compile and measure a grid of programs and options into a table",
@@ -560,15 +630,29 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Show the layers of a compiled circuit with their widths and "
                                         "nonzero weights, and its neuron and gate counts.")
     p.add_argument("artifact", help="compiled .safetensors file")
+    _add_json(p, "write the layers, sizes and metadata")
     p.set_defaults(handler=_cmd_info)
     _add_truth_commands(commands)
     return parser
 
 
+def _add_json(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument("--json", metavar="FILE",
+                         help=f"{what} as JSON to FILE ('-': standard output, the tables then go to standard error)")
+
+
+def _add_max_gates(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-gates", type=_positive_int, default=MAX_GATES, metavar="N",
+                         help=f"refuse programs that expand (or netlists that declare) more than N gates "
+                              f"(default {MAX_GATES:,})")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `superpose` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    console = Console()
+    to_stdout = STDOUT in (getattr(args, "json", None), getattr(args, "csv", None)) or \
+        (args.command == "convert" and args.output == STDOUT)
+    console = make_console(stderr=to_stdout)  # machine output owns standard output
     handler: Callable[[argparse.Namespace, Console], int] = args.handler
     try:
         return handler(args, console)

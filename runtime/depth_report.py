@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from superpose.network import CompiledCircuit
-from superpose.runtime.artifact import write_atomically
+from superpose.runtime.output_files import write_atomically
+from superpose.runtime.terminal import print_table
 
 
 @dataclass
@@ -80,7 +81,7 @@ def render_levels(rows: list[LevelError], console: Console) -> None:
         table.add_row(str(r.level), str(r.gates), f"{r.mean_error:.3%}", f"{r.p99_error:.3%}", f"{r.max_error:.3%}",
                       "-" if r.neurons is None else str(r.neurons),
                       "-" if r.gates_per_neuron is None else f"{r.gates_per_neuron:.2f}")
-    console.print(table)
+    print_table(console, table)
 
 
 def plot_levels(series: dict[str, list[LevelError]], path: str, title: str = "gate error against depth",

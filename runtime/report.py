@@ -5,11 +5,15 @@ For every gate: false-positive rate (true readout on inputs where the gate is
 false), false-negative rate, error = their mean (the misclassification rate on
 the half-true, half-false distribution), mean absolute readout error, and the
 smallest margin to THRESHOLD on the right side (negative: a wrong sample).
+
+A gate that is constant on the allowed inputs (`g = a & b & c` with at most 2
+features on) has no true (or no false) side to sample: it is marked
+(`constant`), its unmeasurable rate is None (null in JSON), and its error is
+the rate of the one side it has.
 """
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import TextIO
 
@@ -23,19 +27,29 @@ from superpose.compiler.sampling import sample_gate
 from superpose.errors import UserError
 from superpose.network import THRESHOLD, CompiledCircuit
 from superpose.runtime.depth_report import LevelError, gate_levels, level_errors
+from superpose.runtime.json_output import strict_json
+from superpose.runtime.terminal import print_table
 
 BATCH_ROWS = 65536  # inputs evaluated per forward pass
+MAX_SAMPLES = 1_000_000  # samples per gate: a gate's samples are drawn at once, ~100 bytes each (and 10x that
+# when confirmed), so more would exhaust memory; raise it with --max-samples or max_samples=
 
 
 @dataclass
 class GateError:
+    """One gate's figures; a rate is None where the gate has no such side
+    (`constant`: the value a gate constant on the allowed inputs takes)."""
     name: str
-    false_positive_rate: float
-    false_negative_rate: float
+    false_positive_rate: float | None
+    false_negative_rate: float | None
     error: float
     mean_abs_error: float
     min_margin: float
     samples: int
+    constant: int | None = None
+
+    def describe_constant(self) -> str:
+        return f"{self.name} ({'always' if self.constant else 'never'} true)"
 
 
 @dataclass
@@ -59,8 +73,9 @@ class ErrorReport:
                 "mean_error": float(errors.mean()) if errors.size else 0.0,
                 "p99_error": float(np.percentile(errors, 99)) if errors.size else 0.0,
                 "max_error": float(errors.max(initial=0.0)),
-                "gates_per_neuron": len(self.gates) / self.n_neurons if self.n_neurons else float("nan"),
-                "features_per_dim": self.features_per_dim, "neurons": self.n_neurons}
+                "gates_per_neuron": len(self.gates) / self.n_neurons if self.n_neurons else None,
+                "features_per_dim": self.features_per_dim, "neurons": self.n_neurons,
+                "constant_gates": sum(g.constant is not None for g in self.gates)}
 
     def worst(self, n: int | None = None) -> list[GateError]:
         ranked = sorted(self.gates, key=lambda g: (-g.error, g.min_margin, g.name))
@@ -71,9 +86,18 @@ class ErrorReport:
         return level_errors(self.errors(), self.gate_levels, self.facts.get("levels", []))
 
     def to_json(self) -> str:
-        return json.dumps({"circuit": self.circuit, "max_active": self.max_active, "summary": self.summary(),
-                           "facts": self.facts, "levels": [asdict(r) for r in self.levels()],
-                           "gates": [asdict(g) for g in self.gates]}, indent=1)
+        """Strict JSON (no NaN: what cannot be measured is null)."""
+        return strict_json({"circuit": self.circuit, "max_active": self.max_active, "summary": self.summary(),
+                            "facts": self.facts, "levels": [asdict(r) for r in self.levels()],
+                            "gates": [asdict(g) for g in self.gates]})
+
+    def __str__(self) -> str:
+        s = self.summary()
+        worst = self.worst(1)
+        return (f"{self.circuit}: {s['gates']} gates, {self.samples_per_gate} stratified samples each, max active "
+                f"{self.max_active}; error mean {s['mean_error']:.4%}, p99 {s['p99_error']:.4%}, max "
+                f"{s['max_error']:.4%}" + (f" ({worst[0].name})" if worst else "")
+                + (f"; {s['constant_gates']} constant" if s["constant_gates"] else ""))
 
     def write_csv(self, stream: TextIO) -> None:
         writer = csv.DictWriter(stream, fieldnames=[f.name for f in fields(GateError)], lineterminator="\n")
@@ -88,14 +112,21 @@ class ErrorReport:
         table.add_column("samples", justify="right")
         for column in ("gate", "error", "false pos", "false neg", "mean |err|", "min margin"):
             table.add_column(column, justify="left" if column == "gate" else "right")
+        rate = lambda value: "-" if value is None else f"{value:.4%}"
         for g in self.worst(top):
-            table.add_row(str(g.samples), g.name, f"{g.error:.4%}", f"{g.false_positive_rate:.4%}", f"{g.false_negative_rate:.4%}",
+            table.add_row(str(g.samples), g.name if g.constant is None else g.describe_constant(), f"{g.error:.4%}",
+                          rate(g.false_positive_rate), rate(g.false_negative_rate),
                           f"{g.mean_abs_error:.4f}", f"{g.min_margin:+.4f}")
-        console.print(table)
+        print_table(console, table)
         s = self.summary()
+        per_neuron = "-" if s["gates_per_neuron"] is None else f"{s['gates_per_neuron']:.2f}"
         console.print(f"gate error: mean {s['mean_error']:.4%}, p99 {s['p99_error']:.4%}, max {s['max_error']:.4%}"
-                      f" | gates per neuron {s['gates_per_neuron']:.2f} | features per dimension "
+                      f" | gates per neuron {per_neuron} | features per dimension "
                       f"{s['features_per_dim']:.2f} | {s['neurons']} neurons")
+        constant = [g.describe_constant() for g in self.gates if g.constant is not None]
+        if constant:
+            console.print(f"[yellow]constant with at most {self.max_active} features on[/] (no other side to "
+                          f"sample, measured on the one they have): {', '.join(constant)}", highlight=False)
 
 
 def gate_samples(circuit: CompiledCircuit, n_samples: int, max_active: int | None, seed: int,
@@ -137,16 +168,23 @@ def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, see
 
 
 def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int | None = None,
-                 seed: int = 0, progress: bool = False, confirm: int = 0) -> ErrorReport:
+                 seed: int = 0, progress: bool = False, confirm: int = 0,
+                 max_samples: int = MAX_SAMPLES) -> ErrorReport:
     """Measure every gate on `samples` stratified inputs (half true, half false).
     max_active defaults to the declared sparsity. The worst of many noisy
     estimates is biased upward (the worst gate is partly the unluckiest), so
     `confirm` > 0 re-measures that many worst gates on CONFIRM_FACTOR x
-    `samples` fresh inputs (another seed) and keeps those figures."""
+    `samples` fresh inputs (another seed) and keeps those figures. More than
+    `max_samples` per gate is refused; max_active is capped at the number of inputs."""
     if samples < 2:
         raise UserError(f"samples must be at least 2, got {samples}")
+    if samples > max_samples:
+        raise UserError(f"--samples {samples:,}: at most {max_samples:,} samples per gate (they are drawn at once); "
+                        f"raise the limit with --max-samples N (max_samples= in Python)")
     if max_active is None:
         max_active = circuit.meta.sparsity
+    if max_active is not None:
+        max_active = min(int(max_active), circuit.n_inputs)
     with Progress(disable=not progress, transient=True) as bar:
         results = _measure(circuit, samples, max_active, seed, None, bar, "measuring gates")
         if confirm > 0:
@@ -160,10 +198,13 @@ def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int 
 
 
 def _gate_error(name: str, values: np.ndarray, wanted: np.ndarray) -> GateError:
+    """The figures of one gate from its samples; sampling puts every sample of
+    a gate constant on the allowed inputs on the one side it has."""
     said = values > THRESHOLD
-    false_pos = float(said[~wanted].mean()) if (~wanted).any() else 0.0
-    false_neg = float((~said[wanted]).mean()) if wanted.any() else 0.0
-    sides = int((~wanted).any()) + int(wanted.any())
+    false_pos = float(said[~wanted].mean()) if (~wanted).any() else None
+    false_neg = float((~said[wanted]).mean()) if wanted.any() else None
+    measured = [rate for rate in (false_pos, false_neg) if rate is not None]
     margin = np.where(wanted, values - THRESHOLD, THRESHOLD - values)
-    return GateError(name, false_pos, false_neg, (false_pos + false_neg) / sides,
-                     float(np.abs(values - wanted).mean()), float(margin.min()), int(values.size))
+    constant = None if len(measured) == 2 else int(wanted[0])
+    return GateError(name, false_pos, false_neg, sum(measured) / len(measured),
+                     float(np.abs(values - wanted).mean()), float(margin.min()), int(values.size), constant)

@@ -12,10 +12,14 @@ layers.{i}), `hook_gates` and `hook_outputs` (the readouts).
 run_with_cache(x) returns the outputs and every hook point's value;
 `neuron_roles[i][j]` says what neuron j of layer i serves (superpose.neurons),
 `neuron_labels[i][j]` the same in words.
+
+Inputs are cast to the module's dtype (`.double()` works), to_torch takes a
+device and dtype, and the module compiles with torch.jit.script.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import List
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,29 +54,40 @@ def _layer(linear: nn.Linear, relu: bool) -> nn.Sequential:
     return nn.Sequential(parts)
 
 
+class BlockModule(nn.Module):
+    """One network.ReadoutBlock: the values `rows` read from h_layer through `linear`
+    (a submodule with its layer as a constant, so that torch.jit.script compiles the loop over them)."""
+
+    def __init__(self, layer: int, weight: sp.csr_matrix, rows: np.ndarray):
+        super().__init__()
+        self.layer = layer
+        self.linear = _linear(weight, None)
+        self.register_buffer("rows", torch.from_numpy(rows.astype(np.int64)))
+
+    def forward(self, activations: List[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
+        return out.index_add(1, self.rows, self.linear(activations[self.layer]))
+
+
 class ReadoutModule(nn.Module):
     """sum over layers of (the rows a block reads) @ h_l, scattered into place, plus a bias."""
 
     def __init__(self, readout: Readout):
         super().__init__()
-        self.layer_indices: list[int] = []
-        self.linears = nn.ModuleList()
-        for l in sorted(readout.blocks):
-            block = readout.blocks[l]
-            self.layer_indices.append(l)
-            self.linears.append(_linear(block.weight, None))
-            self.register_buffer(f"rows_{l}", torch.from_numpy(block.rows.astype(np.int64)))
+        self.blocks = nn.ModuleList(BlockModule(l, readout.blocks[l].weight, readout.blocks[l].rows)
+                                    for l in sorted(readout.blocks))
         self.bias = nn.Parameter(torch.from_numpy(readout.bias.astype(np.float32)).clone())
 
-    def forward(self, activations: list[torch.Tensor]) -> torch.Tensor:
-        out = self.bias.expand(activations[0].shape[0], -1).clone()
-        for l, linear in zip(self.layer_indices, self.linears):
-            out.index_add_(1, getattr(self, f"rows_{l}"), linear(activations[l]))
+    def forward(self, activations: List[torch.Tensor]) -> torch.Tensor:
+        out = self.bias.expand(activations[0].shape[0], -1)
+        for block in self.blocks:
+            out = block(activations, out)
         return out
 
 
 class CircuitModule(nn.Module):
     """A CompiledCircuit in torch. x: (batch, n_inputs) float -> (batch, n_outputs)."""
+
+    __jit_unused_properties__ = ["hook_points"]  # Python-side only: torch.jit.script skips it
 
     def __init__(self, circuit: CompiledCircuit):
         super().__init__()
@@ -95,9 +110,9 @@ class CircuitModule(nn.Module):
         """Every hook point by name, in the order the forward pass reaches them."""
         return {name: module for name, module in self.named_modules() if isinstance(module, HookPoint)}
 
-    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """[h_0 = x, h_1, ..., h_L], h_l: (batch, width_l)."""
-        hs = [self.hook_input(x.to(torch.float32))]
+    def activations(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """[h_0 = x, h_1, ..., h_L], h_l: (batch, width_l), in the module's dtype."""
+        hs = [self.hook_input(x.to(self.output_readout.bias.dtype))]
         for layer in self.layers:
             hs.append(layer(hs[-1]))
         return hs
@@ -105,6 +120,7 @@ class CircuitModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.hook_outputs(self.output_readout(self.activations(x)))
 
+    @torch.jit.export
     def gate_values(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_inputs) -> (batch, n_gates)."""
         return self.hook_gates(self.gate_readout(self.activations(x)))
@@ -126,7 +142,9 @@ class CircuitModule(nn.Module):
         return outputs, cache
 
 
-def to_torch(circuit: CompiledCircuit) -> CircuitModule:
-    """The circuit as a torch.nn.Module of nn.Linear and nn.ReLU (float32, CPU):
-    model(x) gives the outputs, model.gate_values(x) every gate."""
-    return CircuitModule(circuit)
+def to_torch(circuit: CompiledCircuit, device: str | torch.device | None = None,
+             dtype: torch.dtype | None = None) -> CircuitModule:
+    """The circuit as a torch.nn.Module of nn.Linear and nn.ReLU (float32 on the
+    CPU unless `device` / `dtype` say otherwise): model(x) gives the outputs,
+    model.gate_values(x) every gate; torch.jit.script compiles it."""
+    return CircuitModule(circuit).to(device=device, dtype=dtype)

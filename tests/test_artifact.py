@@ -11,6 +11,7 @@ from safetensors.numpy import load_file, save_file
 
 import superpose
 from superpose import compiler
+from superpose.errors import OutputError
 from superpose.metadata import META_SCHEMA, CircuitMeta
 from superpose.runtime.artifact import to_bytes
 from tests.programs_table import PROGRAMS
@@ -61,8 +62,9 @@ def test_failed_write_leaves_old_file(tmp_path, monkeypatch) -> None:
     circuit = compiler.compile_file(PROGRAMS / "animals.sbp")
     superpose.save(circuit, path)
     before = path.read_bytes()
-    monkeypatch.setattr("superpose.runtime.artifact.os.replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError):
+    monkeypatch.setattr("superpose.runtime.output_files.os.replace",
+                        lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OutputError, match="disk full"):
         superpose.save(circuit, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.safetensors"]

@@ -85,4 +85,5 @@ def test_every_executor_runs_every_lowering(name: str, source: str, strategy: st
 def test_torch_module_is_linear_and_relu() -> None:
     model = superpose.to_torch(compiler.compile_source("input a, b\ng = a & b\noutput g"))
     kinds = {type(m).__name__ for m in model.modules()}
-    assert kinds <= {"CircuitModule", "ModuleList", "Sequential", "Linear", "ReLU", "ReadoutModule", "HookPoint"}
+    assert kinds <= {"CircuitModule", "ModuleList", "Sequential", "Linear", "ReLU", "ReadoutModule", "HookPoint",
+                     "BlockModule"}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from superpose.compiler.errors import CompileError, diagnostic_at
 from superpose.compiler.ir import Circuit, Loc, Op
+from superpose.compiler.limits import MAX_GATES, over_limit_message
 from superpose.compiler.netlists.netlist import Expr, Gate, Netlist, Ref
 
 PROPERTIES = ("bad-state properties", "invariant constraints", "justice properties", "fairness constraints")
@@ -79,12 +80,17 @@ class _Reader:
             raise self.error(f"expected {what}: {count} number(s) on the line, found {len(fields)}", column)
         return [(int(text), column) for text, column in fields]
 
-    def varint(self, what: str) -> int:
-        """One number of the binary AND section: 7 bits per byte, low bits first."""
+    def varint(self, what: str, most: int) -> int:
+        """One number of the binary AND section: 7 bits per byte, low bits
+        first; more bytes than a number up to `most` needs is an error (a
+        run of 0xff bytes would otherwise build an integer of any size)."""
         value, shift, start = 0, 0, self.pos
         while True:
             if self.pos >= len(self.data):
                 raise CompileError(f"{self.file}: byte {start}: truncated binary AND section, expected {what}")
+            if shift > most.bit_length():
+                raise CompileError(f"{self.file}: byte {start}: {what} runs over {self.pos - start} bytes, "
+                                   f"more than a literal up to {most} needs")
             byte = self.data[self.pos]
             self.pos += 1
             value |= (byte & 0x7F) << shift
@@ -93,10 +99,14 @@ class _Reader:
                 return value
 
 
-def parse_aiger(data: bytes, filename: str) -> Circuit:
-    """The circuit an AIGER file (ASCII or binary) describes; CompileError if malformed."""
+def parse_aiger(data: bytes, filename: str, max_gates: int = MAX_GATES) -> Circuit:
+    """The circuit an AIGER file (ASCII or binary) describes; CompileError if
+    malformed or if its header declares more than `max_gates` signals."""
     reader = _Reader(data, filename)
     binary, (max_var, n_inputs, n_latches, n_outputs, n_ands), properties = _header(reader)
+    if max_var + n_outputs > max_gates:
+        raise reader.error(over_limit_message(f"the header declares {max_var:,} variables and {n_outputs:,} "
+                                              "outputs:", max_gates))
     defined_on: dict[int, int] = {}  # variable -> line of its definition (ASCII only)
     if binary:
         input_vars = list(range(1, n_inputs + 1))
@@ -193,8 +203,8 @@ def _define(reader: _Reader, max_var: int, defined_on: dict[int, int], count: in
 def _and_binary(reader: _Reader, var: int) -> list[_Literal]:
     """The AND gate of variable `var`: two deltas, with lhs > rhs0 >= rhs1."""
     lhs, start = 2 * var, reader.pos
-    delta0 = reader.varint(f"the first delta of AND n{var}")
-    delta1 = reader.varint(f"the second delta of AND n{var}")
+    delta0 = reader.varint(f"the first delta of AND n{var}", lhs)
+    delta1 = reader.varint(f"the second delta of AND n{var}", lhs)
     rhs0, rhs1 = lhs - delta0, lhs - delta0 - delta1
     if not 0 <= rhs1 <= rhs0 < lhs:
         raise CompileError(f"{reader.file}: byte {start}: AND n{var} (literal {lhs}) has deltas {delta0}, "
