@@ -10,6 +10,7 @@ import argparse
 import difflib
 import importlib.metadata
 import io
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -370,9 +371,9 @@ def _cmd_verify(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     table = args.output or Path(args.spec).stem + ".csv"
-    _check_output("-o", table, ".csv")
+    check_output(table, "-o", ".csv")
     if args.plot:
-        _check_output("--plot", args.plot, ".png")
+        check_output(args.plot, "--plot", ".png")
     spec = load_spec(args.spec)
     executor = RayExecutor(args.ray, args.jobs) if args.ray else LocalExecutor(args.jobs)
     result = run_sweep(spec, table, executor, console, progress=console.is_terminal)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from superpose.runtime.artifact import write_atomically
 from superpose.errors import UserError
+from superpose.runtime.output_files import write_atomically
 
 PANELS_PER_ROW = 3
 

@@ -9,6 +9,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from superpose.runtime.terminal import print_table
 from superpose.sweep.run import SweepResult
 
 MOST_LINES = 40  # points printed
@@ -41,7 +42,7 @@ def render_result(result: SweepResult, table_path: str, console: Console) -> Non
                       f"{mean['gates_per_neuron']:.2f}", f"{mean['mean_error']:.3%}", f"{mean['max_error']:.3%}",
                       f"{min(worst):.2%} - {max(worst):.2%}")
     if points:
-        console.print(table)
+        print_table(console, table)
     if len(points) > MOST_LINES:
         console.print(f"... and {len(points) - MOST_LINES} more points in {table_path}")
     console.print(f"{result.ran} cells run, {result.skipped} already in {table_path}, {len(result.failures)} failed")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from superpose.runtime.artifact import write_atomically
 from superpose.errors import UserError
+from superpose.runtime.output_files import write_atomically
 
 
 @dataclass(frozen=True)
