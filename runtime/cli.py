@@ -430,7 +430,7 @@ def _load_with_roles(path: str) -> CompiledCircuit:
 
 
 def _cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
-    _check_output("-o", args.output, ".safetensors")
+    check_output(args.output, "-o", ".safetensors")
     circuit = _load_with_roles(args.artifact)
     dicts = dictionaries(circuit)
     rows = []
@@ -444,7 +444,7 @@ def _cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
     for row in rows:
         table.add_row(str(row["layer"]), row["mode"], str(row["features"]),
                       *(f"{row[k]:.2%}" for k in ("gates", "designed", "all")))
-    console.print(table)
+    print_table(console, table)
     twins = sum(int((d.twin >= 0).sum()) for d in dicts)
     console.print(f"{sum(map(len, dicts))} features over {len(dicts)} layers, {twins} in twin groups -> {args.output}")
     save_dictionaries(dicts, circuit.name, args.output, rows)
@@ -452,7 +452,7 @@ def _cmd_dictionary(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_components(args: argparse.Namespace, console: Console) -> int:
-    _check_output("-o", args.output, ".safetensors")
+    check_output(args.output, "-o", ".safetensors")
     parts = components(_load_with_roles(args.artifact))
     save_components(parts, args.output)
     console.print(f"{parts.share_owned():.1%} of the hidden neurons belong to a single gate, the rest to the "

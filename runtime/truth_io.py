@@ -28,9 +28,10 @@ import scipy.sparse as sp
 from safetensors import safe_open
 from safetensors.numpy import load_file, save as save_bytes
 
-from superpose.runtime.artifact import _get_csr, _put_csr, write_atomically
+from superpose.runtime.artifact import _get_csr, _put_csr
 from superpose.runtime.components import Components
 from superpose.runtime.dictionary import LayerDictionary
+from superpose.runtime.output_files import write_atomically
 
 DICTIONARY_FORMAT = "superpose-dictionary"
 COMPONENTS_FORMAT = "superpose-components"
