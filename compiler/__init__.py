@@ -15,6 +15,10 @@ The pipeline, stage after stage (pipeline.py runs them in order; each module run
        lower_superposed.py    "hub", "paper-uand": gates sharing neurons in one superposed layer
                               (embeddings.py: input codes)
        lower_chained.py       "chained": one superposed layer per level, with threshold resets
+       lower_deep.py          "deep": one layer per level, wires carried in superposition
+                              (deep_forms.py: small neurons; deep_codes.py: where their copies go;
+                              deep_probes.py: structured probes of every level)
+     plan.py                which strategy a program with a sparsity gets when none is named
   5. superpose.network.CompiledCircuit  the result, which the runtime runs, reports on, exports and stores
 
 Layering: the compiler imports the IR-level modules above and superpose.network,
@@ -30,6 +34,7 @@ _EXPORTS = {
     "STRATEGIES": "superpose.compiler.strategies",
     "ExactOptions": "superpose.compiler.lower_exact", "HubOptions": "superpose.compiler.lower_superposed",
     "PaperUandOptions": "superpose.compiler.lower_superposed", "ChainOptions": "superpose.compiler.lower_chained",
+    "DeepOptions": "superpose.compiler.lower_deep",
     "Circuit": "superpose.compiler.ir", "Lit": "superpose.compiler.ir", "Node": "superpose.compiler.ir",
     "Op": "superpose.compiler.ir",
     "evaluate": "superpose.compiler.interpret", "gate_values": "superpose.compiler.interpret",

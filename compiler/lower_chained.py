@@ -47,7 +47,8 @@ from superpose.compiler.hub_packing import (CONSTANT, choose_danger_limit, hub_l
                                             pair_errors, pair_roles, tolerates_thresholding, without_pairs)
 from superpose.compiler.multilinear import complement, count_patterns, node_polynomial
 from superpose.compiler.sampling import every_support_pattern, sample_gate
-from superpose.compiler.lowering import Affine, check_target_error, combine, csr_from_rows, negate, readout_from_affines
+from superpose.compiler.lowering import (Affine, check_target_error, combine, negate, readout_from_affines,
+                                         relu_layer)
 from superpose.metadata import CircuitMeta
 from superpose.network import THRESHOLD, CompiledCircuit, Layer
 from superpose.neurons import NeuronRole, literal_reads, table_to_json
@@ -435,8 +436,7 @@ class _Builder:
 
     def add_layer(self, rows: list[Affine], kind: str) -> int:
         """Add ReLU(row . h_last + bias) for every row; return the new activation index."""
-        weight = csr_from_rows([row for row, _ in rows], self.widths[-1])
-        self.layers.append(Layer(weight, np.asarray([b for _, b in rows], np.float32), relu=True, kind=kind))
+        self.layers.append(relu_layer(rows, self.widths[-1], kind))
         self.widths.append(len(rows))
         return len(self.widths) - 1
 
@@ -498,14 +498,21 @@ def lower_chained(circuit: Circuit, options: ChainOptions, rng: np.random.Genera
         facts["gates_per_neuron"] = len(gates) / facts["neurons"] if facts["neurons"] else math.nan
         level_facts.append(facts)
 
+    meta = CircuitMeta("chained", "chained", s, target_error=options.target_error, control=options.control,
+                       depth=depth, levels=level_facts, neurons=table_to_json(table))
+    return assemble(circuit, base, levels, estimate_at, builder, meta)
+
+
+def assemble(circuit: Circuit, base: list[Lit | bool], levels: np.ndarray, estimate_at: dict[int, tuple[int, Affine]],
+             builder: _Builder, meta: CircuitMeta) -> CompiledCircuit:
+    """The compiled circuit of a level-by-level lowering: every gate and output
+    read from the layer where it is computed (estimate_at: signal -> (layer,
+    readout)); meta.layer_of_gate records that layer, by the gate's level."""
     gate_rows = [_signal_readout(base[n], estimate_at) for n in circuit.gate_signals]
     output_rows = [_signal_readout(base[lit.signal] if not lit.negated else _negate(base[lit.signal]), estimate_at)
                    for _, lit in circuit.outputs]
     level_of_signal = {n: (int(levels[b.signal]) if isinstance(b, Lit) else 0) for n, b in enumerate(base)}
-    meta = CircuitMeta("chained", "chained", s, target_error=options.target_error, control=options.control,
-                       depth=depth, levels=level_facts,
-                       layer_of_gate=[level_of_signal[n] for n in circuit.gate_signals],
-                       neurons=table_to_json(table))
+    meta.layer_of_gate = [level_of_signal[n] for n in circuit.gate_signals]
     return CompiledCircuit(
         name=circuit.name, input_names=list(circuit.input_names), gate_names=circuit.gate_names,
         output_names=circuit.output_names, layers=builder.layers,

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from superpose.compiler.errors import CompileError
-from superpose.network import Readout, csr_from_sorted
+from superpose.network import Layer, Readout, csr_from_sorted
 
 Affine = tuple[dict[int, float], float]  # (unit -> weight over one activation, bias)
 ReadoutTerms = tuple[float, list[tuple[int, int, float]]]  # (bias, [(activation index, unit, weight)])
@@ -43,6 +43,12 @@ def csr_from_rows(rows: list[dict[int, float]], n_columns: int) -> sp.csr_matrix
     columns = np.fromiter((c for row in ordered for c, _ in row), np.int64, int(indptr[-1]))
     values = np.fromiter((w for row in ordered for _, w in row), np.float32, int(indptr[-1]))
     return csr_from_sorted(values, columns, indptr, (len(rows), n_columns))
+
+
+def relu_layer(rows: list[Affine], width_in: int, kind: str) -> Layer:
+    """ReLU(row . h + bias) for every row, over an activation of width_in units."""
+    return Layer(csr_from_rows([row for row, _ in rows], width_in), np.asarray([b for _, b in rows], np.float32),
+                 relu=True, kind=kind)
 
 
 def readout_from_terms(values: list[ReadoutTerms], widths: list[int]) -> Readout:

@@ -16,6 +16,7 @@ from superpose.compiler.frontend import circuit_from_file, circuit_from_source
 from superpose.compiler.ir import Circuit
 from superpose.compiler.limits import MAX_GATES
 from superpose.compiler.sparsity import analyse_sparsity
+from superpose.compiler.plan import choose_plan
 from superpose.compiler.strategies import default_strategy, strategy_named, strategy_options, strategy_taking
 from superpose.network import CompiledCircuit
 
@@ -23,7 +24,8 @@ from superpose.network import CompiledCircuit
 def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int = 0, sparsity: int | None = None,
                     options: Any = None, **option_values: Any) -> CompiledCircuit:
     """Lower an IR circuit with `strategy` (a name in compiler.strategies.STRATEGIES;
-    default "hub" when the circuit has a sparsity, else "exact"), configured by
+    by default "exact" without a sparsity, and with one the plan compiler.plan
+    picks, "hub" or "deep", its reason in meta.figures["plan"]), configured by
     `options` (the strategy's options type, which alone names the strategy) or
     by its options as keywords, e.g. compile_circuit(c, strategy="chained",
     target_error=0.001).
@@ -38,6 +40,10 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
             raise CompileError(f"sparsity must be between 1 and the number of inputs ({circuit.n_inputs}), "
                                f"got {sparsity}")
         circuit = replace(circuit, sparsity=sparsity)
+    plan = None
+    if strategy is None and options is None and circuit.sparsity is not None:
+        plan = choose_plan(circuit)
+        strategy = plan.strategy
     if strategy is None:
         strategy = default_strategy(circuit) if options is None else strategy_taking(options).name
     chosen = strategy_named(strategy)
@@ -47,6 +53,8 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
                            f"{circuit.name}'s program or pass sparsity=s")
     compiled = chosen.lower(circuit, chosen_options, np.random.default_rng(seed))
     compiled.meta.seed = seed
+    if plan is not None:
+        compiled.meta.figures["plan"] = plan.reason
     if circuit.sparsity is not None:
         wires = analyse_sparsity(circuit, circuit.sparsity)
         compiled.meta.sparsity_levels = wires.rows()

@@ -19,8 +19,10 @@ import numpy as np
 from superpose.compiler.errors import CompileError
 from superpose.compiler.ir import Circuit
 from superpose.compiler.lower_chained import ChainOptions, lower_chained
+from superpose.compiler.lower_deep import DeepOptions, lower_deep
 from superpose.compiler.lower_exact import ExactOptions, lower_exact
 from superpose.compiler.lower_superposed import HubOptions, PaperUandOptions, lower_hub, lower_paper_uand
+from superpose.compiler.plan import choose_plan
 from superpose.network import CompiledCircuit
 
 
@@ -53,13 +55,16 @@ STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in (
              summary="the published Bernoulli U-AND construction, a baseline"),
     Strategy("chained", ChainOptions, lower_chained, needs_sparsity=True,
              summary="one layer per level of gates with threshold resets, for deep programs"),
+    Strategy("deep", DeepOptions, lower_deep, needs_sparsity=True,
+             summary="one layer per level, wires carried in superposition between layers, each level superposed "
+                     "or exact by measurement"),
 )}
 
 
 def default_strategy(circuit: Circuit) -> str:
-    """The strategy used when none is named: "hub" for a circuit with a
-    sparsity, "exact" for one that allows every input."""
-    return "exact" if circuit.sparsity is None else "hub"
+    """The strategy used when none is named: "exact" for a circuit that allows
+    every input; with a sparsity, "hub" (flattened) or "deep" as plan.choose_plan says."""
+    return "exact" if circuit.sparsity is None else choose_plan(circuit).strategy
 
 
 def strategy_named(name: str) -> Strategy:

@@ -77,6 +77,11 @@ def _int(text: str) -> int:
     return value
 
 
+def _positive_ints(text: str) -> tuple[int, ...]:
+    """A comma-separated list of positive integers, as a tuple."""
+    return tuple(_positive_int(part) for part in text.split(","))
+
+
 def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 < value < 1.0:
@@ -89,7 +94,7 @@ def _probability(text: str) -> float:
 # its strategy does not take is an error naming the flag.
 OPTION_FLAGS = {"target_error": "--target-error", "width": "--width", "embed_dim": "--embed-dim",
                 "embedding": "--embedding", "p": "--p", "control": "--no-error-control",
-                "superpose": "--superpose-levels"}
+                "superpose": "--superpose-levels", "copies": "--copies", "hosts": "--hosts"}
 
 
 def _strategy_options(args: argparse.Namespace, strategy: Strategy) -> dict[str, object]:
@@ -122,12 +127,20 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
             raise UserError(f"--strategy {strategy.name} needs a sparsity: declare 'sparsity s' in "
                             f"{circuit.name}'s program or pass --sparsity s")
         progress.add_task(f"lowering {len(circuit.nodes):,} gates ({strategy.name})", total=None)
-        compiled = compile_circuit(circuit, strategy=strategy.name, seed=args.seed, sparsity=args.sparsity,
+        # no --strategy: compile_circuit picks the same one and records why (meta.figures["plan"])
+        compiled = compile_circuit(circuit, strategy=args.strategy, seed=args.seed, sparsity=args.sparsity,
                                    **_strategy_options(args, strategy))
         progress.add_task(f"writing {out}", total=None)
         save(compiled, out)
     console.print(f"compiled [bold]{compiled.name}[/]: {compiled.n_inputs} inputs, {compiled.n_gates} gates, "
                   f"{len(compiled.layers)} layers, {compiled.n_neurons} neurons -> {out}")
+    if compiled.meta.figures.get("plan"):
+        console.print(f"plan: {compiled.meta.figures['plan']}")
+    if compiled.meta.lowering == "deep":
+        plans = [f["plan"] for f in compiled.meta.levels]
+        console.print(f"deep over {compiled.meta.depth} levels, {plans.count('superposed')} superposed, "
+                      f"{plans.count('exact')} exact (fewer neurons, or the target missed when superposed), "
+                      f"repaired small neurons {compiled.meta.figures['repair_share']:.1%}")
     if compiled.meta.lowering == "chained":
         plans = [f["plan"] for f in compiled.meta.levels]
         console.print(f"chained over {compiled.meta.depth} levels, {plans.count('superposed')} superposed, "
@@ -254,6 +267,8 @@ def _cmd_info(args: argparse.Namespace, console: Console) -> int:
         _print_sparsity_levels(circuit, console)
     if circuit.meta.lowering == "chained":
         _print_chain_plans(circuit, console)
+    if circuit.meta.lowering == "deep":
+        _print_deep_plans(circuit, console)
     return 0
 
 
@@ -274,6 +289,26 @@ def _print_chain_plans(circuit: CompiledCircuit, console: Console) -> None:
     for facts in circuit.meta.levels:
         table.add_row(*(str(facts.get(key, "-")) for key in columns))
     print_table(console, table)
+
+
+def _print_deep_plans(circuit: CompiledCircuit, console: Console) -> None:
+    """Each level's plan of the deep lowering: hosts, copies, where the neurons go, probe error."""
+    table = Table(title="levels of the deep lowering (superposed or exact: measured on probes, fewer neurons)")
+    columns = {"level": "level", "plan": "plan", "gates": "gates", "carried": "carried", "hosts": "H",
+               "copies": "S", "small_neurons": "small neurons", "shared_neurons": "shared",
+               "single_tenant_neurons": "one tenant", "dedicated_neurons": "dedicated",
+               "repaired_small_neurons": "repaired", "on_indicators": "on-indicators", "neurons": "neurons",
+               "superposed_neurons": "superposed plan", "exact_neurons": "exact plan",
+               "probe_max_error": "probe max error"}
+    for label in columns.values():
+        table.add_column(label, justify="left" if label == "plan" else "right")
+    for facts in circuit.meta.levels:
+        table.add_row(*(f"{facts[key]:.2%}" if key == "probe_max_error" and key in facts else str(facts.get(key, "-"))
+                        for key in columns))
+    console.print(table)
+    console.print(f"repair share (small neurons of superposed levels moved to neurons of their own): "
+                  f"{circuit.meta.figures['repair_share']:.2%}; neurons of superposed levels read by one wire "
+                  f"alone: {circuit.meta.figures['owned_neuron_share']:.2%}")
 
 
 def _print_sparsity_levels(circuit: CompiledCircuit, console: Console, most: int = 40) -> None:
@@ -527,18 +562,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="assume at most this many inputs are on (overrides the program's; netlists have none)")
     lowering = p.add_mutually_exclusive_group()
     lowering.add_argument("--strategy", choices=list(STRATEGIES),
-                          help="the lowering (default: hub with a sparsity, else exact): "
+                          help="the lowering (default: exact without a sparsity; with one, hub or deep as the "
+                               "program's support patterns say, printed with the reason): "
                                + "; ".join(f"{s.name}: {s.summary}" for s in STRATEGIES.values()))
     lowering.add_argument("--exact", dest="strategy", action="store_const", const="exact",
                           help="the same as --strategy exact")
     p.add_argument("--no-error-control", dest="control", action="store_const", const=False,
-                   help="with --strategy chained: no threshold resets between levels (naive chaining, the "
-                        "baseline whose error grows with depth)")
+                   help="with --strategy chained or deep: no threshold resets (chained) or margins, "
+                        "on-indicators and repairs (deep) between levels: the naive baseline whose error grows "
+                        "with depth")
     p.add_argument("--superpose-levels", dest="superpose", choices=list(LEVEL_PLANS),
-                   help="with --strategy chained: superpose a level only where that takes fewer neurons than "
-                        "exact ones, resets included (auto, default), or every level (always)")
+                   help="with --strategy chained or deep: superpose a level only where that takes fewer neurons "
+                        "than exact ones (auto, default), or every level (always)")
+    p.add_argument("--copies", type=_positive_int,
+                   help="deep: large neurons each small neuron is copied onto (default 6)")
+    p.add_argument("--hosts", type=_positive_ints,
+                   help="deep: the small neurons a large neuron may host, candidates densest first, "
+                        "comma-separated (default 16,12,8,6,4)")
     p.add_argument("--target-error", type=_probability,
-                   help="hub, chained: per-gate error to aim for on the stratified distribution (default 0.01)")
+                   help="hub, chained, deep: per-gate error to aim for on the stratified distribution (default 0.01)")
     p.add_argument("--width", type=_positive_int,
                    help="hub, paper-uand: neurons of the superposed gate layer (default: chosen to meet "
                         "--target-error)")

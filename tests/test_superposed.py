@@ -33,7 +33,7 @@ SPARSE_PROGRAMS = [(n, s) for n, s in program_cases() if "\nsparsity" in "\n" + 
 
 @pytest.mark.parametrize("name,source", SPARSE_PROGRAMS, ids=[n for n, _ in SPARSE_PROGRAMS])
 def test_superposed_agrees_with_interpreter(name: str, source: str) -> None:
-    compiled = compiler.compile_source(source, filename=f"{name}.sbp")
+    compiled = compiler.compile_source(source, filename=f"{name}.sbp", strategy="hub")
     assert compiled.meta.lowering == "superposed"
     report = superpose.error_report(compiled, samples=600, seed=7, confirm=20)
     assert report.summary()["max_error"] <= TARGET, report.worst(3)

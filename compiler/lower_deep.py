@@ -1,0 +1,406 @@
+"""Deep lowering: one layer per level, wires carried between layers in superposition.
+
+Every gate of a level, and every value a later level still needs (inputs
+included), becomes a few *small neurons* with margins (deep_forms.py: clips
+that are exactly 0 or 1 on reads within 1/2 - 1/(2k) of a clean value). Each
+small neuron is copied onto `copies` (S) large neurons of its layer, and each
+large neuron hosts about `hosts` (H) small neurons of different regions
+(connected parts of the circuit) that have the same bias (deep_codes.py: an
+affine design; a region meets any other small neuron in at most one copy):
+
+    large neuron = ReLU(sum over hosted small neurons of their weight part
+                        + B * on(region of each hosted)  + bias - B)
+
+A wire is stored so that it is 0 when no input of its region is on, so an
+inactive region contributes nothing but strays to a large neuron; the
+on-indicator of each region (one exact neuron per region and layer, two in
+the first) lifts the large neurons that host a small neuron of an active
+region by B and leaves the others B below their margin, which is what stops
+stray activity from spreading (measured in a numpy prototype on circuits-T,
+T = 512, H = 12: without it lit large neurons went from 13 to 417 in two
+levels; with it they still grow, more slowly). A small neuron is read as the mean of its copies, so
+every wire is an affine readout of one layer and the next layer's weights
+compose it: W_k = (hosted weights) . (readouts of layer k - 1).
+
+Every level has two plans, measured on the compiled weights with structured
+probes (deep_probes.py: every input pattern of as many regions as the
+probe-row budget allows, the other active slots filled with inputs of other
+regions):
+  - superposed, for each candidate H (densest first): when the probes cover
+    every region, the small neurons of every value read more than the clips'
+    margin off in over target_error of its probes move to large neurons of
+    their own (the measured repair; their share is in the metadata), and the
+    level is measured again; it is kept if every probed value is within the
+    target. Probing only a sample of regions, there is no repair (it would fix
+    only what the probes see) and a level is kept only if no probed value fails;
+  - exact: after a clean level, lower_chained's exact plan (one neuron per
+    AND/OR, carried values one neuron each); after a superposed level,
+    dedicated clips (their margins absorb the noisy reads).
+`superpose="auto"` keeps the superposed plan only where it has fewer neurons
+than the exact one; "always" keeps the densest superposed candidate that
+meets the target (or the sparsest one). With `control=False` (slope 1, no
+on-indicators, no repair) there are no margins: the naive baseline.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from superpose.compiler.deep_codes import region_design
+from superpose.compiler.deep_forms import SmallNeuron, clip_neurons, gate_neurons
+from superpose.compiler.deep_probes import RegionProbes, stratified_errors
+from superpose.compiler.errors import CompileError
+from superpose.compiler.interpret import evaluate
+from superpose.compiler.ir import Circuit, Lit, Op
+from superpose.compiler.lower_chained import (LEVEL_PLANS, _Builder, _exact_plan, _operand_literals, _resolve,
+                                              assemble)
+from superpose.compiler.lowering import Affine, check_target_error, combine, negate, relu_layer
+from superpose.metadata import CircuitMeta
+from superpose.network import CompiledCircuit
+
+PROBE_PATTERNS = 256   # a probed region with more input patterns than this is sampled
+PROBE_ROWS = 20_000    # probe inputs per level: every region while they fit, else a sample of regions
+PROBE_FILLS = 2        # random fills of the other active slots per probed pattern
+SLOPE = 2.0            # k of the clips: a read may stray 1/2 - 1/(2k) = 1/4 unseen (k = 4 measured worse:
+                       # a larger slope magnifies what co-tenants of an active region add)
+GATE_WEIGHT = 1.0      # B: the on-indicators lift an active region's large neurons by B, the others stay B below
+
+
+@dataclass(frozen=True)
+class DeepOptions:
+    """Options of strategy "deep"."""
+    target_error: float = 0.01             # every probed gate of a superposed level must be within it
+    copies: int = 6                        # S: large neurons per small neuron
+    hosts: tuple[int, ...] = (16, 12, 8, 6, 4)  # candidate H per level, densest first
+    control: bool = True                   # margins, on-indicators, repair; False: none (naive)
+    superpose: str = "auto"                # "auto": superposed only where it saves neurons; "always"
+
+    def __post_init__(self) -> None:
+        check_target_error(self.target_error)
+        if self.superpose not in LEVEL_PLANS:
+            raise CompileError(f"superpose must be one of {', '.join(LEVEL_PLANS)}, not {self.superpose!r}")
+        if self.copies < 1 or min(self.hosts, default=1) < 1:
+            raise CompileError("the deep lowering needs copies >= 1 and every candidate hosts >= 1")
+
+
+@dataclass
+class _Level:
+    """A layer under consideration: its rows over the previous layer, the value
+    of every signal it computes or carries (affine over its units), and facts."""
+    rows: list[Affine]
+    values: dict[int, Affine]
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def width(self) -> int:
+        return len(self.rows)
+
+
+class _Regions:
+    """Connected parts of the circuit (through gate operands, inputs included)."""
+
+    def __init__(self, circuit: Circuit, base: list[Lit | bool], computed: list[int]):
+        parent = list(range(circuit.n_signals))
+
+        def find(v: int) -> int:
+            while parent[v] != v:
+                parent[v] = parent[parent[v]]
+                v = parent[v]
+            return v
+
+        for n in computed:
+            for lit in _operand_literals(circuit, n, base):
+                if isinstance(lit, Lit):
+                    parent[find(lit.signal)] = find(n)
+        self.of = np.array([find(v) for v in range(circuit.n_signals)], dtype=np.int64)
+        with_gates = {int(self.of[n]) for n in computed}
+        self.inputs: dict[int, list[int]] = {}  # the inputs of every region that has a gate
+        for i in range(circuit.n_inputs):
+            if int(self.of[i]) in with_gates:
+                self.inputs.setdefault(int(self.of[i]), []).append(i)
+
+
+def _on_indicator_rows(regions: _Regions, on_rep: dict[int, Affine], first: bool, offset: int
+                       ) -> tuple[list[Affine], dict[int, Affine]]:
+    """One exact neuron per region carrying on = OR(its inputs) (two in the
+    first layer, ReLU(t) - ReLU(t - 1) of t = the number of its inputs on)."""
+    rows: list[Affine] = []
+    new: dict[int, Affine] = {}
+    for region, affine in on_rep.items():
+        if first:
+            rows += [affine, combine([(1.0, affine)], -1.0)]
+            new[region] = ({offset + len(rows) - 2: 1.0, offset + len(rows) - 1: -1.0}, 0.0)
+        else:
+            rows.append(affine)
+            new[region] = ({offset + len(rows) - 1: 1.0}, 0.0)
+    return rows, new
+
+
+class _DeepBuilder:
+    """Everything one compilation shares across levels."""
+
+    def __init__(self, circuit: Circuit, options: DeepOptions, rng: np.random.Generator, gating: bool):
+        self.circuit, self.options, self.rng = circuit, options, rng
+        self.base = _resolve(circuit)
+        m = circuit.n_inputs
+        self.computed = [n for n in range(m, circuit.n_signals) if self.base[n] == Lit(n)]
+        self.levels = circuit.levels()
+        self.regions = _Regions(circuit, self.base, self.computed)
+        self.true_at_zero = evaluate(circuit, np.zeros((1, m), dtype=np.float32))[0].astype(bool)
+        self.gating = gating
+        self.slope = SLOPE if options.control else 1.0
+        self.margin = 0.5 - 0.5 / self.slope if options.control else 0.5  # how far a read may stray unseen
+
+    def stored(self, signal: int, rep: dict[int, Affine]) -> Affine:
+        """The stored wire of a signal (its complement when true at the all-zero input)."""
+        return negate(rep[signal]) if self.true_at_zero[signal] else rep[signal]
+
+    def small_neurons(self, gates: list[int], carried: set[int]) -> tuple[list[SmallNeuron], dict[int, float]]:
+        """The level's small neurons (gates, then carried values) and each signal's stored constant."""
+        neurons: list[SmallNeuron] = []
+        constants: dict[int, float] = {}
+        complemented = {v: bool(self.true_at_zero[v]) for v in range(self.circuit.n_signals)}
+        for n in gates:
+            node = self.circuit.node_of(n)
+            literals = _operand_literals(self.circuit, n, self.base)
+            op = Op.OR if node.op is Op.BUF else node.op
+            made, constants[n] = gate_neurons(n, op, node.k, literals, complemented, complemented[n], self.slope)
+            neurons += made
+        for v in sorted(carried):
+            neurons += clip_neurons(v, {v: 1.0}, 0.0, 0.5, self.slope, 1.0)
+            constants[v] = 0.0
+        return neurons, constants
+
+    def superposed_level(self, gates: list[int], carried: set[int], rep: dict[int, Affine],
+                         on_rep: dict[int, Affine] | None, hosts: int, dedicated: set[int], layout_seed: int) -> _Level:
+        """The level on shared large neurons (H = hosts). The small neurons of
+        `dedicated` signals (the repair), and those not silent at the all-zero
+        input, get a large neuron each; every other small neuron keeps the
+        place the layout (drawn from `layout_seed`) gives it with or without
+        repairs, so a repair only ever removes co-tenants."""
+        neurons, constants = self.small_neurons(gates, carried)
+        S = self.options.copies
+        layout_rng = np.random.default_rng(layout_seed)
+        quiet = [j for j, sn in enumerate(neurons) if sn.bias <= 0]
+        placed: dict[int, np.ndarray] = {}
+        pools: list[tuple[float, int]] = []  # (bias, large neurons) of every pool, in order
+        biases = np.array([round(neurons[j].bias, 9) for j in quiet])
+        for bias in np.unique(biases):
+            pool = [quiet[i] for i in np.flatnonzero(biases == bias)]
+            ids, n_large = region_design(self.regions.of[[neurons[j].signal for j in pool]], S, hosts, layout_rng)
+            offset = sum(n for _, n in pools)
+            placed.update((j, row + offset) for j, row in zip(pool, ids))
+            pools.append((float(bias), n_large))
+        shared = [j for j in placed if neurons[j].signal not in dedicated]
+        members: dict[int, list[int]] = {}
+        for j in shared:
+            for unit in placed[j].tolist():
+                members.setdefault(unit, []).append(j)
+        pool_bias = np.repeat([b for b, _ in pools], [n for _, n in pools])
+        gate = self.gating and on_rep is not None
+        lift = GATE_WEIGHT if gate else 0.0
+        rows: list[Affine] = []
+        unit_of: dict[int, int] = {}
+        for unit in sorted(members):  # large neurons left with no tenant are dropped
+            hosted = members[unit]
+            unit_of[unit] = len(rows)
+            terms = [(w, self.stored(s, rep)) for j in hosted for s, w in neurons[j].terms]
+            terms += [(lift, on_rep[int(self.regions.of[neurons[j].signal])]) for j in hosted] if gate else []
+            rows.append(combine(terms, float(pool_bias[unit]) - lift))
+        copies = {j: [unit_of[u] for u in placed[j].tolist()] for j in shared}
+        alone = [j for j in range(len(neurons)) if j not in copies]
+        for j in alone:
+            copies[j] = [len(rows)]
+            rows.append(combine([(w, self.stored(s, rep)) for s, w in neurons[j].terms], neurons[j].bias))
+        values: dict[int, Affine] = {}
+        for j, sn in enumerate(neurons):
+            row, bias = values.get(sn.signal, ({}, constants[sn.signal]))
+            for unit in copies[j]:
+                row[unit] = row.get(unit, 0.0) + sn.read / len(copies[j])
+            values[sn.signal] = (row, bias)
+        for v in values:  # stored -> value
+            if self.true_at_zero[v]:
+                values[v] = negate(values[v])
+        single = sum(1 for hosted in members.values() if len(hosted) == 1)
+        facts = {"hosts": hosts, "copies": S, "small_neurons": len(neurons),
+                 "shared_neurons": len(rows) - len(alone) - single,
+                 "single_tenant_neurons": single,  # tenants of a shared neuron all repaired but one, or a thin pool
+                 "dedicated_neurons": len(alone),
+                 "repaired_small_neurons": sum(1 for j in alone if neurons[j].signal in dedicated)}
+        return _Level(rows, values, facts)
+
+
+@dataclass
+class _Measure:
+    """Stratified probe error of every watched signal for a candidate level."""
+    probes: RegionProbes
+    width_in: int
+    watched: list[int]
+    truth: np.ndarray       # (n probes, len(watched)) bool
+    regions: np.ndarray     # (len(watched),) region of each watched signal
+    every_region: bool      # the probes cover every region (else a sample of them)
+
+    def __call__(self, level: _Level, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+        """(len(watched),) errors, each over its own region's probe rows,
+        counting a value wrong on the wrong side of 0.5, then counting it
+        wrong `margin` or more off the truth; and the level's probe activations."""
+        activation = self.probes.forward(relu_layer(level.rows, self.width_in, "gates"))
+        readout = np.zeros((len(self.watched), level.width), dtype=np.float32)
+        constant = np.zeros(len(self.watched), dtype=np.float32)
+        for i, v in enumerate(self.watched):
+            row, bias = level.values[v]
+            readout[i, list(row)] = list(row.values())
+            constant[i] = bias
+        values = np.asarray(activation @ readout.T) + constant
+        errors, misreads = np.zeros(len(self.watched)), np.zeros(len(self.watched))
+        for region in self.probes.regions:
+            rows = self.probes.region == region
+            cols = np.flatnonzero(self.regions == region)
+            if cols.size:
+                for out, tolerance in ((errors, 0.5), (misreads, margin)):
+                    out[cols] = stratified_errors(values[np.ix_(rows, cols)], self.truth[np.ix_(rows, cols)],
+                                                  self.probes.pattern[rows], tolerance)
+        return errors, misreads, activation
+
+
+def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int], later: set[int],
+                          rep: dict[int, Affine], gate_rep: dict[int, Affine] | None,
+                          on_next: dict[int, Affine] | None, first: bool, budget: int | None,
+                          rng: np.random.Generator):
+    """The densest candidate H whose probed signals all meet the target after
+    one measured repair, as (level, its on-indicator readouts, probe errors,
+    probe activations); with no budget ("always"), else the sparsest candidate.
+    Candidates with `budget` neurons or more are not measured (they cannot win)."""
+    options = deep.options
+    for hosts in options.hosts:
+        dedicated: set[int] = set()
+        layout_seed = int(rng.integers(2**32))
+        # measure, repair the failing signals once, measure again; a repair fixes only what the probes see, so
+        # it needs every region probed: probing a sample, a level is kept only if no probed value fails
+        for _ in range(2 if options.control and measure.every_region else 1):
+            level = deep.superposed_level(gates, later, rep, gate_rep, hosts, dedicated, layout_seed)
+            level, level_on = _with_indicators(level, deep.regions, on_next, first)
+            if budget is not None and level.width >= budget:
+                break
+            # a value read by a later level fails when it leaves the clips' margin, not only the threshold
+            errors, misreads, activation = measure(level, deep.margin)
+            failing = {v for v, e in zip(measure.watched, misreads) if e > options.target_error}
+            if not failing or dedicated:
+                break
+            dedicated = failing
+        if budget is not None and level.width >= budget:
+            continue
+        level.facts.update(plan="superposed", probe_max_error=float(errors.max(initial=0.0)),
+                           probe_mean_error=float(errors.mean()) if errors.size else 0.0)
+        if not failing or (budget is None and hosts == options.hosts[-1]):
+            return level, level_on, errors, activation
+    return None
+
+
+def _with_indicators(level: _Level, regions: _Regions, on_rep: dict[int, Affine] | None, first: bool
+                     ) -> tuple[_Level, dict[int, Affine] | None]:
+    """The level with the on-indicator neurons of every region appended."""
+    if on_rep is None:
+        return level, None
+    rows, new = _on_indicator_rows(regions, on_rep, first, level.width)
+    facts = dict(level.facts, on_indicators=len(rows))
+    return _Level(level.rows + rows, level.values, facts), new
+
+
+def lower_deep(circuit: Circuit, options: DeepOptions, rng: np.random.Generator) -> CompiledCircuit:
+    """Lower `circuit` (which must declare a sparsity) level by level, each
+    level superposed or exact, whichever meets the target with fewer neurons.
+    When no level ends up superposed, the on-indicators serve nothing: the
+    circuit is lowered again without them (every level exact)."""
+    seed = int(rng.integers(2**32))
+    depth = int(max(circuit.levels(), default=0))
+    gating = options.control
+    compiled = _lower(circuit, options, np.random.default_rng(seed), depth - 1 if gating else 0)
+    superposed = [f["level"] for f in compiled.meta.levels if f["plan"] == "superposed"]
+    needed = max(superposed, default=1) - 1 if gating else 0  # layers whose on-indicators some level reads
+    if needed < depth - 1 and gating:
+        compiled = _lower(circuit, options, np.random.default_rng(seed), needed)
+    if options.superpose == "auto" and superposed:
+        exact = _lower(circuit, dataclasses.replace(options, hosts=()), np.random.default_rng(seed), 0)
+        compiled = exact if exact.n_neurons <= compiled.n_neurons else compiled
+    return compiled
+
+
+def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, indicator_layers: int) -> CompiledCircuit:
+    """lower_deep with on-indicators in layers 1 .. indicator_layers (0: none, no gating)."""
+    if circuit.sparsity is None:
+        raise CompileError("the deep lowering needs a sparsity declaration (or --sparsity)")
+    deep = _DeepBuilder(circuit, options, rng, indicator_layers > 0)
+    m, base, levels = circuit.n_inputs, deep.base, deep.levels
+    depth = int(max((levels[n] for n in deep.computed), default=0))
+    last_use: dict[int, int] = {}
+    for n in deep.computed:
+        for lit in _operand_literals(circuit, n, base):
+            if isinstance(lit, Lit):
+                last_use[lit.signal] = max(last_use.get(lit.signal, 0), int(levels[n]))
+    probes = RegionProbes(circuit, deep.regions.inputs, PROBE_ROWS, PROBE_PATTERNS, PROBE_FILLS,
+                          np.random.default_rng(rng.integers(2**32)))
+    probed = set(probes.regions)
+    builder = _Builder(m)
+    rep: dict[int, Affine] = {i: ({i: 1.0}, 0.0) for i in range(m)}
+    on_rep = {r: ({i: 1.0 for i in ins}, 0.0) for r, ins in deep.regions.inputs.items()} if deep.gating else None
+    probes.watch = [v for v in range(circuit.n_signals) if int(deep.regions.of[v]) in probed]
+    estimate_at: dict[int, tuple[int, Affine]] = {i: (0, ({i: 1.0}, 0.0)) for i in range(m)}
+    level_facts = []
+    for k in range(1, depth + 1):
+        gates = [n for n in deep.computed if levels[n] == k]
+        later = {v for v in rep if last_use.get(v, 0) > k}
+        signals = gates + sorted(later)
+        watched = [v for v in signals if int(deep.regions.of[v]) in probed]
+        truth = probes.truth(watched)
+        regions_of = deep.regions.of[watched]
+        on_next = on_rep if k <= indicator_layers else None
+        if level_facts and level_facts[-1]["plan"] == "superposed":  # noisy reads: the clips' margins absorb them
+            exact = deep.superposed_level(gates, later, rep, None, 1, set(signals), 0)
+            exact.facts = {"exact_form": "clips"}
+        else:  # clean reads: one neuron per AND / OR (lower_chained's exact plan)
+            exact_plan = _exact_plan(circuit, gates, base, rep, later)
+            exact = _Level(exact_plan.rows, {**exact_plan.values, **{v: ({exact_plan.carried[v]: 1.0}, 0.0)
+                                                                      for v in later}}, {"exact_form": "chained"})
+        exact, exact_on = _with_indicators(exact, deep.regions, on_next, k == 1)
+        measure = _Measure(probes, builder.widths[-1], watched, truth, regions_of,
+                           len(probed) == len(deep.regions.inputs))
+        # layer 1 reads clean inputs: a region with no input on adds exactly 0, so no gating is needed there
+        chosen = _superposed_candidate(deep, measure, gates, later, rep, on_rep if 1 < k <= indicator_layers + 1 else None,
+                                       on_next, k == 1,
+                                       None if options.superpose == "always" else exact.width, rng)
+        facts = {"level": k, "gates": len(gates), "carried": len(later), "exact_neurons": exact.width}
+        if chosen is not None and (options.superpose == "always" or chosen[0].width < exact.width):
+            level, level_on, errors, activation = chosen
+            facts.update(level.facts, superposed_neurons=level.width)
+        else:
+            if chosen is not None:
+                facts["superposed_neurons"] = chosen[0].width
+            level, level_on = exact, exact_on
+            errors, _, activation = measure(level)
+            facts.update(plan="exact", exact_form=exact.facts["exact_form"], probe_max_error=float(errors.max(initial=0.0)))
+        builder.add_layer(level.rows, "gates")
+        probes.advance(activation)
+        for n in gates:
+            estimate_at[n] = (k, level.values[n])
+        rep = {v: level.values[v] for v in signals if last_use.get(v, 0) > k}
+        on_rep = level_on
+        facts["neurons"] = level.width
+        facts["gates_per_neuron"] = len(gates) / level.width if level.width else math.nan
+        level_facts.append(facts)
+
+    small = sum(f.get("small_neurons", 0) for f in level_facts if f["plan"] == "superposed")
+    repaired = sum(f.get("repaired_small_neurons", 0) for f in level_facts if f["plan"] == "superposed")
+    superposed = [f for f in level_facts if f["plan"] == "superposed"]
+    owned = sum(f["dedicated_neurons"] + f["single_tenant_neurons"] for f in superposed)
+    figures = {"copies": options.copies, "slope": deep.slope, "regions": len(deep.regions.inputs),
+               "probed_regions": len(probed), "superposed_levels": len(superposed),
+               "repair_share": repaired / small if small else 0.0,
+               "owned_neuron_share": owned / sum(f["neurons"] for f in superposed) if superposed else 0.0}
+    meta = CircuitMeta("deep", "deep", circuit.sparsity, target_error=options.target_error, control=options.control,
+                       depth=depth, levels=level_facts, figures=figures)
+    return assemble(circuit, base, levels, estimate_at, builder, meta)

@@ -1,0 +1,123 @@
+"""The deep lowering: example programs and a small circuits-T meet the target on
+the stratified distribution, error control is what makes superposed levels
+work, superposed levels give no wire a neuron of its own except measured
+repairs, verify settles a small superposed circuit, the CLI picks a plan by
+itself, and the same seed gives the same bytes."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.gen_circuits import circuits_circuit
+from superpose import compiler
+from superpose.compiler.deep_codes import region_design
+from superpose.compiler.lower_deep import DeepOptions, lower_deep
+from superpose.network import CompiledCircuit
+from superpose.runtime.artifact import load, save
+from superpose.runtime.cli import EXIT_USER_ERROR, main
+from superpose.runtime.report import error_report
+
+PROGRAMS = Path(__file__).resolve().parents[1] / "programs"
+TARGET = 0.01
+SAMPLES = 200   # stratified samples per gate
+CONFIRM = 30    # worst gates re-measured on 10x fresh samples
+SPARSE_PROGRAMS = [p for p in sorted(PROGRAMS.glob("*.sbp")) if compiler.load_circuit(p).sparsity is not None]
+# every level superposed at H = 4 (T = 48 circuits: the densest co-activity circuits-T has, 4 of 48 active)
+SMALL = dict(n_circuits=48, levels=3)
+SUPERPOSED = DeepOptions(superpose="always", hosts=(4,))  # every region probed: 48 x 163 patterns x 2 fills
+
+
+@functools.cache
+def _small(control: bool) -> CompiledCircuit:
+    import dataclasses
+    return lower_deep(circuits_circuit(**SMALL), dataclasses.replace(SUPERPOSED, control=control),
+                      np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("path", SPARSE_PROGRAMS, ids=[p.stem for p in SPARSE_PROGRAMS])
+def test_example_programs_meet_the_target(path):
+    compiled = compiler.compile_circuit(compiler.load_circuit(path), options=DeepOptions())
+    assert compiled.meta.lowering == "deep"
+    report = error_report(compiled, samples=SAMPLES, confirm=CONFIRM)
+    assert report.summary()["max_error"] <= TARGET
+
+
+def test_superposed_circuits_meet_the_target():
+    compiled = _small(control=True)
+    assert [f["plan"] for f in compiled.meta.levels] == ["superposed"] * SMALL["levels"]
+    report = error_report(compiled, samples=SAMPLES, confirm=CONFIRM)
+    worst = report.worst(1)[0]
+    assert report.summary()["max_error"] <= TARGET, f"{worst.name}: {worst.error:.2%}"
+
+
+def test_without_error_control_the_superposed_circuits_miss_the_target():
+    # the same layout with slope-1 clips, no on-indicators and no repair: what the margins buy
+    compiled = _small(control=False)
+    assert compiled.meta.control is False and compiled.meta.figures["repair_share"] == 0.0
+    assert error_report(compiled, samples=50).summary()["max_error"] > 10 * TARGET
+
+
+def test_no_wire_owns_a_neuron_of_a_superposed_level_except_repairs():
+    compiled = _small(control=True)
+    for k, facts in enumerate(compiled.meta.levels, start=1):
+        block = compiled.gate_readout.layer_matrix(k, compiled.layers[k - 1].width).tocsc()
+        readers = np.diff(block.indptr)           # gates reading each unit of layer k
+        # a unit one gate alone reads: a repaired small neuron's own, or a shared one the repair left one tenant
+        assert facts["dedicated_neurons"] == facts["repaired_small_neurons"]
+        assert (readers == 1).sum() == facts["dedicated_neurons"] + facts["single_tenant_neurons"]
+        assert (readers >= 2).sum() == facts["shared_neurons"]
+    levels = compiled.meta.levels
+    assert compiled.meta.figures["repair_share"] == pytest.approx(sum(f["repaired_small_neurons"] for f in levels)
+                                                          / sum(f["small_neurons"] for f in levels))
+    owned = sum(f["dedicated_neurons"] + f["single_tenant_neurons"] for f in levels)
+    assert compiled.meta.figures["owned_neuron_share"] == pytest.approx(owned / sum(f["neurons"] for f in levels))
+
+
+def test_region_design_overlap():
+    regions = np.repeat(np.arange(60), 3)
+    placed, n_large = region_design(regions, 6, 8, np.random.default_rng(0))
+    sets = [set(row) for row in placed.tolist()]
+    for i in range(len(sets)):
+        for j in range(i + 1, len(sets)):
+            assert len(sets[i] & sets[j]) <= (0 if regions[i] == regions[j] else 1)
+    assert placed.max() < n_large
+
+
+def test_verify_settles_a_small_superposed_circuit():
+    from superpose.runtime.verify import verify
+    circuit = circuits_circuit(24, levels=2, sparsity=2)  # C(192, <= 2) inputs: verify enumerates them all
+    compiled = lower_deep(circuit, DeepOptions(superpose="always", hosts=(4,)),
+                          np.random.default_rng(0))
+    assert {f["plan"] for f in compiled.meta.levels} == {"superposed"}
+    counts = verify(compiled).counts
+    assert counts["unknown"] == 0 and sum(counts.values()) == len(circuit.gate_signals)
+
+
+def test_same_seed_same_bytes(tmp_path):
+    circuit = circuits_circuit(16, levels=2)
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"{i}.safetensors")
+        save(lower_deep(circuit, DeepOptions(superpose="always", hosts=(4,)), np.random.default_rng(3)), str(paths[-1]))
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_cli_picks_the_deep_plan_with_no_flags(tmp_path, capsys):
+    out = tmp_path / "thresholds.safetensors"
+    assert main(["compile", str(PROGRAMS / "thresholds.sbp"), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "plan: deep" in " ".join(printed.split())
+    assert load(str(out)).meta.lowering == "deep"
+    assert main(["info", str(out)]) == 0
+    assert "levels of the deep lowering" in " ".join(capsys.readouterr().out.split())
+
+
+def test_cli_refuses_options_deep_ignores(tmp_path, capsys):
+    out = tmp_path / "x.safetensors"
+    assert main(["compile", str(PROGRAMS / "thresholds.sbp"), "--strategy", "deep", "--width", "8",
+                 "-o", str(out)]) == EXIT_USER_ERROR
+    assert "--width does not apply to --strategy deep" in " ".join(capsys.readouterr().err.split())
+    assert not out.exists()
