@@ -36,6 +36,10 @@ KINDS = {
     "reset": "half of a threshold reset ReLU(3g - 1) - ReLU(3g - 2) cleaning a noisy wire",
     "copy": "copies a clean wire through a reset layer",
     "code": "one dimension of the linear input embedding",
+    "shared": "a deep-lowering large neuron hosting copies of small clip neurons of different regions "
+              "(same bias), lifted by their regions' on-indicators (reads leave those lifts out)",
+    "clip": "a deep-lowering small clip neuron on a neuron of its own (a repair, or an exact level)",
+    "indicator": "a region's on-indicator (OR of its inputs) in the deep lowering (reads: the layer-1 count)",
 }
 
 

@@ -60,6 +60,7 @@ from superpose.compiler.lower_chained import (LEVEL_PLANS, _Builder, _exact_plan
                                               assemble)
 from superpose.compiler.lowering import Affine, check_target_error, combine, negate, relu_layer
 from superpose.metadata import CircuitMeta
+from superpose.neurons import NeuronRole, table_to_json
 from superpose.network import CompiledCircuit
 
 PROBE_PATTERNS = 256   # a probed region with more input patterns than this is sampled
@@ -89,9 +90,11 @@ class DeepOptions:
 
 @dataclass
 class _Level:
-    """A layer under consideration: its rows over the previous layer, the value
-    of every signal it computes or carries (affine over its units), and facts."""
+    """A layer under consideration: its rows over the previous layer, what
+    each row's neuron serves (superpose.neurons), the value of every signal it
+    computes or carries (affine over its units), and facts."""
     rows: list[Affine]
+    roles: list[NeuronRole]
     values: dict[int, Affine]
     facts: dict = field(default_factory=dict)
 
@@ -125,19 +128,23 @@ class _Regions:
 
 
 def _on_indicator_rows(regions: _Regions, on_rep: dict[int, Affine], first: bool, offset: int
-                       ) -> tuple[list[Affine], dict[int, Affine]]:
+                       ) -> tuple[list[Affine], list[NeuronRole], dict[int, Affine]]:
     """One exact neuron per region carrying on = OR(its inputs) (two in the
     first layer, ReLU(t) - ReLU(t - 1) of t = the number of its inputs on)."""
     rows: list[Affine] = []
+    roles: list[NeuronRole] = []
     new: dict[int, Affine] = {}
     for region, affine in on_rep.items():
         if first:
+            count = tuple((i, 1.0) for i in regions.inputs[region])
             rows += [affine, combine([(1.0, affine)], -1.0)]
+            roles += [NeuronRole("indicator", (), count, 0.0, "count"), NeuronRole("indicator", (), count, -1.0, "over")]
             new[region] = ({offset + len(rows) - 2: 1.0, offset + len(rows) - 1: -1.0}, 0.0)
         else:
             rows.append(affine)
+            roles.append(NeuronRole("indicator", (), (), 0.0, "carry"))
             new[region] = ({offset + len(rows) - 1: 1.0}, 0.0)
-    return rows, new
+    return rows, roles, new
 
 
 class _DeepBuilder:
@@ -158,6 +165,19 @@ class _DeepBuilder:
     def stored(self, signal: int, rep: dict[int, Affine]) -> Affine:
         """The stored wire of a signal (its complement when true at the all-zero input)."""
         return negate(rep[signal]) if self.true_at_zero[signal] else rep[signal]
+
+    def role(self, kind: str, hosted: list[SmallNeuron], bias: float) -> NeuronRole:
+        """The role of a large neuron hosting `hosted` small neurons with one
+        `bias`: their weights in wire coordinates (a stored complement 1 - v
+        read as -v + 1)."""
+        reads: dict[int, float] = {}
+        for small in hosted:
+            for s, w in small.terms:
+                flip = bool(self.true_at_zero[s])
+                reads[s] = reads.get(s, 0.0) + (-w if flip else w)
+                bias += w if flip else 0.0
+        serves = tuple(sorted({small.signal for small in hosted}))
+        return NeuronRole(kind, serves, tuple(sorted((s, w) for s, w in reads.items() if w)), bias)
 
     def small_neurons(self, gates: list[int], carried: set[int]) -> tuple[list[SmallNeuron], dict[int, float]]:
         """The level's small neurons (gates, then carried values) and each signal's stored constant."""
@@ -204,6 +224,7 @@ class _DeepBuilder:
         gate = self.gating and on_rep is not None
         lift = GATE_WEIGHT if gate else 0.0
         rows: list[Affine] = []
+        roles: list[NeuronRole] = []
         unit_of: dict[int, int] = {}
         for unit in sorted(members):  # large neurons left with no tenant are dropped
             hosted = members[unit]
@@ -211,11 +232,13 @@ class _DeepBuilder:
             terms = [(w, self.stored(s, rep)) for j in hosted for s, w in neurons[j].terms]
             terms += [(lift, on_rep[int(self.regions.of[neurons[j].signal])]) for j in hosted] if gate else []
             rows.append(combine(terms, float(pool_bias[unit]) - lift))
+            roles.append(self.role("shared", [neurons[j] for j in hosted], float(pool_bias[unit])))
         copies = {j: [unit_of[u] for u in placed[j].tolist()] for j in shared}
         alone = [j for j in range(len(neurons)) if j not in copies]
         for j in alone:
             copies[j] = [len(rows)]
             rows.append(combine([(w, self.stored(s, rep)) for s, w in neurons[j].terms], neurons[j].bias))
+            roles.append(self.role("clip", [neurons[j]], neurons[j].bias))
         values: dict[int, Affine] = {}
         for j, sn in enumerate(neurons):
             row, bias = values.get(sn.signal, ({}, constants[sn.signal]))
@@ -231,7 +254,7 @@ class _DeepBuilder:
                  "single_tenant_neurons": single,  # tenants of a shared neuron all repaired but one, or a thin pool
                  "dedicated_neurons": len(alone),
                  "repaired_small_neurons": sum(1 for j in alone if neurons[j].signal in dedicated)}
-        return _Level(rows, values, facts)
+        return _Level(rows, roles, values, facts)
 
 
 @dataclass
@@ -306,9 +329,9 @@ def _with_indicators(level: _Level, regions: _Regions, on_rep: dict[int, Affine]
     """The level with the on-indicator neurons of every region appended."""
     if on_rep is None:
         return level, None
-    rows, new = _on_indicator_rows(regions, on_rep, first, level.width)
+    rows, roles, new = _on_indicator_rows(regions, on_rep, first, level.width)
     facts = dict(level.facts, on_indicators=len(rows))
-    return _Level(level.rows + rows, level.values, facts), new
+    return _Level(level.rows + rows, level.roles + roles, level.values, facts), new
 
 
 def lower_deep(circuit: Circuit, options: DeepOptions, rng: np.random.Generator) -> CompiledCircuit:
@@ -351,6 +374,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
     probes.watch = [v for v in range(circuit.n_signals) if int(deep.regions.of[v]) in probed]
     estimate_at: dict[int, tuple[int, Affine]] = {i: (0, ({i: 1.0}, 0.0)) for i in range(m)}
     level_facts = []
+    table: list[list[NeuronRole]] = []  # the roles of every layer's neurons
     for k in range(1, depth + 1):
         gates = [n for n in deep.computed if levels[n] == k]
         later = {v for v in rep if last_use.get(v, 0) > k}
@@ -364,8 +388,9 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
             exact.facts = {"exact_form": "clips"}
         else:  # clean reads: one neuron per AND / OR (lower_chained's exact plan)
             exact_plan = _exact_plan(circuit, gates, base, rep, later)
-            exact = _Level(exact_plan.rows, {**exact_plan.values, **{v: ({exact_plan.carried[v]: 1.0}, 0.0)
-                                                                      for v in later}}, {"exact_form": "chained"})
+            exact = _Level(exact_plan.rows, exact_plan.roles,
+                           {**exact_plan.values, **{v: ({exact_plan.carried[v]: 1.0}, 0.0) for v in later}},
+                           {"exact_form": "chained"})
         exact, exact_on = _with_indicators(exact, deep.regions, on_next, k == 1)
         measure = _Measure(probes, builder.widths[-1], watched, truth, regions_of,
                            len(probed) == len(deep.regions.inputs))
@@ -384,6 +409,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
             errors, _, activation = measure(level)
             facts.update(plan="exact", exact_form=exact.facts["exact_form"], probe_max_error=float(errors.max(initial=0.0)))
         builder.add_layer(level.rows, "gates")
+        table.append(level.roles)
         probes.advance(activation)
         for n in gates:
             estimate_at[n] = (k, level.values[n])
@@ -402,5 +428,5 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
                "repair_share": repaired / small if small else 0.0,
                "owned_neuron_share": owned / sum(f["neurons"] for f in superposed) if superposed else 0.0}
     meta = CircuitMeta("deep", "deep", circuit.sparsity, target_error=options.target_error, control=options.control,
-                       depth=depth, levels=level_facts, figures=figures)
+                       depth=depth, levels=level_facts, figures=figures, neurons=table_to_json(table))
     return assemble(circuit, base, levels, estimate_at, builder, meta)

@@ -38,14 +38,16 @@ def uand_source(m: int = 24, n_gates: int = 60, sparsity: int = 3, seed: int = 0
 
 
 def lowerings(name: str, source: str) -> list[tuple[str, CompiledCircuit]]:
-    """The exact lowering of every program; with a sparsity also the superposed and chained ones."""
+    """The exact lowering of every program; with a sparsity also the hub, chained and deep ones."""
     circuit = compiler.circuit_from_source(source, f"{name}.sbp")
     compiled = [("exact", compiler.compile_circuit(circuit, strategy="exact"))]
     if circuit.sparsity is not None:
-        compiled.append(("hub", compiler.compile_source(source, filename=f"{name}.sbp")))
+        compiled.append(("hub", compiler.compile_source(source, filename=f"{name}.sbp", strategy="hub")))
         if circuit.n_signals < 400:  # large.sbp: the chained lowering alone takes longer than this file
             compiled.append(("chained", compiler.compile_source(
                 source, filename=f"{name}.sbp", options=compiler.ChainOptions(superpose="always"))))
+            compiled.append(("deep", compiler.compile_source(
+                source, filename=f"{name}.sbp", options=compiler.DeepOptions(superpose="always", hosts=(4,)))))
     return compiled
 
 
