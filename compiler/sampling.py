@@ -4,7 +4,8 @@ For each gate, equal numbers of inputs on which it is true and on which it is
 false. An input: choose which features of the gate's support are on, uniformly
 among the patterns of at most s of them that give the wanted value; then fill
 the remaining active slots (up to s in all) with random features outside the
-support. Without a sparsity declaration, the support pattern is uniform among
+support (uniformly, or partly from the gate's neighbourhood: the fills of
+compiler/co_activity.py). Without a sparsity declaration, the support pattern is uniform among
 all its patterns and every other feature is on with probability 1/2.
 
 Small supports enumerate their patterns and evaluate the gate on each. Large
@@ -31,6 +32,7 @@ from math import comb
 import numpy as np
 import scipy.sparse as sp
 
+from superpose.compiler.co_activity import split_slots
 from superpose.compiler.ir import Circuit, Lit
 from superpose.compiler.multilinear import (Monomial, Polynomial, count_patterns, evaluate_cone, polynomials_of,
                                             sparse_patterns, subset_rows)
@@ -253,10 +255,14 @@ def _padded(patterns: list[tuple[int, ...]], width: int) -> np.ndarray:
 
 
 def sample_gate(program: Circuit, signal: int, support: list[int], n: int, max_active: int | None,
-                rng: np.random.Generator, enumeration_limit: int = ENUMERATION_LIMIT) -> GateSamples:
+                rng: np.random.Generator, enumeration_limit: int = ENUMERATION_LIMIT,
+                neighbourhood: np.ndarray | None = None) -> GateSamples:
     """n inputs for one gate, half true and half false; a gate constant on the
     allowed inputs gets all n on the side it takes. Sparse supports with more
-    than `enumeration_limit` patterns are drawn through the gate's polynomial."""
+    than `enumeration_limit` patterns are drawn through the gate's polynomial.
+    The free slots are filled uniformly from outside the support, or, given
+    the gate's `neighbourhood` ((k,) sorted input indices outside the support),
+    by the neighbourhood fill of compiler/co_activity.py."""
     m = program.n_inputs
     if max_active is not None and count_patterns(len(support), max_active) > enumeration_limit:
         on, wanted = _draw_by_polynomial(program, signal, support, n, max_active, rng)
@@ -269,14 +275,23 @@ def sample_gate(program: Circuit, signal: int, support: list[int], n: int, max_a
         rows, cols = np.nonzero(on >= 0)
         dense[rows, on[rows, cols]] = 1.0
         return GateSamples(sp.csr_matrix(dense), wanted)
-    return GateSamples(_filled(on, outside, m, max_active, rng), wanted)
+    return GateSamples(_filled(on, outside, m, max_active, rng, neighbourhood), wanted)
 
 
-def _filled(on: np.ndarray, outside: np.ndarray, m: int, max_active: int, rng: np.random.Generator) -> sp.csr_matrix:
+def _filled(on: np.ndarray, outside: np.ndarray, m: int, max_active: int, rng: np.random.Generator,
+            neighbourhood: np.ndarray | None = None) -> sp.csr_matrix:
     """on: (n, width) support features on, -1 padded -> (n, m) CSR inputs with
-    the remaining active slots (up to max_active) filled from `outside`."""
+    the remaining active slots (up to max_active) filled from `outside`:
+    uniformly, or by the neighbourhood fill when `neighbourhood` is given."""
     slots = max_active - (on >= 0).sum(axis=1)
-    active = np.concatenate([on, _distinct_fill(slots, outside, rng)], axis=1)
+    if neighbourhood is None:
+        fill = _distinct_fill(slots, outside, rng)
+    else:
+        far = np.setdiff1d(outside, neighbourhood)
+        near_slots = split_slots(slots, neighbourhood.size, far.size, rng)
+        fill = np.concatenate([_distinct_fill(near_slots, neighbourhood, rng),
+                               _distinct_fill(slots - near_slots, far, rng)], axis=1)
+    active = np.concatenate([on, fill], axis=1)
     valid = active >= 0
     indptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
     columns = active[valid]

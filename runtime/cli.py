@@ -20,6 +20,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from superpose.compiler.co_activity import FILLS
 from superpose.compiler.constant_gates import constant_gate_warnings
 from superpose.compiler.emit_dsl import emit_dsl
 from superpose.compiler.limits import MAX_GATES
@@ -334,7 +335,8 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
         raise UserError("--json - and --csv -: only one of them can go to standard output")
     circuit = _load(args.artifact, console)
     report = error_report(circuit, samples=args.samples, max_active=args.max_active, seed=args.seed,
-                          progress=console.is_terminal, confirm=args.confirm, max_samples=args.max_samples)
+                          progress=console.is_terminal, confirm=args.confirm, max_samples=args.max_samples,
+                          fill=args.fill)
     report.render(console, top=args.top)
     _print_sparsity_summary(circuit, console)
     levels = report.levels()
@@ -610,6 +612,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "picking the worst of many noisy estimates (default 0)")
     p.add_argument("--max-samples", type=_positive_int, default=MAX_SAMPLES, metavar="N",
                    help=f"refuse --samples above N, which would exhaust memory (default {MAX_SAMPLES:,})")
+    p.add_argument("--fill", choices=list(FILLS), default="uniform",
+                   help="how a gate's other active inputs are drawn: uniformly from all inputs (default), or "
+                        "each with probability 1/2 from its neighbourhood (inputs that share a gate's support "
+                        "with its own: in a program of independent circuits, its circuit's inputs)")
     _add_json(p, "write every gate's figures")
     p.add_argument("--csv", metavar="FILE", help="write every gate's figures as CSV ('-': standard output)")
     p.add_argument("--plot", metavar="FILE.png",

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from superpose.compiler.co_activity import FILLS, neighbourhoods_of
 from superpose.compiler.sampling import sample_gate
 from superpose.errors import UserError
 from superpose.network import THRESHOLD, CompiledCircuit
@@ -63,6 +64,7 @@ class ErrorReport:
     features_per_dim: float
     facts: dict = field(default_factory=dict)
     gate_levels: list[int] | None = None   # (n_gates,) level of every gate (depth_report.gate_levels)
+    fill: str = "uniform"                  # how the free active slots were filled (compiler/co_activity.py)
 
     def errors(self) -> np.ndarray:
         return np.array([g.error for g in self.gates])
@@ -87,7 +89,8 @@ class ErrorReport:
 
     def to_json(self) -> str:
         """Strict JSON (no NaN: what cannot be measured is null)."""
-        return strict_json({"circuit": self.circuit, "max_active": self.max_active, "summary": self.summary(),
+        return strict_json({"circuit": self.circuit, "max_active": self.max_active, "fill": self.fill,
+                            "summary": self.summary(),
                             "facts": self.facts, "levels": [asdict(r) for r in self.levels()],
                             "gates": [asdict(g) for g in self.gates]})
 
@@ -108,7 +111,8 @@ class ErrorReport:
         confirmed = self.facts.get("confirmed_gates", 0)
         note = f"; the {confirmed} worst re-measured on {CONFIRM_FACTOR}x fresh samples" if confirmed else ""
         table = Table(title=f"{self.circuit}: worst gates of {len(self.gates)} "
-                            f"({self.samples_per_gate} stratified samples each{note}, max active {self.max_active})")
+                            f"({self.samples_per_gate} stratified samples each{note}, max active {self.max_active}, "
+                            f"{self.fill} fill)")
         table.add_column("samples", justify="right")
         for column in ("gate", "error", "false pos", "false neg", "mean |err|", "min margin"):
             table.add_column(column, justify="left" if column == "gate" else "right")
@@ -130,10 +134,10 @@ class ErrorReport:
 
 
 def gate_samples(circuit: CompiledCircuit, n_samples: int, max_active: int | None, seed: int,
-                 gates: list[int] | None = None):
+                 gates: list[int] | None = None, fill: str = "uniform"):
     """Yield (gate indices, inputs CSR (n, n_inputs), wanted (n,), owner (n,)) in
     batches of whole gates (all gates, or those listed); owner[i] is the
-    position of sample i's gate in the batch."""
+    position of sample i's gate in the batch. `fill`: one of co_activity.FILLS."""
     program = circuit.program
     if program is None:
         raise UserError(f"{circuit.name}: the artifact carries no program, so there is no ground truth to measure")
@@ -141,11 +145,13 @@ def gate_samples(circuit: CompiledCircuit, n_samples: int, max_active: int | Non
     supports = program.supports()
     signals = program.gate_signals
     chosen = np.arange(len(signals)) if gates is None else np.asarray(gates, dtype=np.int64)
+    near = neighbourhoods_of(program) if fill == "neighbourhood" and max_active is not None else None
     per_batch = max(1, BATCH_ROWS // n_samples)
     for start in range(0, chosen.size, per_batch):
         batch = chosen[start:start + per_batch]
-        parts = [sample_gate(program, signals[g], sorted(supports[signals[g]]), n_samples, max_active, rng)
-                 for g in batch]
+        parts = [sample_gate(program, signal, support, n_samples, max_active, rng,
+                             neighbourhood=None if near is None else near.of(support))
+                 for signal, support in ((signals[g], sorted(supports[signals[g]])) for g in batch)]
         yield (batch, sp.vstack([p.inputs for p in parts], format="csr"),
                np.concatenate([p.wanted for p in parts]), np.repeat(np.arange(batch.size), n_samples))
 
@@ -155,10 +161,10 @@ CONFIRM_SEED_OFFSET = 1_000_003  # ... drawn from this seed plus the report's: f
 
 
 def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, seed: int,
-             gates: list[int] | None, bar: Progress, label: str) -> dict[int, GateError]:
+             gates: list[int] | None, bar: Progress, label: str, fill: str) -> dict[int, GateError]:
     task = bar.add_task(label, total=circuit.n_gates if gates is None else len(gates))
     results: dict[int, GateError] = {}
-    for batch, inputs, wanted, owner in gate_samples(circuit, samples, max_active, seed, gates):
+    for batch, inputs, wanted, owner in gate_samples(circuit, samples, max_active, seed, gates, fill):
         readout = circuit.read(inputs, circuit.gate_readout.select(batch))
         values = readout[np.arange(owner.size), owner]
         for i, g in enumerate(batch):
@@ -169,32 +175,37 @@ def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, see
 
 def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int | None = None,
                  seed: int = 0, progress: bool = False, confirm: int = 0,
-                 max_samples: int = MAX_SAMPLES) -> ErrorReport:
+                 max_samples: int = MAX_SAMPLES, fill: str = "uniform") -> ErrorReport:
     """Measure every gate on `samples` stratified inputs (half true, half false).
     max_active defaults to the declared sparsity. The worst of many noisy
     estimates is biased upward (the worst gate is partly the unluckiest), so
     `confirm` > 0 re-measures that many worst gates on CONFIRM_FACTOR x
     `samples` fresh inputs (another seed) and keeps those figures. More than
-    `max_samples` per gate is refused; max_active is capped at the number of inputs."""
+    `max_samples` per gate is refused; max_active is capped at the number of
+    inputs. `fill` says how a gate's other active inputs are drawn: "uniform"
+    from all inputs, or "neighbourhood", partly from the inputs that share a
+    computation with its own (compiler/co_activity.py)."""
     if samples < 2:
         raise UserError(f"samples must be at least 2, got {samples}")
     if samples > max_samples:
         raise UserError(f"--samples {samples:,}: at most {max_samples:,} samples per gate (they are drawn at once); "
                         f"raise the limit with --max-samples N (max_samples= in Python)")
+    if fill not in FILLS:
+        raise UserError(f"fill must be one of {', '.join(FILLS)}, got {fill!r}")
     if max_active is None:
         max_active = circuit.meta.sparsity
     if max_active is not None:
         max_active = min(int(max_active), circuit.n_inputs)
     with Progress(disable=not progress, transient=True) as bar:
-        results = _measure(circuit, samples, max_active, seed, None, bar, "measuring gates")
+        results = _measure(circuit, samples, max_active, seed, None, bar, "measuring gates", fill)
         if confirm > 0:
             worst = sorted(results, key=lambda g: (-results[g].error, results[g].min_margin))[:confirm]
             results.update(_measure(circuit, samples * CONFIRM_FACTOR, max_active, seed + CONFIRM_SEED_OFFSET,
-                                    sorted(worst), bar, "re-measuring the worst gates"))
+                                    sorted(worst), bar, "re-measuring the worst gates", fill))
     facts = dict(circuit.meta.to_json(), confirmed_gates=min(confirm, circuit.n_gates))
     return ErrorReport(circuit.name, [results[g] for g in range(circuit.n_gates)], samples, max_active,
                        circuit.n_neurons, circuit.meta.features_per_dim, facts,
-                       gate_levels(circuit))
+                       gate_levels(circuit), fill)
 
 
 def _gate_error(name: str, values: np.ndarray, wanted: np.ndarray) -> GateError:
