@@ -20,7 +20,7 @@ class CircuitMeta:
     """How a circuit was compiled.
 
     Every lowering:
-      lowering         "exact", "superposed" (strategies hub and paper-uand), "chained" or "deep"
+      lowering         "exact", "superposed" (strategies hub and paper-uand), "chained", "deep" or "cis"
       strategy         the strategy's name (compiler/strategies.py)
       sparsity         at most this many inputs are on at once; None: every input is allowed
     Set by compile_circuit:
@@ -34,9 +34,10 @@ class CircuitMeta:
       features_per_dim input features per input dimension: 1, or more through an embedding
       control          chained: threshold resets between levels (False: naive chaining); deep: margins,
                        on-indicators and repairs (False: the naive baseline)
-      depth            chained, deep: levels of gates
-      layer_of_gate    chained, deep: (n_gates,) the activation each gate is read from (0: an input alias)
-      levels           chained, deep: one dict per level, its plan and costs (lower_chained.py, lower_deep.py)
+      depth            chained, deep, cis: levels of gates
+      layer_of_gate    chained, deep, cis: (n_gates,) the activation each gate is read from (0: an input alias)
+      levels           chained, deep: one dict per level, its plan and costs (lower_chained.py, lower_deep.py);
+                       cis: its neurons and CiS2's predicted error (lower_cis.py)
       neurons          every lowering: the neuron table, one list per layer of one row per neuron
                        (superpose.neurons: what each neuron serves, recorded as the layer is built)
       figures          numbers a lowering measured: hub (pair_monomials, dedicated_monomials,
@@ -44,7 +45,8 @@ class CircuitMeta:
                        embedding (embed_dim, embedding, coherence, welch_bound, embedding_noise_std),
                        one-layer lowerings (gates_linear, gates_superposed, gates_dedicated, gates_dense),
                        deep (copies, slope, regions, probed_regions, superposed_levels, repair_share,
-                       owned_neuron_share), compile_circuit's default plan (plan: which and why)
+                       owned_neuron_share), compile_circuit's default plan (plan: which and why),
+                       cis (spread, width, circuits, small_neurons_per_circuit, max_active_circuits, small_bias)
     """
     lowering: str
     strategy: str

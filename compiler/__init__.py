@@ -15,6 +15,8 @@ The pipeline, stage after stage (pipeline.py runs them in order; each module run
        lower_superposed.py    "hub", "paper-uand": gates sharing neurons in one superposed layer
                               (embeddings.py: input codes)
        lower_chained.py       "chained": one superposed layer per level, with threshold resets
+       lower_cis.py           "cis": the Circuits in Superposition 2 construction over the
+                              program's independent sub-circuits, as a baseline
        lower_deep.py          "deep": one layer per level, wires carried in superposition
                               (deep_forms.py: small neurons; deep_codes.py: where their copies go;
                               deep_probes.py: structured probes of every level)
@@ -35,6 +37,7 @@ _EXPORTS = {
     "ExactOptions": "superpose.compiler.lower_exact", "HubOptions": "superpose.compiler.lower_superposed",
     "PaperUandOptions": "superpose.compiler.lower_superposed", "ChainOptions": "superpose.compiler.lower_chained",
     "DeepOptions": "superpose.compiler.lower_deep",
+    "CisOptions": "superpose.compiler.lower_cis",
     "Circuit": "superpose.compiler.ir", "Lit": "superpose.compiler.ir", "Node": "superpose.compiler.ir",
     "Op": "superpose.compiler.ir",
     "evaluate": "superpose.compiler.interpret", "gate_values": "superpose.compiler.interpret",

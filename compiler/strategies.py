@@ -19,6 +19,7 @@ import numpy as np
 from superpose.compiler.errors import CompileError
 from superpose.compiler.ir import Circuit
 from superpose.compiler.lower_chained import ChainOptions, lower_chained
+from superpose.compiler.lower_cis import CisOptions, lower_cis
 from superpose.compiler.lower_deep import DeepOptions, lower_deep
 from superpose.compiler.lower_exact import ExactOptions, lower_exact
 from superpose.compiler.lower_superposed import HubOptions, PaperUandOptions, lower_hub, lower_paper_uand
@@ -58,6 +59,8 @@ STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in (
     Strategy("deep", DeepOptions, lower_deep, needs_sparsity=True,
              summary="one layer per level, wires carried in superposition between layers, each level superposed "
                      "or exact by measurement"),
+    Strategy("cis", CisOptions, lower_cis, needs_sparsity=True,
+             summary="the Circuits in Superposition 2 construction over the independent sub-circuits, a baseline"),
 )}
 
 

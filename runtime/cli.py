@@ -95,7 +95,8 @@ def _probability(text: str) -> float:
 # its strategy does not take is an error naming the flag.
 OPTION_FLAGS = {"target_error": "--target-error", "width": "--width", "embed_dim": "--embed-dim",
                 "embedding": "--embedding", "p": "--p", "control": "--no-error-control",
-                "superpose": "--superpose-levels", "copies": "--copies", "hosts": "--hosts"}
+                "superpose": "--superpose-levels", "copies": "--copies", "hosts": "--hosts",
+                "spread": "--spread"}
 
 
 def _strategy_options(args: argparse.Namespace, strategy: Strategy) -> dict[str, object]:
@@ -148,6 +149,12 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                       f"{plans.count('exact')} exact (fewer neurons), "
                       + ("a threshold reset after each superposed level a later one reads" if compiled.meta.control
                          else "naive chaining: no error control between levels"))
+    if compiled.meta.lowering == "cis":
+        figures, deepest = compiled.meta.figures, compiled.meta.levels[-1]
+        console.print(f"CiS2 over {figures['circuits']} independent sub-circuits, {figures['width']} neurons per "
+                      f"layer, spread {figures['spread']}; predicted mean squared error of a small neuron (CiS2 "
+                      f"closed form) {compiled.meta.levels[0]['expected_mse']:.4f} at level 1, "
+                      f"{deepest['expected_mse']:.4f} at level {deepest['level']}")
     noise = compiled.meta.figures.get("embedding_noise_std")
     if noise is not None and noise > NOISY_EMBEDDING_STD:
         console.print(f"[yellow]warning:[/] interference through the {compiled.meta.figures['embed_dim']}-dimensional "
@@ -585,7 +592,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hub, chained, deep: per-gate error to aim for on the stratified distribution (default 0.01)")
     p.add_argument("--width", type=_positive_int,
                    help="hub, paper-uand: neurons of the superposed gate layer (default: chosen to meet "
-                        "--target-error)")
+                        "--target-error); cis: neurons of every layer (default: the narrowest that holds every "
+                        "small neuron at pairwise overlap <= 1)")
+    p.add_argument("--spread", type=_positive_int,
+                   help="cis: large neurons per small neuron, S (default 5)")
     p.add_argument("--embed-dim", dest="embed_dim", type=_positive_int,
                    help="hub, paper-uand: embed the inputs in this many dimensions first (default: read them "
                         "uncompressed)")

@@ -31,6 +31,8 @@ class LevelError:
     max_error: float
     neurons: int | None
     gates_per_neuron: float | None
+    mean_squared_error: float | None = None   # of the gates' readouts, averaged over the level
+    expected_mse: float | None = None         # a lowering's closed-form prediction of it (lower_cis)
 
 
 def gate_levels(circuit: CompiledCircuit) -> list[int] | None:
@@ -46,11 +48,13 @@ def gate_levels(circuit: CompiledCircuit) -> list[int] | None:
     return [int(depth[signal]) for signal in circuit.program.gate_signals]
 
 
-def level_errors(errors: np.ndarray, levels_of_gates: list[int] | None, level_facts: list[dict]) -> list[LevelError]:
+def level_errors(errors: np.ndarray, levels_of_gates: list[int] | None, level_facts: list[dict],
+                 squared_errors: np.ndarray) -> list[LevelError]:
     """One row per level that holds at least one gate, shallowest first.
-    errors: (n_gates,) in circuit gate order; levels_of_gates: (n_gates,) beside
+    errors, squared_errors: (n_gates,) misclassification rates and mean squared
+    readout errors in circuit gate order; levels_of_gates: (n_gates,) beside
     it (gate_levels); level_facts: the lowering's per-level facts (meta.levels),
-    where the neurons of each level come from."""
+    where the neurons of each level (and any predicted error) come from."""
     if not levels_of_gates:
         return []
     levels = np.asarray(levels_of_gates)
@@ -62,7 +66,8 @@ def level_errors(errors: np.ndarray, levels_of_gates: list[int] | None, level_fa
         per_neuron = f.get("gates_per_neuron")
         rows.append(LevelError(int(level), int(e.size), float(e.mean()), float(np.percentile(e, 99)),
                                float(e.max()), f.get("neurons"),
-                               None if per_neuron is None or math.isnan(per_neuron) else float(per_neuron)))
+                               None if per_neuron is None or math.isnan(per_neuron) else float(per_neuron),
+                               float(squared_errors[levels == level].mean()), f.get("expected_mse")))
     return rows
 
 
@@ -75,12 +80,17 @@ def is_deep(rows: list[LevelError]) -> bool:
 def render_levels(rows: list[LevelError], console: Console) -> None:
     """Print the per-level table with rich."""
     table = Table(title="gate error by level (depth of the gate; errors as in the table above)")
-    for column in ("level", "gates", "mean error", "p99 error", "max error", "neurons", "gates/neuron"):
+    predicted = any(r.expected_mse is not None for r in rows)
+    columns = ["level", "gates", "mean error", "p99 error", "max error", "neurons", "gates/neuron"]
+    for column in columns + (["readout MSE", "predicted MSE"] if predicted else []):
         table.add_column(column, justify="right")
     for r in rows:
-        table.add_row(str(r.level), str(r.gates), f"{r.mean_error:.3%}", f"{r.p99_error:.3%}", f"{r.max_error:.3%}",
-                      "-" if r.neurons is None else str(r.neurons),
-                      "-" if r.gates_per_neuron is None else f"{r.gates_per_neuron:.2f}")
+        cells = [str(r.level), str(r.gates), f"{r.mean_error:.3%}", f"{r.p99_error:.3%}", f"{r.max_error:.3%}",
+                 "-" if r.neurons is None else str(r.neurons),
+                 "-" if r.gates_per_neuron is None else f"{r.gates_per_neuron:.2f}"]
+        if predicted:
+            cells += [f"{r.mean_squared_error:.4f}", "-" if r.expected_mse is None else f"{r.expected_mse:.4f}"]
+        table.add_row(*cells)
     print_table(console, table)
 
 

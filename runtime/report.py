@@ -47,6 +47,7 @@ class GateError:
     mean_abs_error: float
     min_margin: float
     samples: int
+    mean_squared_error: float   # of the readout against 0/1: what CiS2's closed form predicts
     constant: int | None = None
 
     def describe_constant(self) -> str:
@@ -85,7 +86,8 @@ class ErrorReport:
 
     def levels(self) -> list[LevelError]:
         """Gate error per level, shallowest first (depth_report.level_errors)."""
-        return level_errors(self.errors(), self.gate_levels, self.facts.get("levels", []))
+        return level_errors(self.errors(), self.gate_levels, self.facts.get("levels", []),
+                            np.array([g.mean_squared_error for g in self.gates]))
 
     def to_json(self) -> str:
         """Strict JSON (no NaN: what cannot be measured is null)."""
@@ -218,4 +220,5 @@ def _gate_error(name: str, values: np.ndarray, wanted: np.ndarray) -> GateError:
     margin = np.where(wanted, values - THRESHOLD, THRESHOLD - values)
     constant = None if len(measured) == 2 else int(wanted[0])
     return GateError(name, false_pos, false_neg, sum(measured) / len(measured),
-                     float(np.abs(values - wanted).mean()), float(margin.min()), int(values.size), constant)
+                     float(np.abs(values - wanted).mean()), float(margin.min()), int(values.size),
+                     float(np.square(values - wanted).mean()), constant)

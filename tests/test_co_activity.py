@@ -4,7 +4,6 @@ exactly (chi-square tests against the stated distribution)."""
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from itertools import combinations
 from math import comb
@@ -17,6 +16,7 @@ from scipy.stats import binom, chisquare
 
 from superpose.compiler import compile_circuit
 from superpose.compiler.co_activity import NEIGHBOURHOOD_SHARE, Neighbourhoods, split_slots
+from superpose.compiler.generators.circuits import circuits_circuit
 from superpose.compiler.ir import Circuit, Lit, Node, Op
 from superpose.compiler.sampling import sample_gate
 from superpose.errors import UserError
@@ -24,8 +24,6 @@ from superpose.runtime.artifact import save
 from superpose.runtime.cli import main
 from superpose.runtime.report import error_report
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from gen_circuits import circuits_circuit  # noqa: E402
 
 P_VALUE = 1e-3  # a correct sampler fails one of these tests about once in a thousand runs
 
