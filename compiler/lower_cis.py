@@ -64,7 +64,10 @@ from superpose.compiler.lower_exact import lower_exact
 from superpose.metadata import CircuitMeta
 from superpose.network import CompiledCircuit, Layer, Readout
 
-SILENCE = 0.5  # an inactive component's small neurons sit this far below zero (layers >= 2)
+SILENCE = 0.5  # an inactive component's small neurons sit this far below zero (layers >= 2); the
+# indicator is carried as ReLU((1 + SILENCE) i - SILENCE), so its noise grows (1 + SILENCE)-fold per layer:
+# with 0.5 the level-8 mean error of circuits-T (T = 128, width 1,500, before components were kept
+# apart) was 22% against 34% with 1.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,270 @@
+"""deep benchmarks (issue 14): circuits-T and chain-L, every lowering side by
+side, per level, with error measured under structured co-activity (the
+neighbourhood fill of runtime/co_activity.py); then depth scaling. One command
+per benchmark; each stores its rows in bench/results/deep.json (with the command
+that made them) and rewrites the `## deep` section of BENCHMARKS.md and its plots
+from everything stored there.
+
+    python bench/bench_deep.py circuits --circuits 512
+    python bench/bench_deep.py chain
+    python bench/bench_deep.py scaling
+
+--lowerings picks a subset (a run adds or replaces those rows and keeps the
+others). A lowering that cannot compile a program is recorded with its message.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tracemalloc
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_chain import chain_circuit  # noqa: E402
+from gen_circuits import circuits_circuit  # noqa: E402
+from markdown import table, write_section  # noqa: E402
+
+from superpose.compiler import Circuit, CompileError, compile_circuit  # noqa: E402
+from superpose.compiler.strategies import STRATEGIES  # noqa: E402
+from superpose.network import CompiledCircuit  # noqa: E402
+from superpose.runtime.depth_report import LevelError, plot_levels  # noqa: E402
+from superpose.runtime.report import error_report  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "deep.json"
+TARGET = 0.01
+FILL = "neighbourhood"
+# label -> how it compiles; "cis" is sized to the neuron count of another lowering (--cis-neurons-of)
+LOWERINGS: dict[str, Callable[..., CompiledCircuit]] = {
+    "exact": lambda circuit, seed: compile_circuit(circuit, seed=seed, strategy="exact"),
+    "default": lambda circuit, seed: compile_circuit(circuit, seed=seed),
+    "chained": lambda circuit, seed: compile_circuit(circuit, seed=seed, strategy="chained"),
+    "chained-always": lambda circuit, seed: compile_circuit(circuit, seed=seed, strategy="chained",
+                                                            superpose="always"),
+    "naive": lambda circuit, seed: compile_circuit(circuit, seed=seed, strategy="chained", control=False),
+    "deep": lambda circuit, seed: compile_deep(circuit, seed),
+    "cis": lambda circuit, seed, width=None: compile_circuit(circuit, seed=seed, strategy="cis", width=width),
+}
+UNIFORM_TOO = {"default"}  # also measured under the uniform fill: what it hides
+
+
+def compile_deep(circuit: Circuit, seed: int) -> CompiledCircuit:
+    """The deep lowering (issue 14's other half), when this checkout has it."""
+    if "deep" not in STRATEGIES:
+        raise CompileError("strategy 'deep' is not on this branch")
+    return compile_circuit(circuit, seed=seed, strategy="deep")
+
+
+def cis_width(reference_neurons: int, depth: int) -> int:
+    """The CiS width whose network has `reference_neurons` neurons: depth
+    layers of `width`, a layer-sum neuron in each but the first, one after the last."""
+    return max(1, reference_neurons // depth - 1)
+
+
+def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: dict | None,
+            samples: int, confirm: int) -> dict:
+    """Compile with one lowering and measure it; a dict of figures (JSON-able)."""
+    extra = {}
+    if label == "cis" and reference is not None and "neurons" in reference:
+        extra = {"width": cis_width(reference["neurons"], int(circuit.levels().max()))}
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        compiled = LOWERINGS[label](circuit, args.seed, **extra)
+    except CompileError as error:
+        tracemalloc.stop()
+        print(f"{label}: does not compile: {error}", flush=True)
+        return {"label": label, "error": str(error)}
+    compile_s = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    start = time.perf_counter()
+    report = error_report(compiled, samples=samples, confirm=confirm, fill=FILL, seed=args.seed, progress=True)
+    result = {"label": label, "neurons": compiled.n_neurons, "gates": compiled.n_gates, "layers": len(compiled.layers),
+              "compile_s": compile_s, "peak_mb": peak / 2 ** 20, "report_s": time.perf_counter() - start,
+              "levels": [asdict(r) for r in report.levels()], "samples": samples, "confirm": confirm,
+              "plans": {str(f["level"]): f["plan"] for f in compiled.meta.get("levels", []) if "plan" in f}}
+    if label == "exact":  # one layer per level: the level's neurons are its layer's width
+        for r in result["levels"]:
+            r["neurons"] = compiled.layers[r["level"] - 1].width
+            r["gates_per_neuron"] = r["gates"] / r["neurons"]
+    if label == "cis":
+        result.update({k: compiled.meta[k] for k in ("width", "spread", "circuits", "small_neurons_per_circuit")})
+        result["matched"] = args.cis_neurons_of
+    if label in UNIFORM_TOO:
+        uniform = error_report(compiled, samples=samples, confirm=confirm, fill="uniform", seed=args.seed)
+        result["uniform_levels"] = [asdict(r) for r in uniform.levels()]
+    worst = max((r["max_error"] for r in result["levels"]), default=0.0)
+    print(f"{label}: {compiled.n_neurons:,} neurons, compile {compile_s:.1f} s, peak {result['peak_mb']:.0f} MB, "
+          f"report {result['report_s']:.0f} s, max error {worst:.3%}", flush=True)
+    return result
+
+
+def run_benchmark(key: str, circuit: Circuit, args: argparse.Namespace, store: dict) -> None:
+    """Every requested lowering on one program; rows stored under `key`."""
+    rows = store.setdefault(key, {})
+    command = "python bench/bench_deep.py " + " ".join(sys.argv[1:])
+    order = sorted(args.lowerings, key=lambda label: label == "cis")   # cis last: it is sized after another
+    for label in order:
+        reference = rows.get(args.cis_neurons_of) if label == "cis" else None
+        if label == "cis" and (reference is None or "neurons" not in reference):
+            reference = rows.get("exact")
+        rows[label] = dict(measure(circuit, label, args, reference, args.samples, args.confirm), command=command)
+        save(store)
+
+
+def run_scaling(args: argparse.Namespace, store: dict) -> None:
+    """Depth 2..32 on reduced circuits-T and chain-L, every requested lowering."""
+    command = "python bench/bench_deep.py " + " ".join(sys.argv[1:])
+    programs = {"circuits": lambda depth: circuits_circuit(args.scale_circuits, depth, seed=args.seed),
+                "chain": lambda depth: chain_circuit(depth, args.scale_gates, args.scale_inputs, seed=args.seed)}
+    for name, make in programs.items():
+        rows = store.setdefault(f"scaling-{name}", {})
+        for depth in (int(v) for v in args.scale_levels.split(",")):
+            circuit = make(depth)
+            done: dict[str, dict] = {}
+            for label in sorted(args.lowerings, key=lambda label: label == "cis"):
+                reference = done.get(args.cis_neurons_of) or done.get("exact")
+                done[label] = dict(measure(circuit, label, args, reference, args.scale_samples, 0), command=command,
+                                   depth=depth)
+                rows[f"{depth}:{label}"] = done[label]
+                save(store)
+
+
+def save(store: dict) -> None:
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
+
+
+def load() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+
+
+def pct(x: float) -> str:
+    return f"{x:.3%}"
+
+
+def level_rows(label: str, result: dict, key: str = "levels") -> list[list[str]]:
+    if "error" in result:
+        return [[label, "-", "-", "-", "-", "-", "-", "-", f"does not compile: {result['error']}"]]
+    rows = []
+    for r in result[key]:
+        plan = result.get("plans", {}).get(str(r["level"]), "")
+        rows.append([label, str(r["level"]), f"{r['gates']:,}", "-" if r["neurons"] is None else f"{r['neurons']:,}",
+                     "-" if r["gates_per_neuron"] is None else f"{r['gates_per_neuron']:.2f}", pct(r["mean_error"]),
+                     pct(r["p99_error"]), pct(r["max_error"]), plan])
+    rows.append([f"**{label} total**", "", f"{result['gates']:,}", f"{result['neurons']:,}",
+                 f"{result['gates'] / result['neurons']:.2f}", "", "", pct(max(r["max_error"] for r in result[key])),
+                 f"compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB"])
+    return rows
+
+
+LEVEL_HEADER = ["lowering", "level", "gates", "neurons", "gates/neuron", "mean error", "p99 error", "max error", "plan / note"]
+
+
+def benchmark_body(key: str, results: dict) -> str:
+    """The tables and plot of one benchmark."""
+    plot = HERE / f"deep_{key.replace('-', '')}.png"
+    series = {label: [LevelError(**r) for r in result["levels"]]
+              for label, result in results.items() if "levels" in result}
+    plot_levels(series, str(plot), title=f"{key}: max and mean gate error against depth ({FILL} fill)")
+    rows = [row for label, result in results.items() for row in level_rows(label, result)]
+    commands = sorted({result["command"] for result in results.values()})
+    parts = [f"Commands: {', '.join(f'`{c}`' for c in commands)}.",
+             f"![gate error against depth](bench/{plot.name})", table(LEVEL_HEADER, rows)]
+    cis = results.get("cis", {})
+    if "levels" in cis:
+        parts.append(f"cis: width {cis['width']:,} per layer (sized to the neuron count of `{cis['matched']}`, or of "
+                     f"exact when that did not run), spread {cis['spread']}, {cis['circuits']:,} independent "
+                     f"sub-circuits, d = {cis['small_neurons_per_circuit']} small neurons per circuit per layer. "
+                     f"CiS2's closed form against the measured mean squared readout error:\n\n"
+                     + table(["level", "predicted MSE", "measured MSE", "max gate error"],
+                             [[str(r["level"]), f"{r['expected_mse']:.4f}", f"{r['mean_squared_error']:.4f}",
+                               pct(r["max_error"])] for r in cis["levels"]]))
+    for label, result in results.items():
+        if "uniform_levels" in result:
+            parts.append(f"{label} under the uniform fill (the same weights, the report's default distribution):\n\n"
+                         + table(["level", "mean error", "p99 error", "max error"],
+                                 [[str(r["level"]), pct(r["mean_error"]), pct(r["p99_error"]), pct(r["max_error"])]
+                                  for r in result["uniform_levels"]]))
+    return "\n\n".join(parts)
+
+
+def scaling_body(name: str, rows: dict) -> str:
+    out = []
+    for key, result in sorted(rows.items(), key=lambda item: (item[1]["depth"], item[1]["label"])):
+        if "error" in result:
+            out.append([str(result["depth"]), result["label"], "-", "-", "-", "-", "-", "does not compile"])
+            continue
+        levels = result["levels"]
+        out.append([str(result["depth"]), result["label"], pct(np.mean([r["mean_error"] for r in levels])),
+                    pct(levels[-1]["mean_error"]), pct(max(r["max_error"] for r in levels)), f"{result['neurons']:,}",
+                    f"{result['gates'] / result['neurons']:.2f}", f"{result['compile_s']:.1f}"])
+    commands = sorted({result["command"] for result in rows.values()})
+    return (f"Commands: {', '.join(f'`{c}`' for c in commands)}.\n\n"
+            + table(["levels", "lowering", "mean error (avg over levels)", "mean error, last level", "max error",
+                     "neurons", "gates/neuron", "compile s"], out))
+
+
+def write_markdown(store: dict) -> None:
+    parts = [f"""Issue 14's benchmarks (bench/bench_deep.py). Error is the misclassification rate on the stratified
+distribution of `superpose report` under the **{FILL} fill** (compiler/co_activity.py: each free active slot from
+the gate's neighbourhood, inputs sharing a support with its own, with probability 1/2), the worst gates of each
+lowering re-measured on 10x fresh samples. circuits-T: bench/gen_circuits.py (T circuits of 8 inputs, 4 wires per
+level, 8 levels, sparsity 4). chain-L: bench/gen_chain.py. Lowerings: exact; default (no flags: the flattened
+superposed layer where it applies); chained (`--strategy chained`), chained-always
+(`--superpose-levels always`), naive (`--no-error-control`); cis (`--strategy cis`, the CiS2 baseline at the
+neuron count of another lowering); deep (`--strategy deep`, when present). Peak memory: the most Python and numpy
+memory traced (tracemalloc) while compiling."""]
+    for key in sorted(k for k in store if not k.startswith("scaling-")):
+        parts.append(f"### {key}\n\n{benchmark_body(key, store[key])}")
+    for key in sorted(k for k in store if k.startswith("scaling-")):
+        parts.append(f"### depth scaling, {key.split('-', 1)[1]} (reduced size)\n\n{scaling_body(key, store[key])}")
+    write_section("deep", "\n\n".join(parts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benchmark", choices=["circuits", "chain", "scaling", "markdown"],
+                        help="markdown: only rewrite BENCHMARKS.md from the stored results")
+    parser.add_argument("--lowerings", default=",".join(LOWERINGS),
+                        help=f"comma-separated subset of: {', '.join(LOWERINGS)}")
+    parser.add_argument("--circuits", type=int, default=512, help="T of circuits-T")
+    parser.add_argument("--levels", type=int, default=8)
+    parser.add_argument("--gates", type=int, default=2048, help="chain-L: gates per level (2,048 as chain-8)")
+    parser.add_argument("--inputs", type=int, default=1024, help="chain-L: inputs")
+    parser.add_argument("--samples", type=int, default=100, help="stratified samples per gate")
+    parser.add_argument("--confirm", type=int, default=200, help="worst gates re-measured on 10x fresh samples")
+    parser.add_argument("--cis-neurons-of", default="deep", help="cis gets this lowering's neuron count "
+                        "(falls back to exact's when that one did not run)")
+    parser.add_argument("--scale-levels", default="2,4,8,16,32")
+    parser.add_argument("--scale-circuits", type=int, default=64)
+    parser.add_argument("--scale-gates", type=int, default=256)
+    parser.add_argument("--scale-inputs", type=int, default=256)
+    parser.add_argument("--scale-samples", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.lowerings = [label.strip() for label in args.lowerings.split(",") if label.strip()]
+    unknown = [label for label in args.lowerings if label not in LOWERINGS]
+    if unknown:
+        parser.error(f"unknown lowerings {unknown}; choose from {', '.join(LOWERINGS)}")
+    store = load()
+    if args.benchmark == "circuits":
+        run_benchmark(f"circuits-{args.circuits}", circuits_circuit(args.circuits, args.levels, seed=args.seed),
+                      args, store)
+    elif args.benchmark == "chain":
+        run_benchmark(f"chain-{args.levels}", chain_circuit(args.levels, args.gates, args.inputs, seed=args.seed),
+                      args, store)
+    elif args.benchmark == "scaling":
+        run_scaling(args, store)
+    write_markdown(store)
+
+
+if __name__ == "__main__":
+    main()
