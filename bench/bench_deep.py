@@ -96,7 +96,7 @@ def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: d
             r["gates_per_neuron"] = r["gates"] / r["neurons"]
     if label == "cis":
         result.update({k: compiled.meta[k] for k in ("width", "spread", "circuits", "small_neurons_per_circuit")})
-        result["matched"] = args.cis_neurons_of
+        result["matched"] = reference["label"] if reference else "narrowest"
     if label in UNIFORM_TOO:
         uniform = error_report(compiled, samples=samples, confirm=confirm, fill="uniform", seed=args.seed)
         result["uniform_levels"] = [asdict(r) for r in uniform.levels()]
@@ -106,38 +106,45 @@ def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: d
     return result
 
 
-def run_benchmark(key: str, circuit: Circuit, args: argparse.Namespace, store: dict) -> None:
+def run_benchmark(key: str, circuit: Circuit, args: argparse.Namespace) -> None:
     """Every requested lowering on one program; rows stored under `key`."""
-    rows = store.setdefault(key, {})
     command = "python bench/bench_deep.py " + " ".join(sys.argv[1:])
     order = sorted(args.lowerings, key=lambda label: label == "cis")   # cis last: it is sized after another
     for label in order:
-        reference = rows.get(args.cis_neurons_of) if label == "cis" else None
-        if label == "cis" and (reference is None or "neurons" not in reference):
-            reference = rows.get("exact")
-        rows[label] = dict(measure(circuit, label, args, reference, args.samples, args.confirm), command=command)
-        save(store)
+        rows = load().get(key, {})
+        reference = cis_reference(rows, args.cis_neurons_of) if label == "cis" else None
+        record(key, label, dict(measure(circuit, label, args, reference, args.samples, args.confirm), command=command))
 
 
-def run_scaling(args: argparse.Namespace, store: dict) -> None:
+def cis_reference(rows: dict, matched: str) -> dict | None:
+    """The row whose neuron count cis takes: `matched`'s, else exact's; None
+    (cis at its narrowest width) for --cis-neurons-of narrowest."""
+    if matched == "narrowest":
+        return None
+    reference = rows.get(matched)
+    return reference if reference is not None and "neurons" in reference else rows.get("exact")
+
+
+def run_scaling(args: argparse.Namespace) -> None:
     """Depth 2..32 on reduced circuits-T and chain-L, every requested lowering."""
     command = "python bench/bench_deep.py " + " ".join(sys.argv[1:])
     programs = {"circuits": lambda depth: circuits_circuit(args.scale_circuits, depth, seed=args.seed),
                 "chain": lambda depth: chain_circuit(depth, args.scale_gates, args.scale_inputs, seed=args.seed)}
     for name, make in programs.items():
-        rows = store.setdefault(f"scaling-{name}", {})
         for depth in (int(v) for v in args.scale_levels.split(",")):
             circuit = make(depth)
             done: dict[str, dict] = {}
             for label in sorted(args.lowerings, key=lambda label: label == "cis"):
-                reference = done.get(args.cis_neurons_of) or done.get("exact")
+                reference = cis_reference(done, args.cis_neurons_of) if label == "cis" else None
                 done[label] = dict(measure(circuit, label, args, reference, args.scale_samples, 0), command=command,
                                    depth=depth)
-                rows[f"{depth}:{label}"] = done[label]
-                save(store)
+                record(f"scaling-{name}", f"{depth}:{label}", done[label])
 
 
-def save(store: dict) -> None:
+def record(key: str, label: str, result: dict) -> None:
+    """Store one row, re-reading the file first (several runs may store at once)."""
+    store = load()
+    store.setdefault(key, {})[label] = result
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
 
@@ -180,8 +187,8 @@ def benchmark_body(key: str, results: dict) -> str:
              f"![gate error against depth](bench/{plot.name})", table(LEVEL_HEADER, rows)]
     cis = results.get("cis", {})
     if "levels" in cis:
-        parts.append(f"cis: width {cis['width']:,} per layer (sized to the neuron count of `{cis['matched']}`, or of "
-                     f"exact when that did not run), spread {cis['spread']}, {cis['circuits']:,} independent "
+        parts.append(f"cis: width {cis['width']:,} per layer (sized to the neuron count of `{cis['matched']}`), "
+                     f"spread {cis['spread']}, {cis['circuits']:,} independent "
                      f"sub-circuits, d = {cis['small_neurons_per_circuit']} small neurons per circuit per layer. "
                      f"CiS2's closed form against the measured mean squared readout error:\n\n"
                      + table(["level", "predicted MSE", "measured MSE", "max gate error"],
@@ -242,7 +249,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="stratified samples per gate")
     parser.add_argument("--confirm", type=int, default=200, help="worst gates re-measured on 10x fresh samples")
     parser.add_argument("--cis-neurons-of", default="deep", help="cis gets this lowering's neuron count "
-                        "(falls back to exact's when that one did not run)")
+                        "(falls back to exact's when that one did not run); narrowest: cis at its narrowest width")
     parser.add_argument("--scale-levels", default="2,4,8,16,32")
     parser.add_argument("--scale-circuits", type=int, default=64)
     parser.add_argument("--scale-gates", type=int, default=256)
@@ -254,16 +261,13 @@ def main() -> None:
     unknown = [label for label in args.lowerings if label not in LOWERINGS]
     if unknown:
         parser.error(f"unknown lowerings {unknown}; choose from {', '.join(LOWERINGS)}")
-    store = load()
     if args.benchmark == "circuits":
-        run_benchmark(f"circuits-{args.circuits}", circuits_circuit(args.circuits, args.levels, seed=args.seed),
-                      args, store)
+        run_benchmark(f"circuits-{args.circuits}", circuits_circuit(args.circuits, args.levels, seed=args.seed), args)
     elif args.benchmark == "chain":
-        run_benchmark(f"chain-{args.levels}", chain_circuit(args.levels, args.gates, args.inputs, seed=args.seed),
-                      args, store)
+        run_benchmark(f"chain-{args.levels}", chain_circuit(args.levels, args.gates, args.inputs, seed=args.seed), args)
     elif args.benchmark == "scaling":
-        run_scaling(args, store)
-    write_markdown(store)
+        run_scaling(args)
+    write_markdown(load())
 
 
 if __name__ == "__main__":
