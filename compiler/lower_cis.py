@@ -33,14 +33,16 @@ small layer l of every component lives in large layer l.
    inactive component sits at its resting value exactly.
 4. Mean-corrected unembedding. Collisions add one-signed (positive) values, so
    a gate's readout reads its small neurons as
-   (1/S + c) * (sum of its S large neurons) - c * (sum of the whole layer),
-   c = p / ((S - p) S), p = the probability that two small neurons share a
-   large neuron (theory.md §2b). The layer's sum is one extra neuron (all ones)
-   in the next layer, and a last layer of that one neuron after the deepest.
-   Between layers reads are plain means: the correction there is a dense
-   rank-one term (width^2 weights per layer) that would make the network dense.
-   A gate of a silenced component reads its resting value through the
-   on-indicator: readout + resting readout * (1 - indicator).
+   (1/S) * (sum of its S large neurons) + c * [(sum of its S) - (sum of the
+   whole layer)], c = p / ((S - p) S), p = the probability that two small
+   neurons share a large neuron (theory.md §2b): CiS2's (1/S + c) on its own
+   neurons and -c on all. The bracket is taken relative to its value with every
+   input off (layer 1 rests at its positive biases, later layers at 0). The layer's sum is one
+   extra neuron (all ones) in the next layer, and a last layer of that one
+   neuron after the deepest. Between layers reads are plain means: the
+   correction there is a dense rank-one term (width^2 weights per layer) that
+   would make the network dense. A gate of a silenced component reads its
+   resting value through the on-indicator: readout + resting readout * (1 - indicator).
 
 The closed-form error of CiS2, expected_mse(l) = l (z - 1)/Dod +
 (l - 1)(1 + b) z T / Dod^2 (Dod = D / d), is stored per level in
@@ -52,7 +54,6 @@ prints next to the measured mean squared readout error of the gates.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
