@@ -26,9 +26,10 @@ from typing import Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_chain import chain_circuit  # noqa: E402
-from gen_circuits import circuits_circuit  # noqa: E402
 from markdown import table, write_section  # noqa: E402
+
+from superpose.compiler.generators.chain import chain_circuit  # noqa: E402
+from superpose.compiler.generators.circuits import circuits_circuit  # noqa: E402
 
 from superpose.compiler import Circuit, CompileError, compile_circuit  # noqa: E402
 from superpose.compiler.strategies import STRATEGIES  # noqa: E402
@@ -89,13 +90,13 @@ def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: d
     result = {"label": label, "neurons": compiled.n_neurons, "gates": compiled.n_gates, "layers": len(compiled.layers),
               "compile_s": compile_s, "peak_mb": peak / 2 ** 20, "report_s": time.perf_counter() - start,
               "levels": [asdict(r) for r in report.levels()], "samples": samples, "confirm": confirm,
-              "plans": {str(f["level"]): f["plan"] for f in compiled.meta.get("levels", []) if "plan" in f}}
+              "plans": {str(f["level"]): f["plan"] for f in compiled.meta.levels if "plan" in f}}
     if label == "exact":  # one layer per level: the level's neurons are its layer's width
         for r in result["levels"]:
             r["neurons"] = compiled.layers[r["level"] - 1].width
             r["gates_per_neuron"] = r["gates"] / r["neurons"]
     if label == "cis":
-        result.update({k: compiled.meta[k] for k in ("width", "spread", "circuits", "small_neurons_per_circuit")})
+        result.update({k: compiled.meta.figures[k] for k in ("width", "spread", "circuits", "small_neurons_per_circuit")})
         result["matched"] = reference["label"] if reference else "narrowest"
     if label in UNIFORM_TOO:
         uniform = error_report(compiled, samples=samples, confirm=confirm, fill="uniform", seed=args.seed)
@@ -239,8 +240,8 @@ def write_markdown(store: dict) -> None:
     parts = [f"""Issue 14's benchmarks (bench/bench_deep.py). Error is the misclassification rate on the stratified
 distribution of `superpose report` under the **{FILL} fill** (compiler/co_activity.py: each free active slot from
 the gate's neighbourhood, inputs sharing a support with its own, with probability 1/2), the worst gates of each
-lowering re-measured on 10x fresh samples. circuits-T: bench/gen_circuits.py (T circuits of 8 inputs, 4 wires per
-level, 8 levels, sparsity 4). chain-L: bench/gen_chain.py. Lowerings: exact; default (no flags: the flattened
+lowering re-measured on 10x fresh samples. circuits-T: compiler/generators/circuits.py (T circuits of 8 inputs, 4 wires per
+level, 8 levels, sparsity 4). chain-L: compiler/generators/chain.py. Lowerings: exact; default (no flags: the flattened
 superposed layer where it applies); chained (`--strategy chained`), chained-always
 (`--superpose-levels always`), naive (`--no-error-control`); cis (`--strategy cis`, the CiS2 baseline at the
 neuron count of another lowering); deep (`--strategy deep`, when present). Peak memory: the most Python and numpy
