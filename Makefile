@@ -38,6 +38,9 @@ bench: $(VENV)/.installed
 	$(PY) bench/bench_sweep.py --jobs 2 --repeats 2
 	rm -f bench/frontier_uand1k.csv  # a fresh table: the sweep would skip the cells it already has
 	$(SP) sweep sweeps/frontier.toml -o bench/frontier_uand1k.csv --plot bench/frontier_uand1k.png --jobs 2
+	$(PY) bench/bench_deep.py circuits --circuits 512  # issue 14: hours on 2 cores (each report of 16,384 gates ~12 min)
+	$(PY) bench/bench_deep.py chain
+	$(PY) bench/bench_deep.py scaling --cis-neurons-of narrowest --scale-circuits 16 --scale-gates 64 --scale-inputs 64 --scale-samples 40
 
 clean:
 	rm -rf $(VENV) out

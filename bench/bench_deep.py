@@ -169,7 +169,8 @@ def level_rows(label: str, result: dict, key: str = "levels") -> list[list[str]]
                      pct(r["p99_error"]), pct(r["max_error"]), plan])
     rows.append([f"**{label} total**", "", f"{result['gates']:,}", f"{result['neurons']:,}",
                  f"{result['gates'] / result['neurons']:.2f}", "", "", pct(max(r["max_error"] for r in result[key])),
-                 f"compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB"])
+                 f"compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB; {result['samples']} samples "
+                 f"per gate, the {result['confirm']} worst re-measured on {10 * result['samples']}"])
     return rows
 
 
