@@ -170,6 +170,23 @@ def read_through(base: list[Lit], lit: Lit) -> Lit:
     return Lit(target.signal, target.negated != lit.negated)
 
 
+def connected_signals(n_signals: int, edges) -> np.ndarray:
+    """(n_signals,) int64: one label per signal, the same for signals joined
+    through `edges` ((a, b) pairs of signals), by union-find: each edge hangs
+    a's tree under b's root, so the labels are the roots of those trees."""
+    parent = list(range(n_signals))
+
+    def root(s: int) -> int:
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
+
+    for a, b in edges:
+        parent[root(a)] = root(b)
+    return np.array([root(s) for s in range(n_signals)], dtype=np.int64)
+
+
 def circuit_to_json(circuit: Circuit) -> dict:
     """A compact JSON-able form of the circuit (no source positions), stored in
     artifacts so that a compiled network carries its own ground truth."""

@@ -60,7 +60,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from superpose.compiler.errors import CompileError
-from superpose.compiler.ir import Circuit, Lit, Node, Op
+from superpose.compiler.ir import Circuit, Lit, Node, Op, connected_signals
 from superpose.compiler.lower_exact import lower_exact
 from superpose.metadata import CircuitMeta
 from superpose.network import CompiledCircuit, Layer, Readout
@@ -87,20 +87,11 @@ class CisOptions:
 def components(circuit: Circuit) -> list[list[int]]:
     """The weakly connected components of the gate DAG: lists of node indices
     (into circuit.nodes), in node order, ordered by their first node."""
-    parent = list(range(circuit.n_signals))
-
-    def root(s: int) -> int:
-        while parent[s] != s:
-            parent[s] = parent[parent[s]]
-            s = parent[s]
-        return s
-
-    for i, node in enumerate(circuit.nodes):
-        for lit in node.operands:
-            parent[root(lit.signal)] = root(circuit.n_inputs + i)
+    label = connected_signals(circuit.n_signals, ((lit.signal, circuit.n_inputs + i)
+                                                  for i, node in enumerate(circuit.nodes) for lit in node.operands))
     groups: dict[int, list[int]] = {}
     for i in range(len(circuit.nodes)):
-        groups.setdefault(root(circuit.n_inputs + i), []).append(i)
+        groups.setdefault(int(label[circuit.n_inputs + i]), []).append(i)
     return list(groups.values())
 
 

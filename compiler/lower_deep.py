@@ -55,7 +55,7 @@ from superpose.compiler.deep_forms import SmallNeuron, clip_neurons, gate_neuron
 from superpose.compiler.deep_probes import RegionProbes, stratified_errors
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
-from superpose.compiler.ir import Circuit, Lit, Op
+from superpose.compiler.ir import Circuit, Lit, Op, connected_signals
 from superpose.compiler.lower_chained import (LEVEL_PLANS, _Builder, _exact_plan, _operand_literals, _resolve,
                                               assemble)
 from superpose.compiler.lowering import Affine, check_target_error, combine, negate, relu_layer
@@ -107,19 +107,9 @@ class _Regions:
     """Connected parts of the circuit (through gate operands, inputs included)."""
 
     def __init__(self, circuit: Circuit, base: list[Lit | bool], computed: list[int]):
-        parent = list(range(circuit.n_signals))
-
-        def find(v: int) -> int:
-            while parent[v] != v:
-                parent[v] = parent[parent[v]]
-                v = parent[v]
-            return v
-
-        for n in computed:
-            for lit in _operand_literals(circuit, n, base):
-                if isinstance(lit, Lit):
-                    parent[find(lit.signal)] = find(n)
-        self.of = np.array([find(v) for v in range(circuit.n_signals)], dtype=np.int64)
+        self.of = connected_signals(circuit.n_signals, ((lit.signal, n) for n in computed
+                                                        for lit in _operand_literals(circuit, n, base)
+                                                        if isinstance(lit, Lit)))
         with_gates = {int(self.of[n]) for n in computed}
         self.inputs: dict[int, list[int]] = {}  # the inputs of every region that has a gate
         for i in range(circuit.n_inputs):
