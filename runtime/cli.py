@@ -313,7 +313,7 @@ def _print_deep_plans(circuit: CompiledCircuit, console: Console) -> None:
     for facts in circuit.meta.levels:
         table.add_row(*(f"{facts[key]:.2%}" if key == "probe_max_error" and key in facts else str(facts.get(key, "-"))
                         for key in columns))
-    console.print(table)
+    print_table(console, table)
     console.print(f"repair share (small neurons of superposed levels moved to neurons of their own): "
                   f"{circuit.meta.figures['repair_share']:.2%}; neurons of superposed levels read by one wire "
                   f"alone: {circuit.meta.figures['owned_neuron_share']:.2%}")

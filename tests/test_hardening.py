@@ -381,6 +381,18 @@ def test_piped_output_is_not_wrapped(tmp_path, capsys):
     assert "max on at once" in out and "┃" not in out
 
 
+@pytest.mark.parametrize("strategy", ["chained", "deep"])
+def test_piped_level_tables_of_layered_lowerings_are_plain(tmp_path, capsys, strategy):
+    # the chained and deep lowerings print a per-level table in `info`: piped, it has no box either
+    artifact = tmp_path / f"{strategy}.safetensors"
+    code, _, _ = _cli(capsys, "compile", ROOT / "programs" / "chain.sbp", "--strategy", strategy,
+                      "--superpose-levels", "always", "-o", artifact)
+    assert code == 0
+    code, out, _ = _cli(capsys, "info", artifact)
+    assert code == 0 and f"levels of the {strategy} lowering" in out
+    assert not set("┃━┏│") & set(out)
+
+
 @pytest.mark.parametrize("command", [
     ["info", "{a}"], ["run", "{a}", "--on", "fur,flies"], ["report", "{a}", "--samples", "20"], ["verify", "{a}"],
     ["compile", str(ANIMALS), "-o", "{a}"]])
