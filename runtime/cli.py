@@ -285,35 +285,40 @@ def _fact(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _print_chain_plans(circuit: CompiledCircuit, console: Console) -> None:
-    """Each level's plan of the chained lowering and where its neurons go."""
-    table = Table(title="levels of the chained lowering (superposed or exact: the one with fewer neurons)")
-    columns = {"level": "level", "plan": "plan", "gates": "gates", "hub_pairs": "hub pairs",
-               "hub_neurons": "hub neurons", "pairs_moved_to_exact": "moved to exact", "carried": "carried",
-               "reset_neurons": "reset neurons", "neurons": "neurons", "superposed_neurons": "superposed plan",
-               "exact_neurons": "exact plan"}
+PERCENT_LEVEL_FACTS = {"probe_max_error"}  # level facts that are rates, shown as percentages
+
+
+def _print_level_plans(circuit: CompiledCircuit, console: Console, title: str, columns: dict[str, str]) -> None:
+    """One row per level of a layered lowering: `columns` maps a key of its
+    meta.levels facts to the column's label ("-" where a level lacks it)."""
+    table = Table(title=title)
     for label in columns.values():
         table.add_column(label, justify="left" if label == "plan" else "right")
     for facts in circuit.meta.levels:
-        table.add_row(*(str(facts.get(key, "-")) for key in columns))
+        table.add_row(*(f"{facts[key]:.2%}" if key in PERCENT_LEVEL_FACTS and key in facts
+                        else str(facts.get(key, "-")) for key in columns))
     print_table(console, table)
+
+
+def _print_chain_plans(circuit: CompiledCircuit, console: Console) -> None:
+    """Each level's plan of the chained lowering and where its neurons go."""
+    _print_level_plans(circuit, console, "levels of the chained lowering (superposed or exact: the one with fewer neurons)",
+                       {"level": "level", "plan": "plan", "gates": "gates", "hub_pairs": "hub pairs",
+                        "hub_neurons": "hub neurons", "pairs_moved_to_exact": "moved to exact", "carried": "carried",
+                        "reset_neurons": "reset neurons", "neurons": "neurons",
+                        "superposed_neurons": "superposed plan", "exact_neurons": "exact plan"})
 
 
 def _print_deep_plans(circuit: CompiledCircuit, console: Console) -> None:
     """Each level's plan of the deep lowering: hosts, copies, where the neurons go, probe error."""
-    table = Table(title="levels of the deep lowering (superposed or exact: measured on probes, fewer neurons)")
-    columns = {"level": "level", "plan": "plan", "gates": "gates", "carried": "carried", "hosts": "H",
-               "copies": "S", "small_neurons": "small neurons", "shared_neurons": "shared",
-               "single_tenant_neurons": "one tenant", "dedicated_neurons": "dedicated",
-               "repaired_small_neurons": "repaired", "on_indicators": "on-indicators", "neurons": "neurons",
-               "superposed_neurons": "superposed plan", "exact_neurons": "exact plan",
-               "probe_max_error": "probe max error"}
-    for label in columns.values():
-        table.add_column(label, justify="left" if label == "plan" else "right")
-    for facts in circuit.meta.levels:
-        table.add_row(*(f"{facts[key]:.2%}" if key == "probe_max_error" and key in facts else str(facts.get(key, "-"))
-                        for key in columns))
-    print_table(console, table)
+    _print_level_plans(circuit, console,
+                       "levels of the deep lowering (superposed or exact: measured on probes, fewer neurons)",
+                       {"level": "level", "plan": "plan", "gates": "gates", "carried": "carried", "hosts": "H",
+                        "copies": "S", "small_neurons": "small neurons", "shared_neurons": "shared",
+                        "single_tenant_neurons": "one tenant", "dedicated_neurons": "dedicated",
+                        "repaired_small_neurons": "repaired", "on_indicators": "on-indicators", "neurons": "neurons",
+                        "superposed_neurons": "superposed plan", "exact_neurons": "exact plan",
+                        "probe_max_error": "probe max error"})
     console.print(f"repair share (small neurons of superposed levels moved to neurons of their own): "
                   f"{circuit.meta.figures['repair_share']:.2%}; neurons of superposed levels read by one wire "
                   f"alone: {circuit.meta.figures['owned_neuron_share']:.2%}")
