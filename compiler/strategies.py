@@ -22,7 +22,8 @@ from superpose.compiler.lower_chained import ChainOptions, lower_chained
 from superpose.compiler.lower_cis import CisOptions, lower_cis
 from superpose.compiler.lower_deep import DeepOptions, lower_deep
 from superpose.compiler.lower_exact import ExactOptions, lower_exact
-from superpose.compiler.lower_superposed import HubOptions, PaperUandOptions, lower_hub, lower_paper_uand
+from superpose.compiler.lower_superposed import (HubOptions, LightHubOptions, PaperUandOptions, lower_hub,
+                                                 lower_light_hub, lower_paper_uand)
 from superpose.compiler.plan import choose_plan
 from superpose.network import CompiledCircuit
 
@@ -52,6 +53,9 @@ STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in (
              summary="one set of neurons per gate, right on every input"),
     Strategy("hub", HubOptions, lower_hub, needs_sparsity=True,
              summary="gates share hub neurons in one superposed layer, sized from the target error"),
+    Strategy("light-hub", LightHubOptions, lower_light_hub, needs_sparsity=True,
+             summary="for inputs in superposition (--embed-dim): pairs on neurons reading few features with "
+                     "weight 1 through zero-forced code weights, sized from the target error and the code's leak"),
     Strategy("paper-uand", PaperUandOptions, lower_paper_uand, needs_sparsity=True,
              summary="the published Bernoulli U-AND construction, a baseline"),
     Strategy("chained", ChainOptions, lower_chained, needs_sparsity=True,
