@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.compiler.embeddings import (coherence, low_coherence_embedding, random_sign_embedding, welch_bound,
-                                           zero_forced_rows)
+from superpose.compiler.embeddings import (coherence, low_coherence_embedding, random_sign_embedding,
+                                           tight_frame_embedding, welch_bound, zero_forced_rows)
 from superpose.compiler.errors import CompileError
 from superpose.compiler.ir import Circuit, Lit
 from superpose.compiler.hub_packing import (CONSTANT, PREDICTION_SHARE, choose_danger_limit, hub_layer,
@@ -46,7 +46,8 @@ from superpose.neurons import NeuronRole, table_to_json
 MAX_TERMS_PER_GATE = 4096  # beyond this a gate's polynomial is too big to superpose: use strategy "exact"
 
 
-EMBEDDINGS = ("random", "low-coherence")  # input codes for embed_dim: random signs, or alternating projection
+# input codes for embed_dim: random signs, alternating projection, or rows of a random orthogonal matrix
+EMBEDDINGS = ("random", "low-coherence", "tight")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class _InputOptions:
     (embed_dim None), or through a linear embedding into embed_dim dimensions."""
     width: int | None = None         # neurons of the gate layer; None: chosen by the compiler
     embed_dim: int | None = None     # None: inputs are read uncompressed
-    embedding: str = "random"        # "random" signs or "low-coherence"
+    embedding: str = "random"        # one of EMBEDDINGS
 
     def __post_init__(self) -> None:
         if self.embedding not in EMBEDDINGS:
@@ -133,8 +134,9 @@ def _input_interface(n_features: int, options: _InputOptions, rng: np.random.Gen
     if options.embed_dim is None or options.embed_dim >= n_features:
         return None, {"embed_dim": n_features}
     d0 = options.embed_dim
-    embed = (low_coherence_embedding(n_features, d0, rng) if options.embedding == "low-coherence"
-             else random_sign_embedding(n_features, d0, rng))
+    codes = {"random": random_sign_embedding, "low-coherence": low_coherence_embedding,
+             "tight": tight_frame_embedding}
+    embed = codes[options.embedding](n_features, d0, rng)
     return embed, {"embed_dim": d0, "embedding": options.embedding, "coherence": coherence(embed),
                    "welch_bound": welch_bound(n_features, d0)}
 

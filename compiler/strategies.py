@@ -53,9 +53,6 @@ STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in (
              summary="one set of neurons per gate, right on every input"),
     Strategy("hub", HubOptions, lower_hub, needs_sparsity=True,
              summary="gates share hub neurons in one superposed layer, sized from the target error"),
-    Strategy("light-hub", LightHubOptions, lower_light_hub, needs_sparsity=True,
-             summary="for inputs in superposition (--embed-dim): pairs on neurons reading few features with "
-                     "weight 1 through zero-forced code weights, sized from the target error and the code's leak"),
     Strategy("paper-uand", PaperUandOptions, lower_paper_uand, needs_sparsity=True,
              summary="the published Bernoulli U-AND construction, a baseline"),
     Strategy("chained", ChainOptions, lower_chained, needs_sparsity=True,
@@ -65,6 +62,9 @@ STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in (
                      "or exact by measurement"),
     Strategy("cis", CisOptions, lower_cis, needs_sparsity=True,
              summary="the Circuits in Superposition 2 construction over the independent sub-circuits, a baseline"),
+    Strategy("light-hub", LightHubOptions, lower_light_hub, needs_sparsity=True,
+             summary="for inputs in superposition (--embed-dim): pairs on neurons reading few features with "
+                     "weight 1 through zero-forced code weights, sized from the target error and the code's leak"),
 )}
 
 
