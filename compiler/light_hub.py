@@ -84,7 +84,7 @@ def pack_light(pairs: list[Monomial], features_per_neuron: int) -> list[HubNeuro
         neuron.leaves.update(leaves)
         neuron.pairs.extend(tuple(sorted((hub, leaf))) for leaf in leaves)
         features.update(leaves, (hub,))
-        if len(features) >= k - 1:  # no piece (a hub and a leaf at least) fits any more
+        if len(features) >= k - 1:  # room for one feature at most: close it, so first fit stays fast
             open_neurons.remove((neuron, features))
     return neurons
 

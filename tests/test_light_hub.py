@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 import superpose
 from superpose import compiler
-from superpose.compiler.embeddings import random_sign_embedding, zero_forced_rows
+from superpose.compiler.embeddings import random_sign_embedding, tight_frame_embedding, zero_forced_rows
 from superpose.compiler.errors import CompileError
 from superpose.compiler.generators import random_pairs_circuit
 from superpose.compiler.interpret import gate_values
@@ -68,14 +68,17 @@ def test_zero_forced_rows_read_their_own_features_exactly():
     assert not np.allclose((rows @ code.T) @ code, rows.toarray(), atol=1e-3)  # the plain read is off
 
 
+def program_pairs(program: compiler.Circuit) -> list[tuple[int, int]]:
+    """The pair of input features of every gate (the program is pairwise ANDs)."""
+    return [tuple(sorted(lit.signal for lit in gate.operands)) for gate in program.nodes]
+
+
 def test_without_a_code_there_is_no_leak_and_the_threshold_is_symmetric(program):
-    plan = plan_light([tuple(sorted(g.operands[i].signal for i in range(2))) for g in program.nodes], 6, M,
-                      SPARSITY, None)
+    plan = plan_light(program_pairs(program), 6, M, SPARSITY, None)
     assert not plan.leak_std.any() and not plan.leak_mean.any()
     assert np.allclose(plan.thresholds, 0.5)
     assert all(len(set(n.hubs) | n.leaves) <= 6 for n in plan.neurons)
-    assert sorted(p for n in plan.neurons for p in n.pairs) == sorted(
-        tuple(sorted(g.operands[i].signal for i in range(2))) for g in program.nodes)
+    assert sorted(p for n in plan.neurons for p in n.pairs) == sorted(program_pairs(program))
 
 
 def test_a_smaller_target_reads_fewer_features_per_neuron(program, light):
@@ -119,3 +122,16 @@ def test_reading_only_the_units_a_readout_needs_changes_no_value(light):
     x_t = sp.csr_matrix(x.T)
     whole = light.gate_readout.read_columns(light.forward_columns(x_t))
     assert light.read_columns(x_t, light.gate_readout) == pytest.approx(whole, abs=1e-4)
+
+
+def test_a_tight_frame_spreads_any_read_evenly_and_leaks_less_than_random_signs(program):
+    """Rows of a random orthogonal matrix, columns normalised: E E^T close to
+    (m / d) I, so the light hub neurons leak less than through random signs."""
+    code = tight_frame_embedding(M, EMBED_DIM, np.random.default_rng(0))
+    assert np.allclose(np.linalg.norm(code, axis=0), 1.0, atol=1e-5)
+    eigenvalues = np.linalg.eigvalsh(code.astype(np.float64) @ code.T)
+    assert eigenvalues.min() > 0.8 * M / EMBED_DIM and eigenvalues.max() < 1.2 * M / EMBED_DIM
+    random = random_sign_embedding(M, EMBED_DIM, np.random.default_rng(0))
+    leak = {name: np.sqrt((plan_light(program_pairs(program), 4, M, SPARSITY, embedding).leak_std ** 2).mean())
+            for name, embedding in (("random", random), ("tight", code))}
+    assert leak["tight"] < 0.85 * leak["random"]
