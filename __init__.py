@@ -31,7 +31,8 @@ from superpose._lazy import lazy_exports
 # name -> the package or module that defines it (the stages' own tables say where exactly)
 _EXPORTS = {
     **dict.fromkeys(["compile_file", "compile_source", "compile_circuit", "load_circuit", "STRATEGIES",
-                     "ExactOptions", "HubOptions", "PaperUandOptions", "ChainOptions", "CompileError"],
+                     "ExactOptions", "HubOptions", "LightHubOptions", "PaperUandOptions", "ChainOptions",
+                     "CompileError"],
                     "superpose.compiler"),
     **dict.fromkeys(["load", "save", "error_report", "ErrorReport", "to_torch"], "superpose.runtime"),
     **dict.fromkeys(["verify", "VerifyResult"], "superpose.runtime.verify"),

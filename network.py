@@ -69,6 +69,11 @@ def _dense(product: np.ndarray | sp.spmatrix) -> np.ndarray:
         else np.asarray(product, dtype=np.float32)
 
 
+# a weight with more than this share of nonzeros times a dense batch runs as a dense product: a layer
+# reading an input code (every entry nonzero) took 200 s of a 240 s error report as a CSR product
+DENSE_WEIGHT_SHARE = 0.25
+
+
 @dataclass
 class Layer:
     """One layer: weight (width_out, width_in) CSR float32, bias (width_out,)."""
@@ -81,11 +86,20 @@ class Layer:
     def width(self) -> int:
         return self.weight.shape[0]
 
+    def units(self, units: np.ndarray) -> "Layer":
+        """The layer cut to the given units (k,), in that order."""
+        return Layer(self.weight[units], self.bias[units], self.relu, self.kind)
+
     def apply_columns(self, h_t: np.ndarray | sp.spmatrix) -> np.ndarray:
         """act(W h + b) on transposed activations, dense or sparse:
         (width_in, batch) -> (width_out, batch) float32. Sparse weights times
         row-major columns need no copy of the batch."""
-        z = _dense(self.weight @ h_t)
+        if self.weight.nnz > DENSE_WEIGHT_SHARE * self.weight.shape[0] * self.weight.shape[1]:
+            weight = self.weight.toarray()  # BLAS; scipy's CSR product is one thread and builds a sparse result
+            z = (np.ascontiguousarray((h_t.T @ weight.T).T, dtype=np.float32) if sp.issparse(h_t)
+                 else weight @ np.asarray(h_t, dtype=np.float32))
+        else:
+            z = _dense(self.weight @ h_t)
         z += self.bias[:, None]
         return np.maximum(z, 0.0, out=z) if self.relu else z
 
@@ -283,7 +297,14 @@ class CompiledCircuit:
         shallow passes."""
         h_t = x_t
         out_t = np.repeat(readout.bias[:, None], h_t.shape[1], axis=1)
-        for l in range(max(readout.blocks, default=0) + 1):
+        last = max(readout.blocks, default=0)
+        for l in range(last + 1):
+            if l == last and l:  # of the last layer only the units the readout reads: few, for a few gates
+                block = readout.blocks[l]
+                used = np.unique(block.weight.indices)
+                h_t = self.layers[l - 1].units(used).apply_columns(h_t)
+                out_t[block.rows] += _dense(block.weight[:, used] @ h_t)
+                continue
             if l:
                 h_t = self.layers[l - 1].apply_columns(h_t)
             if l in readout.blocks:

@@ -12,8 +12,9 @@ The pipeline, stage after stage (pipeline.py runs them in order; each module run
      sparsity.py            how many wires of each level can be on at once (when the circuit has a sparsity)
   4. strategies.py          the lowerings by name, each with its options type:
        lower_exact.py         "exact": exact ReLU layers, one set of neurons per gate
-       lower_superposed.py    "hub", "paper-uand": gates sharing neurons in one superposed layer
-                              (embeddings.py: input codes)
+       lower_superposed.py    "hub", "light-hub", "paper-uand": gates sharing neurons in one
+                              superposed layer (embeddings.py: input codes; hub_packing.py,
+                              light_hub.py: how pairs share neurons)
        lower_chained.py       "chained": one superposed layer per level, with threshold resets
        lower_cis.py           "cis": the Circuits in Superposition 2 construction over the
                               program's independent sub-circuits, as a baseline
@@ -35,7 +36,8 @@ _EXPORTS = {
     "circuit_from_file": "superpose.compiler.frontend", "circuit_from_source": "superpose.compiler.frontend",
     "STRATEGIES": "superpose.compiler.strategies",
     "ExactOptions": "superpose.compiler.lower_exact", "HubOptions": "superpose.compiler.lower_superposed",
-    "PaperUandOptions": "superpose.compiler.lower_superposed", "ChainOptions": "superpose.compiler.lower_chained",
+    "PaperUandOptions": "superpose.compiler.lower_superposed",
+    "LightHubOptions": "superpose.compiler.lower_superposed", "ChainOptions": "superpose.compiler.lower_chained",
     "DeepOptions": "superpose.compiler.lower_deep",
     "CisOptions": "superpose.compiler.lower_cis",
     "Circuit": "superpose.compiler.ir", "Lit": "superpose.compiler.ir", "Node": "superpose.compiler.ir",

@@ -7,6 +7,10 @@
    - strategy "hub" (default): pairs are packed into shared hub neurons
      (hub_packing.py), as many co-tenants per neuron as the target error allows
      on the stratified test distribution, predicted on the actual neurons.
+   - strategy "light-hub": for inputs in superposition (light_hub.py): each
+     neuron reads at most k features with weight 1 (bias -1) through
+     zero-forced code weights, so it leaks little; k and each neuron's readout
+     threshold chosen from the leak measured on the actual code.
    - strategy "paper-uand": the published universal construction (Haenni, Mendel,
      Vaintrob 2024): each neuron reads each feature with probability p, bias -1,
      and AND(a, b) is the average over the neurons reading both.
@@ -25,12 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.compiler.embeddings import coherence, low_coherence_embedding, random_sign_embedding, welch_bound
+from superpose.compiler.embeddings import (coherence, low_coherence_embedding, random_sign_embedding,
+                                           tight_frame_embedding, welch_bound, zero_forced_rows)
 from superpose.compiler.errors import CompileError
 from superpose.compiler.ir import Circuit, Lit
 from superpose.compiler.hub_packing import (CONSTANT, PREDICTION_SHARE, choose_danger_limit, hub_layer,
                                             monomial_readers, pack_pairs, pair_roles,
                                             pair_errors, tolerates_thresholding)
+from superpose.compiler.light_hub import choose_light_plan, light_layer
 from superpose.compiler.lowering import ReadoutTerms, check_target_error, csr_from_rows, readout_from_terms
 from superpose.compiler.multilinear import Monomial, count_patterns, polynomial
 from superpose.metadata import CircuitMeta
@@ -40,7 +46,8 @@ from superpose.neurons import NeuronRole, table_to_json
 MAX_TERMS_PER_GATE = 4096  # beyond this a gate's polynomial is too big to superpose: use strategy "exact"
 
 
-EMBEDDINGS = ("random", "low-coherence")  # input codes for embed_dim: random signs, or alternating projection
+# input codes for embed_dim: random signs, alternating projection, or rows of a random orthogonal matrix
+EMBEDDINGS = ("random", "low-coherence", "tight")
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class _InputOptions:
     (embed_dim None), or through a linear embedding into embed_dim dimensions."""
     width: int | None = None         # neurons of the gate layer; None: chosen by the compiler
     embed_dim: int | None = None     # None: inputs are read uncompressed
-    embedding: str = "random"        # "random" signs or "low-coherence"
+    embedding: str = "random"        # one of EMBEDDINGS
 
     def __post_init__(self) -> None:
         if self.embedding not in EMBEDDINGS:
@@ -61,14 +68,26 @@ class _InputOptions:
 
 
 @dataclass(frozen=True)
-class HubOptions(_InputOptions):
-    """Options of strategy "hub": pairs of features packed into shared hub
-    neurons, as many co-tenants per neuron as the target error allows."""
+class _TargetedOptions(_InputOptions):
+    """Input options and a per-gate error the compiler sizes the layer for."""
     target_error: float = 0.01       # per-gate error aimed at on the stratified distribution
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_target_error(self.target_error)
+
+
+@dataclass(frozen=True)
+class HubOptions(_TargetedOptions):
+    """Options of strategy "hub": pairs of features packed into shared hub
+    neurons, as many co-tenants per neuron as the target error allows."""
+
+
+@dataclass(frozen=True)
+class LightHubOptions(_TargetedOptions):
+    """Options of strategy "light-hub": pairs on neurons that read few
+    features with weight 1, as many per neuron as the target error allows
+    with the leak of the input code measured (light_hub.py)."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +134,9 @@ def _input_interface(n_features: int, options: _InputOptions, rng: np.random.Gen
     if options.embed_dim is None or options.embed_dim >= n_features:
         return None, {"embed_dim": n_features}
     d0 = options.embed_dim
-    embed = (low_coherence_embedding(n_features, d0, rng) if options.embedding == "low-coherence"
-             else random_sign_embedding(n_features, d0, rng))
+    codes = {"random": random_sign_embedding, "low-coherence": low_coherence_embedding,
+             "tight": tight_frame_embedding}
+    embed = codes[options.embedding](n_features, d0, rng)
     return embed, {"embed_dim": d0, "embedding": options.embedding, "coherence": coherence(embed),
                    "welch_bound": welch_bound(n_features, d0)}
 
@@ -127,15 +147,16 @@ NOISY_EMBEDDING_STD = NOISE_MARGIN / 2.33
 NOISE_ROWS_PER_CHUNK = 256  # neurons whose leak is computed at once: (256, m) dense
 
 
-def embedding_noise_std(feature_weights: sp.csr_matrix, embed: np.ndarray, s: int) -> float:
+def embedding_noise_std(feature_weights: sp.csr_matrix, code_weights: np.ndarray, embed: np.ndarray, s: int) -> float:
     """Largest standard deviation, over neurons, of the interference that s
     active features add through the embedding: feature c leaks
-    sum_f w_f <e_f, e_c> into a neuron with feature weights w (the part of
-    W E^T E beyond W), measured on the actual code over all features."""
+    <v, e_c> - w_c into a neuron with code weights v (n, d0) meant to read
+    feature weights w (n, m) (the part of V E beyond W), measured on the
+    actual code over all features."""
     worst = 0.0
     for start in range(0, feature_weights.shape[0], NOISE_ROWS_PER_CHUNK):
         rows = feature_weights[start:start + NOISE_ROWS_PER_CHUNK]
-        leak = (rows @ embed.T.astype(np.float64)) @ embed - rows.toarray()
+        leak = code_weights[start:start + NOISE_ROWS_PER_CHUNK].astype(np.float64) @ embed - rows.toarray()
         worst = max(worst, float((leak ** 2).mean(axis=1).max(initial=0.0)))
     return float(np.sqrt(s * worst))
 
@@ -144,7 +165,7 @@ def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -
     """Strategy "hub": `circuit` (which must declare sparsity) in one superposed
     ReLU layer whose pair products share hub neurons (module docstring, 2)."""
     def hub_products(pairs: list[Monomial], higher: list[Monomial], polys: list[dict[Monomial, float]],
-                     n_features: int, s: int) -> _PairLayer:
+                     n_features: int, s: int, embed: np.ndarray | None) -> _PairLayer:
         spare = None if options.width is None else options.width - len(higher)
         subtracted = frozenset(t for poly in polys for t, c in poly.items() if len(t) == 2 and c < 0)
         limit = choose_danger_limit(pairs, options.target_error, n_features, s, spare, subtracted)
@@ -169,7 +190,7 @@ def lower_paper_uand(circuit: Circuit, options: PaperUandOptions, rng: np.random
     """Strategy "paper-uand": `circuit` (which must declare sparsity) in one
     layer of the published Bernoulli U-AND construction (module docstring, 2)."""
     def bernoulli_products(pairs: list[Monomial], higher: list[Monomial], polys: list[dict[Monomial, float]],
-                           n_features: int, s: int) -> _PairLayer:
+                           n_features: int, s: int, embed: np.ndarray | None) -> _PairLayer:
         width = options.width or max(1, math.ceil(len(pairs) / PAPER_UAND_PAIRS_PER_NEURON))
         p = options.p if options.p is not None else paper_uand_p(n_features, width)
         rows, biases, estimate = paper_uand_layer(pairs, n_features, width, p, rng)
@@ -177,6 +198,30 @@ def lower_paper_uand(circuit: Circuit, options: PaperUandOptions, rng: np.random
                           {"p": p, "uncovered_pairs": sum(not e for e in estimate.values())}, "uand", [[]] * width)
 
     return _lower_one_layer(circuit, options, "paper-uand", bernoulli_products, rng)
+
+
+def lower_light_hub(circuit: Circuit, options: LightHubOptions, rng: np.random.Generator) -> CompiledCircuit:
+    """Strategy "light-hub": `circuit` (which must declare sparsity) in one
+    layer of light hub neurons (module docstring, 2). Pairs some gate reads
+    with a negative sign (OR, AND-NOT), whose overcount a light hub does not
+    bound, get dedicated neurons like the higher products."""
+    def light_products(pairs: list[Monomial], higher: list[Monomial], polys: list[dict[Monomial, float]],
+                       n_features: int, s: int, embed: np.ndarray | None) -> _PairLayer:
+        subtracted = {t for poly in polys for t, c in poly.items() if len(t) == 2 and c < 0}
+        shared = [p for p in pairs if p not in subtracted]
+        higher = sorted(set(higher) | (set(pairs) - set(shared)))
+        spare = None if options.width is None else options.width - len(higher)
+        plan = choose_light_plan(shared, options.target_error, n_features, s, embed, spare)
+        rows, biases, estimate = light_layer(plan)
+        figures = {"features_per_neuron": plan.features_per_neuron,
+                   "predicted_max_error": float(plan.errors.max(initial=0.0)),
+                   "leak_std_per_fill": float(np.sqrt((plan.leak_std ** 2).mean())) if rows else 0.0,
+                   "leak_predicted": True}
+        return _PairLayer(rows, biases, estimate, higher, options.target_error, figures, "hub",
+                          [list(neuron.hubs) for neuron in plan.neurons],
+                          zero_forced=True)
+
+    return _lower_one_layer(circuit, options, "light-hub", light_products, rng)
 
 
 PAPER_UAND_PAIRS_PER_NEURON = 4  # paper-uand's default width: one neuron per this many pair products
@@ -205,11 +250,12 @@ class _PairLayer:
     figures: dict
     kind: str
     hubs: list[list[int]]
+    zero_forced: bool = False  # the neurons read the input code through embeddings.zero_forced_rows
 
 
 def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
-                     pair_layer: Callable[[list[Monomial], list[Monomial], list[dict[Monomial, float]], int, int],
-                                          _PairLayer],
+                     pair_layer: Callable[[list[Monomial], list[Monomial], list[dict[Monomial, float]], int, int,
+                                           np.ndarray | None], _PairLayer],
                      rng: np.random.Generator) -> CompiledCircuit:
     """The steps every one-layer superposed strategy shares: polynomials, the
     pair products on the neurons `pair_layer` builds, dedicated neurons for the
@@ -225,7 +271,8 @@ def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
     pairs = [t for t in monomials if len(t) == 2 and t not in valued]
     higher = [t for t in monomials if len(t) > 2 or t in valued]
 
-    products = pair_layer(pairs, higher, polys, m, s)
+    embed, embed_figures = _input_interface(m, options, rng)  # first: a construction may read the code
+    products = pair_layer(pairs, higher, polys, m, s, embed)
     rows, biases, estimate, higher = products.rows, products.biases, products.estimate, products.higher
     figures: dict = {"pair_monomials": len(pairs), **products.figures, "dedicated_monomials": len(higher)}
     readers = monomial_readers(polys, [lit.signal for lit in lits])
@@ -236,7 +283,6 @@ def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
         biases.append(-(len(t) - 1.0))
         roles.append(NeuronRole("product", tuple(sorted(readers[t])), tuple((f, 1.0) for f in t), -(len(t) - 1.0)))
 
-    embed, embed_figures = _input_interface(m, options, rng)
     figures.update(embed_figures)
     feature_weights = csr_from_rows(rows, m)
     layers, table = [], []
@@ -244,8 +290,10 @@ def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
         layers.append(Layer(sp.csr_matrix(embed), np.zeros(embed.shape[0], np.float32), relu=False, kind="embed"))
         table.append([NeuronRole("code", (), tuple((i, float(w)) for i, w in enumerate(embed[j]) if w), 0.0)
                       for j in range(embed.shape[0])])
-        gate_weight = sp.csr_matrix((feature_weights @ embed.T).astype(np.float32))
-        figures["embedding_noise_std"] = embedding_noise_std(feature_weights, embed, s)
+        code_weights = (zero_forced_rows(feature_weights, embed) if products.zero_forced
+                        else np.asarray(feature_weights @ embed.T, np.float32))
+        gate_weight = sp.csr_matrix(code_weights)
+        figures["embedding_noise_std"] = embedding_noise_std(feature_weights, code_weights, embed, s)
     else:
         gate_weight = feature_weights
     layers.append(Layer(gate_weight, np.asarray(biases, np.float32), relu=True, kind="gates"))

@@ -156,7 +156,16 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                       f"closed form) {compiled.meta.levels[0]['expected_mse']:.4f} at level 1, "
                       f"{deepest['expected_mse']:.4f} at level {deepest['level']}")
     noise = compiled.meta.figures.get("embedding_noise_std")
-    if noise is not None and noise > NOISY_EMBEDDING_STD:
+    if compiled.meta.figures.get("leak_predicted"):  # the lowering sized itself with the code's leak measured
+        figures = compiled.meta.figures
+        predicted = figures["predicted_max_error"]
+        console.print(f"light hub neurons of {figures['features_per_neuron']} features; leak per active feature "
+                      f"std {figures['leak_std_per_fill']:.3f}; predicted worst pair error {predicted:.2%}")
+        if predicted > compiled.meta.target_error:
+            console.print(f"[yellow]warning:[/] the predicted worst gate error {predicted:.2%} is above "
+                          f"--target-error {compiled.meta.target_error:.2%} (at the fewest features per neuron "
+                          f"the width allows, or at one pair per neuron): use a larger --embed-dim", style="yellow")
+    elif noise is not None and noise > NOISY_EMBEDDING_STD:
         console.print(f"[yellow]warning:[/] interference through the {compiled.meta.figures['embed_dim']}-dimensional "
                       f"embedding has std up to {noise:.2f} per neuron against a margin of {NOISE_MARGIN}: expect gate "
                       f"errors well above --target-error; use a larger --embed-dim or none", style="yellow")
@@ -594,18 +603,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="deep: the small neurons a large neuron may host, candidates densest first, "
                         "comma-separated (default 16,12,8,6,4)")
     p.add_argument("--target-error", type=_probability,
-                   help="hub, chained, deep: per-gate error to aim for on the stratified distribution (default 0.01)")
+                   help="hub, light-hub, chained, deep: per-gate error to aim for on the stratified distribution "
+                        "(default 0.01)")
     p.add_argument("--width", type=_positive_int,
-                   help="hub, paper-uand: neurons of the superposed gate layer (default: chosen to meet "
+                   help="hub, light-hub, paper-uand: neurons of the superposed gate layer (default: chosen to meet "
                         "--target-error); cis: neurons of every layer (default: the narrowest that holds every "
                         "small neuron at pairwise overlap <= 1)")
     p.add_argument("--spread", type=_positive_int,
                    help="cis: large neurons per small neuron, S (default 5)")
     p.add_argument("--embed-dim", dest="embed_dim", type=_positive_int,
-                   help="hub, paper-uand: embed the inputs in this many dimensions first (default: read them "
-                        "uncompressed)")
+                   help="hub, light-hub, paper-uand: embed the inputs in this many dimensions first (default: read "
+                        "them uncompressed; light-hub is the lowering made for it)")
     p.add_argument("--embedding", choices=list(EMBEDDINGS),
-                   help="input code for --embed-dim: random signs or low-coherence (alternating projection)")
+                   help="input code for --embed-dim: random signs, low-coherence (alternating projection) or tight "
+                        "(rows of a random orthogonal matrix: less leak than random signs at 1.5 to 2 features per "
+                        "dimension)")
     p.add_argument("--p", type=_probability,
                    help="paper-uand: probability that a neuron reads a feature (default: log(m)^2/sqrt(width)/10)")
     _add_max_gates(p)
