@@ -90,6 +90,26 @@ class Layer:
         return np.maximum(z, 0.0, out=z) if self.relu else z
 
 
+def _remapped_columns(weight: sp.csr_matrix, kept: np.ndarray) -> sp.csr_matrix:
+    """weight (k, n) restricted to the columns `kept` ((j,) sorted, holding
+    every column the rows use) -> (k, j): the same entries in the same order,
+    renumbered (a monotone map keeps each row's order, so its sums are too)."""
+    if kept.size == weight.shape[1]:
+        return weight
+    position = np.zeros(weight.shape[1], dtype=weight.indices.dtype)
+    position[kept] = np.arange(kept.size, dtype=weight.indices.dtype)
+    return sp.csr_matrix((weight.data, position[weight.indices], weight.indptr), shape=(weight.shape[0], kept.size))
+
+
+def _restricted(layer: Layer, rows: np.ndarray, columns: np.ndarray | None) -> Layer:
+    """The layer's neurons `rows` ((k,) sorted) reading only the units
+    `columns` of its input ((j,) sorted, every unit those rows read; None: all)."""
+    weight = layer.weight if rows.size == layer.width else layer.weight[rows]
+    if columns is not None:
+        weight = _remapped_columns(weight, columns)
+    return Layer(weight, layer.bias if rows.size == layer.width else layer.bias[rows], layer.relu, layer.kind)
+
+
 @dataclass
 class ReadoutBlock:
     """The values that read one activation h_l: rows (k,) int64, strictly
@@ -278,17 +298,37 @@ class CompiledCircuit:
         """x_t: (n_inputs, batch) transposed inputs -> (readout.n_values, batch) float32.
 
         Same as readout.read_columns(self.forward_columns(x_t)), but holds one
-        activation at a time and stops after the last layer the readout reads:
-        a deep circuit with wide layers fits in memory, and shallow gates cost
-        shallow passes."""
+        activation at a time, stops after the last layer the readout reads, and
+        computes only the neurons the readout depends on (`cone`): a deep
+        circuit with wide layers fits in memory, shallow gates cost shallow
+        passes, and a few gates of a wide circuit cost their own neurons only.
+        Every kept neuron sums the same entries in the same order as the whole
+        layer would, so the values are bit-identical to the full pass."""
+        needed = self.cone(readout)
         h_t = x_t
         out_t = np.repeat(readout.bias[:, None], h_t.shape[1], axis=1)
-        for l in range(max(readout.blocks, default=0) + 1):
+        for l in range(len(needed)):
             if l:
-                h_t = self.layers[l - 1].apply_columns(h_t)
+                h_t = _restricted(self.layers[l - 1], needed[l], None if l == 1 else needed[l - 1]).apply_columns(h_t)
             if l in readout.blocks:
-                readout.add_layer(out_t, l, h_t)
+                block = readout.blocks[l]
+                weight = block.weight if l == 0 else _remapped_columns(block.weight, needed[l])
+                out_t[block.rows] += _dense(weight @ h_t)
         return out_t
+
+    def cone(self, readout: Readout) -> list[np.ndarray]:
+        """needed[l]: (k_l,) sorted indices of the units of h_l that the
+        readout's values depend on, for l = 0 .. the last layer it reads
+        (h_0's entry lists every input: inputs are never sliced)."""
+        last = max(readout.blocks, default=0)
+        needed: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * (last + 1)
+        below = np.zeros(0, dtype=np.int64)  # units of h_l that layer l + 1's needed neurons read
+        for l in range(last, 0, -1):
+            own = readout.blocks[l].weight.indices if l in readout.blocks else np.zeros(0, dtype=np.int64)
+            needed[l] = np.union1d(own, below).astype(np.int64)
+            below = np.unique(self.layers[l - 1].weight[needed[l]].indices)
+        needed[0] = np.arange(self.n_inputs, dtype=np.int64)
+        return needed
 
     def run(self, x: np.ndarray | sp.spmatrix | torch.Tensor) -> np.ndarray | torch.Tensor:
         """x: (batch, n_inputs) of 0/1 -> (batch, n_outputs) float32 readouts

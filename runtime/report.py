@@ -168,9 +168,10 @@ def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, see
     results: dict[int, GateError] = {}
     for batch, inputs, wanted, owner in gate_samples(circuit, samples, max_active, seed, gates, fill):
         readout = circuit.read(inputs, circuit.gate_readout.select(batch))
-        values = readout[np.arange(owner.size), owner]
+        values = readout[np.arange(owner.size), owner].reshape(batch.size, -1)  # a gate's samples are consecutive
+        wanted = wanted.reshape(batch.size, -1)
         for i, g in enumerate(batch):
-            results[int(g)] = _gate_error(circuit.gate_names[g], values[owner == i], wanted[owner == i])
+            results[int(g)] = _gate_error(circuit.gate_names[g], values[i], wanted[i])
         bar.advance(task, batch.size)
     return results
 
