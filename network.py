@@ -304,17 +304,46 @@ class CompiledCircuit:
         passes, and a few gates of a wide circuit cost their own neurons only.
         Every kept neuron sums the same entries in the same order as the whole
         layer would, so the values are bit-identical to the full pass."""
+        out_t = np.repeat(readout.bias[:, None], x_t.shape[1], axis=1)
+        for l, h_t, weight in self._cone_pass(x_t, readout):
+            out_t[readout.blocks[l].rows] += _dense(weight @ h_t)
+        return out_t
+
+    def read_own(self, x: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
+        """x: (n_values * k, n_inputs) of 0/1, the k rows of each value
+        together -> (n_values * k,) float32: each value read on its own k rows
+        only. The same numbers as read(x, readout)[i·k:(i+1)·k, i], without
+        reading every value on every row (a report measures each gate on its
+        own samples)."""
+        x_t = self._columns(x)
+        per_value = x_t.shape[1] // readout.n_values
+        out = np.repeat(readout.bias, per_value)
+        for l, h_t, weight in self._cone_pass(x_t, readout):
+            rows = readout.blocks[l].rows
+            if sp.issparse(h_t):  # inputs read directly (an alias): slicing sparse columns per row costs more
+                read = _dense(weight @ h_t).reshape(rows.size, readout.n_values, per_value)
+                out.reshape(readout.n_values, per_value)[rows] += read[np.arange(rows.size), rows]
+                continue
+            for i, value in enumerate(rows):  # one row against its value's own columns
+                start, stop = weight.indptr[i], weight.indptr[i + 1]
+                # the row's entries, in order, over only the units it reads: the same sum as the whole row
+                row = sp.csr_matrix((weight.data[start:stop], np.arange(stop - start), [0, stop - start]),
+                                    shape=(1, stop - start))
+                own = slice(value * per_value, (value + 1) * per_value)
+                out[own] += _dense(row @ h_t[weight.indices[start:stop], own]).ravel()
+        return out
+
+    def _cone_pass(self, x_t: np.ndarray | sp.spmatrix, readout: Readout):
+        """Yield (l, h_l restricted to the cone (k_l, batch), readout block l's
+        weight over those k_l units) for every layer l the readout reads."""
         needed = self.cone(readout)
         h_t = x_t
-        out_t = np.repeat(readout.bias[:, None], h_t.shape[1], axis=1)
         for l in range(len(needed)):
             if l:
                 h_t = _restricted(self.layers[l - 1], needed[l], None if l == 1 else needed[l - 1]).apply_columns(h_t)
             if l in readout.blocks:
-                block = readout.blocks[l]
-                weight = block.weight if l == 0 else _remapped_columns(block.weight, needed[l])
-                out_t[block.rows] += _dense(weight @ h_t)
-        return out_t
+                weight = readout.blocks[l].weight
+                yield l, h_t, weight if l == 0 else _remapped_columns(weight, needed[l])
 
     def cone(self, readout: Readout) -> list[np.ndarray]:
         """needed[l]: (k_l,) sorted indices of the units of h_l that the

@@ -99,14 +99,31 @@ def _distinct_fill(slots: np.ndarray, outside: np.ndarray, rng: np.random.Genera
     fill = np.full((n, width), -1, dtype=np.int64)
     todo = np.arange(n)
     used = np.arange(width)[None, :] < np.minimum(slots, outside.size)[:, None]
+    unused = -1 - np.arange(width)[None, :]  # unused columns never collide
     while todo.size and width:
-        draws = np.where(used[todo], rng.integers(0, outside.size, size=(todo.size, width)),
-                         -1 - np.arange(width)[None, :])  # unused columns never collide
-        ordered = np.sort(draws, axis=1)
-        clash = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
-        fill[todo[~clash]] = np.where(draws[~clash] >= 0, outside[np.maximum(draws[~clash], 0)], -1)
+        draws = np.where(used[todo] if todo.size < n else used,
+                         rng.integers(0, outside.size, size=(todo.size, width)), unused)
+        clash = _has_repeat(draws)
+        kept = draws[~clash]
+        fill[todo[~clash]] = np.where(kept >= 0, outside[np.maximum(kept, 0)], -1)
         todo = todo[clash]
     return fill
+
+
+PAIRWISE_WIDTH = 6  # rows at most this wide are checked for repeats pair by pair (faster than sorting them)
+
+
+def _has_repeat(rows: np.ndarray) -> np.ndarray:
+    """(n,) bool: whether row i of rows (n, width) holds some value twice."""
+    width = rows.shape[1]
+    if width > PAIRWISE_WIDTH:
+        ordered = np.sort(rows, axis=1)
+        return (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+    repeat = np.zeros(rows.shape[0], dtype=bool)
+    for i in range(1, width):
+        for j in range(i):
+            repeat |= rows[:, i] == rows[:, j]
+    return repeat
 
 
 def _keys(rows: np.ndarray, n: int) -> np.ndarray:

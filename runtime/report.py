@@ -167,8 +167,8 @@ def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, see
     task = bar.add_task(label, total=circuit.n_gates if gates is None else len(gates))
     results: dict[int, GateError] = {}
     for batch, inputs, wanted, owner in gate_samples(circuit, samples, max_active, seed, gates, fill):
-        readout = circuit.read(inputs, circuit.gate_readout.select(batch))
-        values = readout[np.arange(owner.size), owner].reshape(batch.size, -1)  # a gate's samples are consecutive
+        # a gate's samples are consecutive: each gate is read on its own samples only
+        values = circuit.read_own(inputs, circuit.gate_readout.select(batch)).reshape(batch.size, -1)
         wanted = wanted.reshape(batch.size, -1)
         for i, g in enumerate(batch):
             results[int(g)] = _gate_error(circuit.gate_names[g], values[i], wanted[i])
