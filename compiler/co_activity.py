@@ -6,7 +6,7 @@ with features outside the support. How those slots are filled is the *fill*:
 
   uniform        every free slot from the features outside the support,
                  uniformly (distinct features).
-  neighbourhood  each free slot, independently with probability
+  neighbourhood  (the default: DEFAULT_FILL) each free slot, independently with probability
                  NEIGHBOURHOOD_SHARE, from the gate's neighbourhood, else from
                  the features outside both the support and the neighbourhood;
                  uniformly (distinct features) within each part. A part that
@@ -32,7 +32,8 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-FILLS = ("uniform", "neighbourhood")  # the named fills; "uniform" is the default
+FILLS = ("uniform", "neighbourhood")  # the named fills
+DEFAULT_FILL = "neighbourhood"  # what a report measures unless told: users turn on inputs that belong together
 NEIGHBOURHOOD_SHARE = 0.5  # probability that a free slot is drawn from the gate's neighbourhood
 NEIGHBOURHOODS_KEPT = 4096  # supports whose neighbourhood is kept (then forgotten at once): bounded memory
 
