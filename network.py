@@ -19,6 +19,7 @@ sparse weights times row-major columns copy nothing (forward_columns, read_colum
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -333,7 +334,8 @@ class CompiledCircuit:
                 out[own] += _dense(row @ h_t[weight.indices[start:stop], own]).ravel()
         return out
 
-    def _cone_pass(self, x_t: np.ndarray | sp.spmatrix, readout: Readout):
+    def _cone_pass(self, x_t: np.ndarray | sp.spmatrix, readout: Readout
+                   ) -> Iterator[tuple[int, np.ndarray | sp.spmatrix, sp.csr_matrix]]:
         """Yield (l, h_l restricted to the cone (k_l, batch), readout block l's
         weight over those k_l units) for every layer l the readout reads."""
         needed = self.cone(readout)

@@ -63,6 +63,7 @@ class _SupportTable:
 
 
 SUPPORT_TABLES_KEPT = 16  # per program: the gates of a sub-circuit follow each other and share supports
+SUPPORT_TABLE_PATTERNS = 2000  # larger tables are not kept: their cone values would cost ~patterns x cone bytes each
 _SUPPORT_TABLES: dict[int, OrderedDict] = {}
 
 
@@ -79,10 +80,11 @@ def _support_table(program: Circuit, support: list[int], max_active: int | None)
         tables.move_to_end(key)
         return tables[key]
     patterns = sparse_patterns(support, len(support) if max_active is None else max_active)
-    table = tables[key] = _SupportTable(_padded(patterns, max((len(p) for p in patterns), default=0)),
-                                        ConeValues(program, patterns))
-    if len(tables) > SUPPORT_TABLES_KEPT:
-        tables.popitem(last=False)
+    table = _SupportTable(_padded(patterns, max((len(p) for p in patterns), default=0)), ConeValues(program, patterns))
+    if len(patterns) <= SUPPORT_TABLE_PATTERNS:
+        tables[key] = table
+        if len(tables) > SUPPORT_TABLES_KEPT:
+            tables.popitem(last=False)
     return table
 
 
