@@ -135,6 +135,7 @@ def test_worst_case_on_exact_weights_finds_nothing(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["worst_case"] is not None
     assert main(["report", str(artifact), "--samples", "20", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["worst_case"] is None
+    assert main(["report", str(artifact), "--worst-case", "--worst-case-budget", "-1"]) == 2
 
 
 @pytest.fixture(scope="module")
