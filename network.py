@@ -19,6 +19,7 @@ sparse weights times row-major columns copy nothing (forward_columns, read_colum
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -86,10 +87,6 @@ class Layer:
     def width(self) -> int:
         return self.weight.shape[0]
 
-    def units(self, units: np.ndarray) -> "Layer":
-        """The layer cut to the given units (k,), in that order."""
-        return Layer(self.weight[units], self.bias[units], self.relu, self.kind)
-
     def apply_columns(self, h_t: np.ndarray | sp.spmatrix) -> np.ndarray:
         """act(W h + b) on transposed activations, dense or sparse:
         (width_in, batch) -> (width_out, batch) float32. Sparse weights times
@@ -102,6 +99,26 @@ class Layer:
             z = _dense(self.weight @ h_t)
         z += self.bias[:, None]
         return np.maximum(z, 0.0, out=z) if self.relu else z
+
+
+def _remapped_columns(weight: sp.csr_matrix, kept: np.ndarray) -> sp.csr_matrix:
+    """weight (k, n) restricted to the columns `kept` ((j,) sorted, holding
+    every column the rows use) -> (k, j): the same entries in the same order,
+    renumbered (a monotone map keeps each row's order, so its sums are too)."""
+    if kept.size == weight.shape[1]:
+        return weight
+    position = np.zeros(weight.shape[1], dtype=weight.indices.dtype)
+    position[kept] = np.arange(kept.size, dtype=weight.indices.dtype)
+    return sp.csr_matrix((weight.data, position[weight.indices], weight.indptr), shape=(weight.shape[0], kept.size))
+
+
+def _restricted(layer: Layer, rows: np.ndarray, columns: np.ndarray | None) -> Layer:
+    """The layer's neurons `rows` ((k,) sorted) reading only the units
+    `columns` of its input ((j,) sorted, every unit those rows read; None: all)."""
+    weight = layer.weight if rows.size == layer.width else layer.weight[rows]
+    if columns is not None:
+        weight = _remapped_columns(weight, columns)
+    return Layer(weight, layer.bias if rows.size == layer.width else layer.bias[rows], layer.relu, layer.kind)
 
 
 @dataclass
@@ -292,24 +309,67 @@ class CompiledCircuit:
         """x_t: (n_inputs, batch) transposed inputs -> (readout.n_values, batch) float32.
 
         Same as readout.read_columns(self.forward_columns(x_t)), but holds one
-        activation at a time and stops after the last layer the readout reads:
-        a deep circuit with wide layers fits in memory, and shallow gates cost
-        shallow passes."""
-        h_t = x_t
-        out_t = np.repeat(readout.bias[:, None], h_t.shape[1], axis=1)
-        last = max(readout.blocks, default=0)
-        for l in range(last + 1):
-            if l == last and l:  # of the last layer only the units the readout reads: few, for a few gates
-                block = readout.blocks[l]
-                used = np.unique(block.weight.indices)
-                h_t = self.layers[l - 1].units(used).apply_columns(h_t)
-                out_t[block.rows] += _dense(block.weight[:, used] @ h_t)
-                continue
-            if l:
-                h_t = self.layers[l - 1].apply_columns(h_t)
-            if l in readout.blocks:
-                readout.add_layer(out_t, l, h_t)
+        activation at a time, stops after the last layer the readout reads, and
+        computes only the neurons the readout depends on (`cone`): a deep
+        circuit with wide layers fits in memory, shallow gates cost shallow
+        passes, and a few gates of a wide circuit cost their own neurons only.
+        Every kept neuron sums the same entries in the same order as the whole
+        layer would, so the values are bit-identical to the full pass."""
+        out_t = np.repeat(readout.bias[:, None], x_t.shape[1], axis=1)
+        for l, h_t, weight in self._cone_pass(x_t, readout):
+            out_t[readout.blocks[l].rows] += _dense(weight @ h_t)
         return out_t
+
+    def read_own(self, x: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
+        """x: (n_values * k, n_inputs) of 0/1, the k rows of each value
+        together -> (n_values * k,) float32: each value read on its own k rows
+        only. The same numbers as read(x, readout)[i·k:(i+1)·k, i], without
+        reading every value on every row (a report measures each gate on its
+        own samples)."""
+        x_t = self._columns(x)
+        per_value = x_t.shape[1] // readout.n_values
+        out = np.repeat(readout.bias, per_value)
+        for l, h_t, weight in self._cone_pass(x_t, readout):
+            rows = readout.blocks[l].rows
+            if sp.issparse(h_t):  # inputs read directly (an alias): slicing sparse columns per row costs more
+                read = _dense(weight @ h_t).reshape(rows.size, readout.n_values, per_value)
+                out.reshape(readout.n_values, per_value)[rows] += read[np.arange(rows.size), rows]
+                continue
+            for i, value in enumerate(rows):  # one row against its value's own columns
+                start, stop = weight.indptr[i], weight.indptr[i + 1]
+                # the row's entries, in order, over only the units it reads: the same sum as the whole row
+                row = sp.csr_matrix((weight.data[start:stop], np.arange(stop - start), [0, stop - start]),
+                                    shape=(1, stop - start))
+                own = slice(value * per_value, (value + 1) * per_value)
+                out[own] += _dense(row @ h_t[weight.indices[start:stop], own]).ravel()
+        return out
+
+    def _cone_pass(self, x_t: np.ndarray | sp.spmatrix, readout: Readout
+                   ) -> Iterator[tuple[int, np.ndarray | sp.spmatrix, sp.csr_matrix]]:
+        """Yield (l, h_l restricted to the cone (k_l, batch), readout block l's
+        weight over those k_l units) for every layer l the readout reads."""
+        needed = self.cone(readout)
+        h_t = x_t
+        for l in range(len(needed)):
+            if l:
+                h_t = _restricted(self.layers[l - 1], needed[l], None if l == 1 else needed[l - 1]).apply_columns(h_t)
+            if l in readout.blocks:
+                weight = readout.blocks[l].weight
+                yield l, h_t, weight if l == 0 else _remapped_columns(weight, needed[l])
+
+    def cone(self, readout: Readout) -> list[np.ndarray]:
+        """needed[l]: (k_l,) sorted indices of the units of h_l that the
+        readout's values depend on, for l = 0 .. the last layer it reads
+        (h_0's entry lists every input: inputs are never sliced)."""
+        last = max(readout.blocks, default=0)
+        needed: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * (last + 1)
+        below = np.zeros(0, dtype=np.int64)  # units of h_l that layer l + 1's needed neurons read
+        for l in range(last, 0, -1):
+            own = readout.blocks[l].weight.indices if l in readout.blocks else np.zeros(0, dtype=np.int64)
+            needed[l] = np.union1d(own, below).astype(np.int64)
+            below = np.unique(self.layers[l - 1].weight[needed[l]].indices)
+        needed[0] = np.arange(self.n_inputs, dtype=np.int64)
+        return needed
 
     def run(self, x: np.ndarray | sp.spmatrix | torch.Tensor) -> np.ndarray | torch.Tensor:
         """x: (batch, n_inputs) of 0/1 -> (batch, n_outputs) float32 readouts

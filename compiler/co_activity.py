@@ -6,7 +6,7 @@ with features outside the support. How those slots are filled is the *fill*:
 
   uniform        every free slot from the features outside the support,
                  uniformly (distinct features).
-  neighbourhood  each free slot, independently with probability
+  neighbourhood  (the default: DEFAULT_FILL) each free slot, independently with probability
                  NEIGHBOURHOOD_SHARE, from the gate's neighbourhood, else from
                  the features outside both the support and the neighbourhood;
                  uniformly (distinct features) within each part. A part that
@@ -32,8 +32,10 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-FILLS = ("uniform", "neighbourhood")  # the named fills; "uniform" is the default
+FILLS = ("uniform", "neighbourhood")  # the named fills
+DEFAULT_FILL = "neighbourhood"  # what a report measures unless told: users turn on inputs that belong together
 NEIGHBOURHOOD_SHARE = 0.5  # probability that a free slot is drawn from the gate's neighbourhood
+NEIGHBOURHOODS_KEPT = 4096  # supports whose neighbourhood is kept (then forgotten at once): bounded memory
 
 
 def input_neighbours(program) -> sp.csr_matrix:
@@ -56,13 +58,23 @@ class Neighbourhoods:
     def __init__(self, program):
         self.n_inputs = program.n_inputs
         self.neighbours = input_neighbours(program)
+        self._known: dict[tuple[int, ...], np.ndarray] = {}  # support -> its neighbourhood
 
     def of(self, support: list[int]) -> np.ndarray:
-        """(k,) sorted input indices: neighbours of a feature of `support`, outside it."""
-        if not support:
-            return np.zeros(0, dtype=np.int64)
-        rows = self.neighbours[np.asarray(support, dtype=np.int64)]
-        return np.setdiff1d(np.unique(rows.indices), support).astype(np.int64)
+        """(k,) sorted input indices: neighbours of a feature of `support`, outside it.
+        Kept per support: the gates of one sub-circuit share few supports."""
+        key = tuple(support)
+        known = self._known.get(key)
+        if known is None:
+            if len(self._known) >= NEIGHBOURHOODS_KEPT:
+                self._known.clear()
+            indptr, indices = self.neighbours.indptr, self.neighbours.indices
+            near = np.zeros(self.n_inputs, dtype=bool)
+            for i in support:
+                near[indices[indptr[i]:indptr[i + 1]]] = True
+            near[list(support)] = False
+            known = self._known[key] = np.flatnonzero(near).astype(np.int64)
+        return known
 
 
 _NEIGHBOURHOODS: dict[int, Neighbourhoods] = {}

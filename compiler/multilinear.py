@@ -65,35 +65,46 @@ def subset_rows(n: int, max_size: int) -> np.ndarray:
     return rows
 
 
-def evaluate_cone(circuit: Circuit, lit: Lit, patterns: list[Monomial]) -> np.ndarray:
-    """(n_patterns,) bool: the value of `lit` when exactly the features of each
-    pattern are on. Evaluates only the gates `lit` depends on."""
-    memo: dict[int, np.ndarray] = {}
-    rows = np.repeat(np.arange(len(patterns)), [len(p) for p in patterns])
-    features = np.fromiter((i for p in patterns for i in p), dtype=np.int64, count=rows.size)
-    inputs_on = {}
-    for i in np.unique(features):  # one vectorised column per input that any pattern turns on
-        column = np.zeros(len(patterns), dtype=bool)
-        column[rows[features == i]] = True
-        inputs_on[int(i)] = column
-    off = np.zeros(len(patterns), dtype=bool)
+class ConeValues:
+    """The values of any literal of `circuit` when exactly the features of
+    each of `patterns` are on. Evaluated signals are kept, so the gates that
+    share a support (and so a pattern list) pay for their common cone once."""
 
-    def value(signal: int) -> np.ndarray:
+    def __init__(self, circuit: Circuit, patterns: list[Monomial]):
+        self.circuit, self.n_patterns = circuit, len(patterns)
+        rows = np.repeat(np.arange(len(patterns)), [len(p) for p in patterns])
+        features = np.fromiter((i for p in patterns for i in p), dtype=np.int64, count=rows.size)
+        self._inputs_on: dict[int, np.ndarray] = {}
+        for i in np.unique(features):  # one vectorised column per input that any pattern turns on
+            column = np.zeros(len(patterns), dtype=bool)
+            column[rows[features == i]] = True
+            self._inputs_on[int(i)] = column
+        self._off = np.zeros(len(patterns), dtype=bool)
+        self._memo: dict[int, np.ndarray] = {}
+
+    def of(self, lit: Lit) -> np.ndarray:
+        """(n_patterns,) bool: the value of `lit` on every pattern."""
+        result = self._value(lit.signal)
+        return ~result if lit.negated else result
+
+    def _value(self, signal: int) -> np.ndarray:
+        circuit, memo = self.circuit, self._memo
         if signal < circuit.n_inputs:
-            return inputs_on.get(signal, off)
+            return self._inputs_on.get(signal, self._off)
         if signal not in memo:
             node = circuit.nodes[signal - circuit.n_inputs]
-            for operand in node.operands:
-                value(operand.signal)
-            columns = {o.signal: value(o.signal) for o in node.operands}
+            columns = {o.signal: self._value(o.signal) for o in node.operands}
             stacked = np.stack([columns[o.signal] for o in node.operands], axis=1) if node.operands \
-                else np.zeros((len(patterns), 0), dtype=bool)
+                else np.zeros((self.n_patterns, 0), dtype=bool)
             local = tuple(Lit(j, o.negated) for j, o in enumerate(node.operands))
             memo[signal] = node_value(node.op, node.k, local, stacked)
         return memo[signal]
 
-    result = value(lit.signal)
-    return ~result if lit.negated else result
+
+def evaluate_cone(circuit: Circuit, lit: Lit, patterns: list[Monomial]) -> np.ndarray:
+    """(n_patterns,) bool: the value of `lit` when exactly the features of each
+    pattern are on. Evaluates only the gates `lit` depends on."""
+    return ConeValues(circuit, patterns).of(lit)
 
 
 def polynomial(circuit: Circuit, lit: Lit, max_active: int) -> dict[Monomial, float]:

@@ -24,6 +24,8 @@ Both are exact: the same distribution as enumerating, from different draws.
 """
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -34,8 +36,8 @@ import scipy.sparse as sp
 
 from superpose.compiler.co_activity import split_slots
 from superpose.compiler.ir import Circuit, Lit
-from superpose.compiler.multilinear import (Monomial, Polynomial, count_patterns, evaluate_cone, polynomials_of,
-                                            sparse_patterns, subset_rows)
+from superpose.compiler.multilinear import (ConeValues, Monomial, Polynomial, count_patterns, evaluate_cone,
+                                            polynomials_of, sparse_patterns, subset_rows)
 
 MAX_ENUMERATED_SUPPORT = 16  # dense programs: supports larger than this are sampled, not enumerated
 DENSE_PATTERN_DRAWS = 4096   # ... from this many uniform patterns of the support (duplicates merged)
@@ -52,14 +54,45 @@ class GateSamples:
     wanted: np.ndarray
 
 
-def _patterns_by_value(program: Circuit, signal: int, support: list[int], max_active: int | None,
-                       rng: np.random.Generator) -> tuple[list[tuple[int, ...]], np.ndarray]:
-    if max_active is not None or len(support) <= MAX_ENUMERATED_SUPPORT:
-        patterns = sparse_patterns(support, len(support) if max_active is None else max_active)
-    else:
-        on = rng.random((DENSE_PATTERN_DRAWS, len(support))) < DENSE_ON_PROBABILITY
-        patterns = sorted({tuple(np.asarray(support)[row].tolist()) for row in on})
-    return patterns, evaluate_cone(program, Lit(signal), patterns)
+@dataclass
+class _SupportTable:
+    """A support's patterns of at most s features on, padded ((n_patterns,
+    width) int64, -1 past each pattern), and its gates' values on them."""
+    padded: np.ndarray
+    values: ConeValues
+
+
+SUPPORT_TABLES_KEPT = 16  # per program: the gates of a sub-circuit follow each other and share supports
+SUPPORT_TABLE_PATTERNS = 2000  # larger tables are not kept: their cone values would cost ~patterns x cone bytes each
+_SUPPORT_TABLES: dict[int, OrderedDict] = {}
+
+
+def _support_table(program: Circuit, support: list[int], max_active: int | None) -> _SupportTable:
+    """The table of `support` for this program (shared: a report asks for it
+    once per gate, and the gates of a sub-circuit share few supports). Only
+    for enumerated supports, whose patterns involve no randomness."""
+    tables = _SUPPORT_TABLES.get(id(program))
+    if tables is None:
+        tables = _SUPPORT_TABLES[id(program)] = OrderedDict()
+        weakref.finalize(program, _SUPPORT_TABLES.pop, id(program), None)
+    key = (tuple(support), max_active, program.n_signals)  # a program that grew is a new program
+    if key in tables:
+        tables.move_to_end(key)
+        return tables[key]
+    patterns = sparse_patterns(support, len(support) if max_active is None else max_active)
+    table = _SupportTable(_padded(patterns, max((len(p) for p in patterns), default=0)), ConeValues(program, patterns))
+    if len(patterns) <= SUPPORT_TABLE_PATTERNS:
+        tables[key] = table
+        if len(tables) > SUPPORT_TABLES_KEPT:
+            tables.popitem(last=False)
+    return table
+
+
+def _outside(support: list[int], m: int) -> np.ndarray:
+    """(m - len(support),) sorted int64: the features of range(m) not in `support`."""
+    keep = np.ones(m, dtype=bool)
+    keep[list(support)] = False
+    return np.flatnonzero(keep).astype(np.int64)
 
 
 def _distinct_fill(slots: np.ndarray, outside: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -68,14 +101,31 @@ def _distinct_fill(slots: np.ndarray, outside: np.ndarray, rng: np.random.Genera
     fill = np.full((n, width), -1, dtype=np.int64)
     todo = np.arange(n)
     used = np.arange(width)[None, :] < np.minimum(slots, outside.size)[:, None]
+    unused = -1 - np.arange(width)[None, :]  # unused columns never collide
     while todo.size and width:
-        draws = np.where(used[todo], rng.integers(0, outside.size, size=(todo.size, width)),
-                         -1 - np.arange(width)[None, :])  # unused columns never collide
-        ordered = np.sort(draws, axis=1)
-        clash = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
-        fill[todo[~clash]] = np.where(draws[~clash] >= 0, outside[np.maximum(draws[~clash], 0)], -1)
+        draws = np.where(used[todo] if todo.size < n else used,
+                         rng.integers(0, outside.size, size=(todo.size, width)), unused)
+        clash = _has_repeat(draws)
+        kept = draws[~clash]
+        fill[todo[~clash]] = np.where(kept >= 0, outside[np.maximum(kept, 0)], -1)
         todo = todo[clash]
     return fill
+
+
+PAIRWISE_WIDTH = 6  # rows at most this wide are checked for repeats pair by pair (faster than sorting them)
+
+
+def _has_repeat(rows: np.ndarray) -> np.ndarray:
+    """(n,) bool: whether row i of rows (n, width) holds some value twice."""
+    width = rows.shape[1]
+    if width > PAIRWISE_WIDTH:
+        ordered = np.sort(rows, axis=1)
+        return (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+    repeat = np.zeros(rows.shape[0], dtype=bool)
+    for i in range(1, width):
+        for j in range(i):
+            repeat |= rows[:, i] == rows[:, j]
+    return repeat
 
 
 def _keys(rows: np.ndarray, n: int) -> np.ndarray:
@@ -232,8 +282,16 @@ def _draw_by_polynomial(program: Circuit, signal: int, support: list[int], n: in
 def _draw_by_enumeration(program: Circuit, signal: int, support: list[int], n: int, max_active: int | None,
                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(on (n, width) input indices padded with -1, wanted (n,)): the
-    stratified draw among every pattern."""
-    patterns, values = _patterns_by_value(program, signal, support, max_active, rng)
+    stratified draw among every pattern (a sample of them, for a large
+    support without a sparsity)."""
+    if max_active is not None or len(support) <= MAX_ENUMERATED_SUPPORT:
+        table = _support_table(program, support, max_active)
+        padded, values = table.padded, table.values.of(Lit(signal))
+    else:
+        on = rng.random((DENSE_PATTERN_DRAWS, len(support))) < DENSE_ON_PROBABILITY
+        patterns = sorted({tuple(np.asarray(support)[row].tolist()) for row in on})
+        padded = _padded(patterns, max((len(p) for p in patterns), default=0))
+        values = evaluate_cone(program, Lit(signal), patterns)
     wanted = np.arange(n) % 2 == 0
     if values.all() or not values.any():
         wanted[:] = bool(values[0])
@@ -243,7 +301,7 @@ def _draw_by_enumeration(program: Circuit, signal: int, support: list[int], n: i
         mask = wanted == side
         if mask.any():
             chosen[mask] = rng.choice(pools[side], size=int(mask.sum()))
-    return _padded(patterns, max((len(p) for p in patterns), default=0))[chosen], wanted
+    return padded[chosen], wanted
 
 
 def _padded(patterns: list[tuple[int, ...]], width: int) -> np.ndarray:
@@ -268,7 +326,7 @@ def sample_gate(program: Circuit, signal: int, support: list[int], n: int, max_a
         on, wanted = _draw_by_polynomial(program, signal, support, n, max_active, rng)
     else:
         on, wanted = _draw_by_enumeration(program, signal, support, n, max_active, rng)
-    outside = np.setdiff1d(np.arange(m), support)
+    outside = _outside(support, m)
     if max_active is None:
         dense = np.zeros((n, m), dtype=np.float32)
         dense[:, outside] = rng.random((n, outside.size)) < DENSE_ON_PROBABILITY
@@ -287,7 +345,10 @@ def _filled(on: np.ndarray, outside: np.ndarray, m: int, max_active: int, rng: n
     if neighbourhood is None:
         fill = _distinct_fill(slots, outside, rng)
     else:
-        far = np.setdiff1d(outside, neighbourhood)
+        far_mask = np.zeros(m, dtype=bool)
+        far_mask[outside] = True
+        far_mask[neighbourhood] = False
+        far = np.flatnonzero(far_mask).astype(np.int64)
         near_slots = split_slots(slots, neighbourhood.size, far.size, rng)
         fill = np.concatenate([_distinct_fill(near_slots, neighbourhood, rng),
                                _distinct_fill(slots - near_slots, far, rng)], axis=1)
@@ -303,4 +364,4 @@ def every_support_pattern(program: Circuit, support: list[int], max_active: int,
     remaining active slots filled with random features outside the support:
     (count_patterns(len(support), max_active), n_inputs) CSR of 0/1."""
     on = _padded(sparse_patterns(support, max_active), max_active)
-    return _filled(on, np.setdiff1d(np.arange(program.n_inputs), support), program.n_inputs, max_active, rng)
+    return _filled(on, _outside(support, program.n_inputs), program.n_inputs, max_active, rng)

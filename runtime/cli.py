@@ -20,7 +20,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from superpose.compiler.co_activity import FILLS
+from superpose.compiler.co_activity import DEFAULT_FILL, FILLS
 from superpose.compiler.constant_gates import constant_gate_warnings
 from superpose.compiler.emit_dsl import emit_dsl
 from superpose.compiler.limits import MAX_GATES
@@ -45,6 +45,7 @@ from superpose.runtime.shards import check_output_folder, write_shards
 from superpose.runtime.terminal import make_console, print_table, stage_progress
 from superpose.runtime.truth_io import save_components, save_dictionaries
 from superpose.runtime.verify import verify
+from superpose.runtime.worst_case import render_worst_cases, worst_cases, worst_cases_json
 from superpose.sweep.executors import LocalExecutor, RayExecutor
 from superpose.sweep.frontier import plot_frontier
 from superpose.sweep.run import run_sweep
@@ -52,6 +53,7 @@ from superpose.sweep.spec import load_spec
 from superpose.sweep.summary import render_result
 
 EXIT_USER_ERROR = 2
+WORST_CASE_BUDGET = 60.0  # seconds of verify's search for report --worst-case (verify's own default)
 DEFAULT_PLOT_TARGET = 0.01  # the dotted target line of --plot for lowerings that aim at none (the hub default)
 CONSTANT_GATES_SHOWN = 20  # compile names this many constant gates one per line; --json lists them all
 
@@ -354,6 +356,8 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
             check_output(path, flag, suffix, allow_stdout=flag != "--plot")
     if args.json == STDOUT and args.csv == STDOUT:
         raise UserError("--json - and --csv -: only one of them can go to standard output")
+    if args.worst_case_budget < 0:
+        raise UserError(f"--worst-case-budget must be >= 0, got {args.worst_case_budget}")
     circuit = _load(args.artifact, console)
     report = error_report(circuit, samples=args.samples, max_active=args.max_active, seed=args.seed,
                           progress=console.is_terminal, confirm=args.confirm, max_samples=args.max_samples,
@@ -363,6 +367,11 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     levels = report.levels()
     if is_deep(levels):
         render_levels(levels, console)
+    if args.worst_case:
+        rows = worst_cases(circuit, report.gate_levels, report.max_active, args.worst_case_budget,
+                           {g.name: g.error for g in report.gates})
+        render_worst_cases(rows, console, args.worst_case_budget)
+        report.worst_case = worst_cases_json(rows)
     if args.plot:
         lowering = circuit.meta.lowering
         label = "naive chaining" if lowering == "chained" and circuit.meta.control is False else lowering
@@ -639,10 +648,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "picking the worst of many noisy estimates (default 0)")
     p.add_argument("--max-samples", type=_positive_int, default=MAX_SAMPLES, metavar="N",
                    help=f"refuse --samples above N, which would exhaust memory (default {MAX_SAMPLES:,})")
-    p.add_argument("--fill", choices=list(FILLS), default="uniform",
-                   help="how a gate's other active inputs are drawn: uniformly from all inputs (default), or "
-                        "each with probability 1/2 from its neighbourhood (inputs that share a gate's support "
-                        "with its own: in a program of independent circuits, its circuit's inputs)")
+    p.add_argument("--fill", choices=list(FILLS), default=DEFAULT_FILL,
+                   help="how a gate's other active inputs are drawn: 'neighbourhood' (default), each with "
+                        "probability 1/2 from its neighbourhood (inputs that share a gate's support with its "
+                        "own: in a program of independent circuits, its circuit's inputs) and else from the "
+                        "rest, or 'uniform', every one from all inputs")
+    p.add_argument("--worst-case", action="store_true",
+                   help="also run verify's search over every gate and print, per level and overall, the worst "
+                        "counterexample it finds (gate, inputs on, readout against expected) next to the "
+                        "sampled figures (in --json as \"worst_case\")")
+    p.add_argument("--worst-case-budget", type=float, default=WORST_CASE_BUDGET, metavar="T",
+                   help=f"seconds the --worst-case search may take; gates still open are counted as unknown "
+                        f"(default {WORST_CASE_BUDGET:g})")
     _add_json(p, "write every gate's figures")
     p.add_argument("--csv", metavar="FILE", help="write every gate's figures as CSV ('-': standard output)")
     p.add_argument("--plot", metavar="FILE.png",

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from superpose.compiler.co_activity import FILLS, neighbourhoods_of
+from superpose.compiler.co_activity import DEFAULT_FILL, FILLS, neighbourhoods_of
 from superpose.compiler.sampling import sample_gate
 from superpose.errors import UserError
 from superpose.network import THRESHOLD, CompiledCircuit
@@ -65,7 +65,8 @@ class ErrorReport:
     features_per_dim: float
     facts: dict = field(default_factory=dict)
     gate_levels: list[int] | None = None   # (n_gates,) level of every gate (depth_report.gate_levels)
-    fill: str = "uniform"                  # how the free active slots were filled (compiler/co_activity.py)
+    fill: str = DEFAULT_FILL               # how the free active slots were filled (compiler/co_activity.py)
+    worst_case: list[dict] | None = None   # verify's worst counterexample per level, when asked (runtime/worst_case.py)
 
     def errors(self) -> np.ndarray:
         return np.array([g.error for g in self.gates])
@@ -94,6 +95,7 @@ class ErrorReport:
         return strict_json({"circuit": self.circuit, "max_active": self.max_active, "fill": self.fill,
                             "summary": self.summary(),
                             "facts": self.facts, "levels": [asdict(r) for r in self.levels()],
+                            "worst_case": self.worst_case,
                             "gates": [asdict(g) for g in self.gates]})
 
     def __str__(self) -> str:
@@ -136,7 +138,7 @@ class ErrorReport:
 
 
 def gate_samples(circuit: CompiledCircuit, n_samples: int, max_active: int | None, seed: int,
-                 gates: list[int] | None = None, fill: str = "uniform"):
+                 gates: list[int] | None = None, fill: str = DEFAULT_FILL):
     """Yield (gate indices, inputs CSR (n, n_inputs), wanted (n,), owner (n,)) in
     batches of whole gates (all gates, or those listed); owner[i] is the
     position of sample i's gate in the batch. `fill`: one of co_activity.FILLS."""
@@ -167,26 +169,28 @@ def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, see
     task = bar.add_task(label, total=circuit.n_gates if gates is None else len(gates))
     results: dict[int, GateError] = {}
     for batch, inputs, wanted, owner in gate_samples(circuit, samples, max_active, seed, gates, fill):
-        readout = circuit.read(inputs, circuit.gate_readout.select(batch))
-        values = readout[np.arange(owner.size), owner]
+        # a gate's samples are consecutive: each gate is read on its own samples only
+        values = circuit.read_own(inputs, circuit.gate_readout.select(batch)).reshape(batch.size, -1)
+        wanted = wanted.reshape(batch.size, -1)
         for i, g in enumerate(batch):
-            results[int(g)] = _gate_error(circuit.gate_names[g], values[owner == i], wanted[owner == i])
+            results[int(g)] = _gate_error(circuit.gate_names[g], values[i], wanted[i])
         bar.advance(task, batch.size)
     return results
 
 
 def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int | None = None,
                  seed: int = 0, progress: bool = False, confirm: int = 0,
-                 max_samples: int = MAX_SAMPLES, fill: str = "uniform") -> ErrorReport:
+                 max_samples: int = MAX_SAMPLES, fill: str = DEFAULT_FILL) -> ErrorReport:
     """Measure every gate on `samples` stratified inputs (half true, half false).
     max_active defaults to the declared sparsity. The worst of many noisy
     estimates is biased upward (the worst gate is partly the unluckiest), so
     `confirm` > 0 re-measures that many worst gates on CONFIRM_FACTOR x
     `samples` fresh inputs (another seed) and keeps those figures. More than
     `max_samples` per gate is refused; max_active is capped at the number of
-    inputs. `fill` says how a gate's other active inputs are drawn: "uniform"
-    from all inputs, or "neighbourhood", partly from the inputs that share a
-    computation with its own (compiler/co_activity.py)."""
+    inputs. `fill` says how a gate's other active inputs are drawn:
+    "neighbourhood" (the default), each with probability 1/2 from the inputs
+    that share a computation with its own, or "uniform" from all inputs
+    (compiler/co_activity.py)."""
     if samples < 2:
         raise UserError(f"samples must be at least 2, got {samples}")
     if samples > max_samples:

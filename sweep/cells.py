@@ -18,6 +18,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from superpose.compiler.co_activity import DEFAULT_FILL
 from superpose.compiler.pipeline import compile_circuit
 from superpose.compiler.strategies import STRATEGIES
 from superpose.errors import UserError
@@ -37,6 +38,7 @@ class Measurement:
     confirm: int = 0                         # worst gates re-measured on 10x fresh samples (report --confirm)
     max_active: int | None = None            # features on at once (None: the program's sparsity)
     verify_budget_s: float | None = None     # verify with this budget in seconds (None: no verify)
+    fill: str = DEFAULT_FILL                 # how the report fills the free active slots (report --fill)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ def measure_cell(cell: Cell) -> dict[str, Any]:
                                **strategy_options(cell))
     compiled_at = time.perf_counter()
     m = cell.measurement
-    report = error_report(compiled, samples=m.samples, max_active=m.max_active, seed=cell.seed, confirm=m.confirm)
+    report = error_report(compiled, samples=m.samples, max_active=m.max_active, seed=cell.seed, confirm=m.confirm,
+                          fill=m.fill)
     reported_at = time.perf_counter()
     summary = report.summary()
     row = {"key": cell.key, "program": cell.program.label, "strategy": cell.strategy,

@@ -5,6 +5,7 @@
     confirm = 0                     # worst gates re-measured on 10x fresh samples (report --confirm)
     max_active = 3                  # features on at once when measuring (default: each program's sparsity)
     verify_budget_seconds = 30      # also run verify with this budget (default: no verify)
+    fill = "uniform"                # the report's fill (report --fill; default "neighbourhood")
 
     programs = ["programs/large.sbp",                                   # a file, relative to this spec
                 {generator = "uand", m = 1024, n_gates = 8192, sparsity = 3, label = "uand-8k"}]
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from superpose.compiler.co_activity import DEFAULT_FILL, FILLS
 from superpose.compiler.errors import CompileError, Diagnostic, diagnostic_at
 from superpose.compiler.ir import Loc
 from superpose.compiler.lower_superposed import EMBEDDINGS
@@ -43,7 +45,7 @@ from superpose.sweep.cells import Cell, Measurement, make_cell
 from superpose.sweep.programs import Program, file_program, generated_program
 
 AXES = ("programs", "strategies", "targets", "widths", "sparsities", "embed_dims", "embeddings", "seeds")
-SETTINGS = ("samples", "confirm", "max_active", "verify_budget_seconds")
+SETTINGS = ("samples", "confirm", "max_active", "verify_budget_seconds", "fill")
 DEFAULTS: dict[str, list] = {"strategies": ["hub"], "targets": [0.01], "widths": ["auto"],
                              "sparsities": ["program"], "embed_dims": ["none"], "embeddings": ["random"],
                              "seeds": [0]}
@@ -172,9 +174,12 @@ def _measurement(spec: _Spec, document: dict) -> Measurement:
                              key)
         return kind(value)
 
+    fill = document.get("fill", DEFAULT_FILL)
+    if fill not in FILLS:
+        raise spec.error(f"must be one of {', '.join(repr(f) for f in FILLS)}, got {fill!r}", "fill")
     return Measurement(samples=number("samples", 2, 1000), confirm=number("confirm", 0, 0),
                        max_active=number("max_active", 1, None),
-                       verify_budget_s=number("verify_budget_seconds", 0, None, float))
+                       verify_budget_s=number("verify_budget_seconds", 0, None, float), fill=fill)
 
 
 def _axis(spec: _Spec, axis: str, grid: dict, document: dict, number: int | None) -> list:
