@@ -155,6 +155,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                       f"layer, spread {figures['spread']}; predicted mean squared error of a small neuron (CiS2 "
                       f"closed form) {compiled.meta.levels[0]['expected_mse']:.4f} at level 1, "
                       f"{deepest['expected_mse']:.4f} at level {deepest['level']}")
+    _print_hub_confirmation(compiled, console)
     noise = compiled.meta.figures.get("embedding_noise_std")
     if noise is not None and noise > NOISY_EMBEDDING_STD:
         console.print(f"[yellow]warning:[/] interference through the {compiled.meta.figures['embed_dim']}-dimensional "
@@ -277,7 +278,22 @@ def _cmd_info(args: argparse.Namespace, console: Console) -> int:
         _print_chain_plans(circuit, console)
     if circuit.meta.lowering == "deep":
         _print_deep_plans(circuit, console)
+    _print_hub_confirmation(circuit, console)
     return 0
+
+
+def _print_hub_confirmation(circuit: CompiledCircuit, console: Console) -> None:
+    """The hub lowering's confirmation on the compiled weights and its repairs
+    (compiler/hub_confirm.py), when it ran."""
+    figures = circuit.meta.figures
+    if figures.get("confirmed"):
+        console.print(f"hub: every gate confirmed on the compiled weights under the uniform and neighbourhood "
+                      f"fills, worst measured {figures['confirmed_max_error']:.3%} (target "
+                      f"{circuit.meta.target_error:.3%}); repaired pairs {figures['repaired_pairs']:,} "
+                      f"({figures['repair_share']:.2%} of {figures['pair_monomials']:,} pairs; "
+                      f"{figures['pairs_predicted_over_target']:,} more re-packed by prediction), "
+                      f"{figures['pairs_on_exact_neurons']:,} on exact neurons",
+                      highlight=False)
 
 
 def _fact(value: object) -> str:
@@ -584,7 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-error-control", dest="control", action="store_const", const=False,
                    help="with --strategy chained or deep: no threshold resets (chained) or margins, "
                         "on-indicators and repairs (deep) between levels: the naive baseline whose error grows "
-                        "with depth")
+                        "with depth; hub: no confirmation of the gates on the compiled weights (nor repair), "
+                        "the packing's prediction alone")
     p.add_argument("--superpose-levels", dest="superpose", choices=list(LEVEL_PLANS),
                    help="with --strategy chained or deep: superpose a level only where that takes fewer neurons "
                         "than exact ones (auto, default), or every level (always)")
