@@ -144,6 +144,8 @@ def embedding_noise_std(feature_weights: sp.csr_matrix, embed: np.ndarray, s: in
 
 
 HUB_SHARE = 1.0  # the hub packing aims every pair's predicted error at the target itself: confirmation does the rest
+CAP_SCALES = (1.0, 0.5)  # leaf caps tried, as multiples of leaf_caps: fewer leaves per hub, more hubs per neuron
+REPACK_SHARE = 0.02      # the packing may leave this share of the pairs predicted over the target, to be re-packed
 # gates whose predicted error is at least this share of the target are measured on the compiled weights
 # (hub_confirm); below it the calibrated prediction stands (measured against it: bench/bench_uand.py)
 CONFIRM_BAND = 0.5
@@ -174,7 +176,7 @@ class _HubPlan:
             return []
         shrink = REPACK_TIGHTENING ** (attempt + 1)
         caps = {f: max(1, c // shrink) for f, c in self.caps.items()}
-        new = pack_pairs(sorted(bad), max(1, self.limit // shrink), caps)
+        new = pack_pairs(sorted(bad), max(1, self.limit // shrink), caps, True)
         self.neurons += new
         return new
 
@@ -194,32 +196,42 @@ def _pair_weights(circuit: Circuit, lits: list[Lit], polys: list[dict[Monomial, 
 
 
 def _plan_hub(circuit: Circuit, options: HubOptions, pairs: list[Monomial], higher: list[Monomial],
-              weights: dict[Monomial, np.ndarray], near: dict[Monomial, set[int]]) -> tuple[_HubPlan, dict]:
-    """Pack the pairs: star pieces capped so that a hub's own partners cannot
-    misfire its pairs under the neighbourhood fill (leaf_caps), the largest
-    danger limit whose predicted worst pair under the uniform fill is the
-    target (HUB_SHARE); then pairs predicted over the target under either
-    fill are re-packed (_HubPlan.repack). A fixed width takes the tightest
-    packing that fits, as predicted. Returns the plan and its figures."""
+              weights: dict[Monomial, np.ndarray], near: dict[Monomial, set[int]]
+              ) -> tuple[_HubPlan, dict, dict[Monomial, float]]:
+    """Pack the pairs as tightly as the predicted errors (both fills) allow:
+    no hub shares a neuron with its pairs' partners (pack_pairs, separate),
+    star pieces capped (leaf_caps, times each of CAP_SCALES), and the largest
+    danger limit at which at most REPACK_SHARE of the pairs are predicted over
+    the target (HUB_SHARE); those are re-packed (_HubPlan.repack). The scale
+    with fewest neurons wins. A fixed width takes the tightest packing that
+    fits, as predicted. Returns the plan, its figures and every pair's
+    predicted error."""
     m, s, target = circuit.n_inputs, circuit.sparsity, options.target_error
     if options.width is not None:
         limit = choose_danger_limit(pairs, target, m, s, options.width - len(higher))
         plan = _HubPlan(pack_pairs(pairs, limit), set(), limit, {}, set())
         predicted = pair_errors(plan.neurons, m, s, weights, near)
         return plan, {"danger_limit": limit, "predicted_max_error": max(predicted.values(), default=0.0)}, predicted
-    caps = leaf_caps(pairs, near, weights, target, s)
-    limit = choose_danger_limit(pairs, target, m, s, None, weights, None, HUB_SHARE, caps)
-    plan = _HubPlan(pack_pairs(pairs, limit, caps), set(), limit, caps, set())
-    predicted = pair_errors(plan.neurons, m, s, weights, near)
-    first_max, latest = max(predicted.values(), default=0.0), predicted
-    for attempt in range(MAX_REPACKS + 1):
-        bad = {p for p, e in latest.items() if e > target * HUB_SHARE}
-        if not bad:
-            break
-        latest = pair_errors(plan.repack(bad, attempt), m, s, weights, near)  # the re-packed pairs only
-        predicted.update(latest)
-    return plan, {"danger_limit": limit, "capped_hubs": len(caps), "predicted_max_error": first_max,
-                  "pairs_predicted_over_target": len(plan.repacked)}, predicted
+    base = leaf_caps(pairs, near, weights, target, s)
+    best = None
+    for scale in CAP_SCALES:
+        caps = {f: max(1, int(c * scale)) for f, c in base.items()}
+        limit = choose_danger_limit(pairs, target, m, s, None, weights, near, HUB_SHARE, caps, True, REPACK_SHARE)
+        plan = _HubPlan(pack_pairs(pairs, limit, caps, True), set(), limit, caps, set())
+        predicted = pair_errors(plan.neurons, m, s, weights, near)
+        figures = {"danger_limit": limit, "leaf_cap_scale": scale,
+                   "predicted_max_error": max(predicted.values(), default=0.0)}
+        latest = predicted
+        for attempt in range(MAX_REPACKS + 1):
+            bad = {p for p, e in latest.items() if e > target * HUB_SHARE}
+            if not bad:
+                break
+            latest = pair_errors(plan.repack(bad, attempt), m, s, weights, near)  # the re-packed pairs only
+            predicted.update(latest)
+        figures["pairs_predicted_over_target"] = len(plan.repacked)
+        if best is None or len(plan.neurons) + len(plan.exact) < len(best[0].neurons) + len(best[0].exact):
+            best = plan, figures, predicted
+    return best
 
 
 def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -> CompiledCircuit:
