@@ -64,6 +64,14 @@ def passes(errors: np.ndarray, target: float, samples: int) -> np.ndarray:
     return errors + CONFIDENCE_Z * math.sqrt(target * (1.0 - target) / samples) <= target
 
 
+def confirmable(target: float) -> float:
+    """The largest error a gate can have and still pass on re-measurement
+    with some certainty: the target less CONFIDENCE_Z standard errors at the
+    re-measured sample count. What the packing aims at, so that the gates it
+    predicts within the target are not repaired for sampling noise alone."""
+    return target - CONFIDENCE_Z * math.sqrt(target * (1.0 - target) / (SCREEN_SAMPLES * RECHECK_FACTOR))
+
+
 def confirm(circuit: CompiledCircuit, gates: np.ndarray, target: float, rng: np.random.Generator
             ) -> tuple[np.ndarray, np.ndarray]:
     """Measure the listed gates, (k,) int, of `circuit` under every fill:

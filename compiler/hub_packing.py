@@ -132,23 +132,28 @@ def pack_stars(stars: list[tuple[int, list[int]]], danger_limit: int, caps: dict
     pieces.sort(key=lambda star: (-len(star[1]), star[0]))
     neurons: list[HubNeuron] = []
     open_neurons: list[HubNeuron] = []
+    hub_sets: dict[int, set[int]] = {}  # id(neuron) -> its hubs, for the membership tests
     near: dict[int, set[int]] = {}  # id(neuron) -> partners of its features: no hub may be one
     no_partners: set[int] = set()
     for hub, leaves in pieces:
         reach = set().union(*(partners.get(f, no_partners) for f in [hub, *leaves])) if partners else no_partners
+        leaf_set = set(leaves)
         for neuron in open_neurons[-FIRST_FIT_WINDOW:]:
             if len(neuron.leaves) + 2 * (len(neuron.hubs) + 1) - 3 > danger_limit:
                 continue  # full even if every new leaf were already there
-            new_leaves = neuron.leaves.union(leaves)
-            if (hub not in new_leaves and hub not in neuron.hubs and not new_leaves.intersection(neuron.hubs)
-                    and len(new_leaves) + 2 * (len(neuron.hubs) + 1) - 3 <= danger_limit
-                    and hub not in near.get(id(neuron), no_partners) and not reach.intersection(neuron.hubs)):
+            hubs = hub_sets[id(neuron)]
+            if (hub in hubs or hub in neuron.leaves or not hubs.isdisjoint(leaf_set)
+                    or hub in near.get(id(neuron), no_partners) or not reach.isdisjoint(hubs)):
+                continue
+            if len(neuron.leaves) + len(leaf_set - neuron.leaves) + 2 * (len(hubs) + 1) - 3 <= danger_limit:
                 break
         else:
             neuron = HubNeuron()
             neurons.append(neuron)
             open_neurons.append(neuron)
+            hub_sets[id(neuron)] = set()
         neuron.hubs.append(hub)
+        hub_sets[id(neuron)].add(hub)
         neuron.leaves.update(leaves)
         neuron.pairs.extend(tuple(sorted((hub, leaf))) for leaf in leaves)
         if partners:
@@ -264,7 +269,8 @@ def _uniform_misfires(a: int, b: int, home: dict[int, HubNeuron], pool: int, fil
     return rates
 
 
-def _near_slot_counts(fills: int, n_near: int, n_far: int) -> list[tuple[int, float]]:
+@lru_cache(maxsize=1 << 14)
+def _near_slot_counts(fills: int, n_near: int, n_far: int) -> tuple[tuple[int, float], ...]:
     """(slots from the neighbourhood, probability) for `fills` free slots
     under the neighbourhood fill (co_activity.split_slots: Binomial(fills,
     NEIGHBOURHOOD_SHARE), moved into range when a part is too small)."""
@@ -273,7 +279,7 @@ def _near_slot_counts(fills: int, n_near: int, n_far: int) -> list[tuple[int, fl
         moved = max(min(k, n_near), min(fills - n_far, n_near))
         counts[moved] = counts.get(moved, 0.0) + math.comb(fills, k) * NEIGHBOURHOOD_SHARE ** k * (
             1.0 - NEIGHBOURHOOD_SHARE) ** (fills - k)
-    return sorted(counts.items())
+    return tuple(sorted(counts.items()))
 
 
 def _none_or_one(size: int, draws: int, bad: int, leaf: int) -> tuple[float, float]:
@@ -297,34 +303,49 @@ def _neighbourhood_misfires(a: int, b: int, home: dict[int, HubNeuron], near: se
     that the uniform fill almost never draws. As in _uniform_misfires, with a
     on a misfire is another hub of a's neuron, or two of (a leaf of a's neuron
     on, b's neuron woken by one of its hubs); the pattern with neither on is
-    neglected."""
-    n_near, n_far = len(near), max(pool - len(near), 0)
-    split = _near_slot_counts(fills, n_near, n_far)
+    neglected. The rates depend only on how many features of each region lie
+    in and out of the neighbourhood (_misfire_by_counts)."""
     rates = np.zeros(PATTERN_CLASSES)
     for cls, (on, off) in ((ON_FIRST, (a, b)), (ON_SECOND, (b, a))):
         own, other = home[on], home[off]
         hubs = set(own.hubs) - {on, off}
         leaves, waking = own.leaves - {a, b} - hubs, set(other.hubs) - {off} - hubs
-        safe = 0.0
-        for k, chance in split:
-            parts = []
-            for size, draws, region in ((n_near, k, near), (n_far, fills - k, None)):
-                inside = (lambda r: len(r & near)) if region is not None else (lambda r: len(r - near))
-                blocked = inside(hubs | leaves | waking)
-                quiet, one_leaf = _none_or_one(size, draws, blocked, inside(leaves - waking))
-                no_leaf, _ = _none_or_one(size, draws, inside(hubs | leaves), 0)  # waking allowed
-                parts.append((quiet, one_leaf, no_leaf))
-            (q1, l1, w1), (q2, l2, w2) = parts
-            # safe: nothing at all; one leaf alone (no hub, no waking); b's neuron woken with no leaf or hub
-            safe += chance * (q1 * q2 + l1 * q2 + q1 * l2 + (w1 * w2 - q1 * q2))
-        rates[cls] = 1.0 - min(safe, 1.0)
+        blocked, lit, lifting = hubs | leaves | waking, leaves - waking, hubs | leaves
+        rates[cls] = _misfire_by_counts(len(near), pool, fills, len(blocked & near), len(blocked),
+                                        len(lit & near), len(lit), len(lifting & near), len(lifting))
     if fills >= 1:
-        tenants, missed = _tenants(home, a, b), 0.0
-        for k, chance in _near_slot_counts(fills - 1, n_near, n_far):
-            missed += chance * (_none_or_one(n_near, k, len(tenants & near), 0)[0]
-                                * _none_or_one(n_far, fills - 1 - k, len(tenants - near), 0)[0])
-        rates[BOTH] = 1.0 - missed
+        tenants = _tenants(home, a, b)
+        rates[BOTH] = _overcount_by_counts(len(near), pool, fills - 1, len(tenants & near), len(tenants))
     return rates
+
+
+@lru_cache(maxsize=1 << 18)
+def _misfire_by_counts(n_near: int, pool: int, fills: int, blocked_near: int, blocked: int, lit_near: int,
+                       lit: int, lifting_near: int, lifting: int) -> float:
+    """_neighbourhood_misfires for one pattern from the region sizes (in the
+    neighbourhood, and in all): blocked = hubs, leaves and waking hubs; lit =
+    leaves that wake nothing; lifting = hubs and leaves."""
+    n_far = max(pool - n_near, 0)
+    safe = 0.0
+    for k, chance in _near_slot_counts(fills, n_near, n_far):
+        q1, l1 = _none_or_one(n_near, k, blocked_near, lit_near)
+        q2, l2 = _none_or_one(n_far, fills - k, blocked - blocked_near, lit - lit_near)
+        w1 = _none_or_one(n_near, k, lifting_near, 0)[0]  # b's neuron may wake: no leaf or hub of a's
+        w2 = _none_or_one(n_far, fills - k, lifting - lifting_near, 0)[0]
+        # safe: nothing at all; one leaf alone (no hub, no waking); b's neuron woken with no leaf or hub
+        safe += chance * (q1 * q2 + l1 * q2 + q1 * l2 + (w1 * w2 - q1 * q2))
+    return 1.0 - min(safe, 1.0)
+
+
+@lru_cache(maxsize=1 << 16)
+def _overcount_by_counts(n_near: int, pool: int, fills: int, tenants_near: int, tenants: int) -> float:
+    """Chance that `fills` slots of the neighbourhood fill meet one of the
+    pair's co-tenants (`tenants_near` of them in the neighbourhood)."""
+    n_far, missed = max(pool - n_near, 0), 0.0
+    for k, chance in _near_slot_counts(fills, n_near, n_far):
+        missed += chance * (_none_or_one(n_near, k, tenants_near, 0)[0]
+                            * _none_or_one(n_far, fills - k, tenants - tenants_near, 0)[0])
+    return 1.0 - missed
 
 
 def _enumerated_misfires(a: int, b: int, home: dict[int, HubNeuron], n_features: int, s: int) -> np.ndarray:

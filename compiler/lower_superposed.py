@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from superpose.compiler.co_activity import neighbourhoods_of
 from superpose.compiler.embeddings import coherence, low_coherence_embedding, random_sign_embedding, welch_bound
 from superpose.compiler.errors import CompileError
-from superpose.compiler.hub_confirm import confirm
+from superpose.compiler.hub_confirm import confirm, confirmable
 from superpose.compiler.ir import Circuit, Lit
 from superpose.compiler.hub_packing import (CONSTANT, HubNeuron, choose_danger_limit, hub_layer, leaf_caps,
                                             monomial_readers, pack_pairs, pair_errors, pair_roles, pattern_weights,
@@ -143,7 +143,6 @@ def embedding_noise_std(feature_weights: sp.csr_matrix, embed: np.ndarray, s: in
     return float(np.sqrt(s * worst))
 
 
-HUB_SHARE = 1.0  # the hub packing aims every pair's predicted error at the target itself: confirmation does the rest
 CAP_SCALES = (1.0, 0.5)  # leaf caps tried, as multiples of leaf_caps: fewer leaves per hub, more hubs per neuron
 REPACK_SHARE = 0.02      # the packing may leave this share of the pairs predicted over the target, to be re-packed
 # gates whose predicted error is at least this share of the target are measured on the compiled weights
@@ -202,7 +201,9 @@ def _plan_hub(circuit: Circuit, options: HubOptions, pairs: list[Monomial], high
     no hub shares a neuron with its pairs' partners (pack_pairs, separate),
     star pieces capped (leaf_caps, times each of CAP_SCALES), and the largest
     danger limit at which at most REPACK_SHARE of the pairs are predicted over
-    the target (HUB_SHARE); those are re-packed (_HubPlan.repack). The scale
+    the error that confirmation can pass (hub_confirm.confirmable: the target
+    less its sampling noise, no safety share); those are re-packed
+    (_HubPlan.repack). The scale
     with fewest neurons wins. A fixed width takes the tightest packing that
     fits, as predicted. Returns the plan, its figures and every pair's
     predicted error."""
@@ -212,18 +213,19 @@ def _plan_hub(circuit: Circuit, options: HubOptions, pairs: list[Monomial], high
         plan = _HubPlan(pack_pairs(pairs, limit), set(), limit, {}, set())
         predicted = pair_errors(plan.neurons, m, s, weights, near)
         return plan, {"danger_limit": limit, "predicted_max_error": max(predicted.values(), default=0.0)}, predicted
-    base = leaf_caps(pairs, near, weights, target, s)
+    aim = confirmable(target)
+    base = leaf_caps(pairs, near, weights, aim, s)
     best = None
     for scale in CAP_SCALES:
         caps = {f: max(1, int(c * scale)) for f, c in base.items()}
-        limit = choose_danger_limit(pairs, target, m, s, None, weights, near, HUB_SHARE, caps, True, REPACK_SHARE)
+        limit = choose_danger_limit(pairs, aim, m, s, None, weights, near, 1.0, caps, True, REPACK_SHARE)
         plan = _HubPlan(pack_pairs(pairs, limit, caps, True), set(), limit, caps, set())
         predicted = pair_errors(plan.neurons, m, s, weights, near)
         figures = {"danger_limit": limit, "leaf_cap_scale": scale,
                    "predicted_max_error": max(predicted.values(), default=0.0)}
         latest = predicted
         for attempt in range(MAX_REPACKS + 1):
-            bad = {p for p, e in latest.items() if e > target * HUB_SHARE}
+            bad = {p for p, e in latest.items() if e > aim}
             if not bad:
                 break
             latest = pair_errors(plan.repack(bad, attempt), m, s, weights, near)  # the re-packed pairs only

@@ -72,11 +72,11 @@ def test_confirmed_compile_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_pattern_weights_price_and_not_three_times_an_and() -> None:
-    """A misfire of AND(a, b) costs an AND 1/6 per false pattern with one input
-    on, and a & !b (= a - ab) 1/2 on {a}, its only true pattern."""
+    """A misfire of AND(a, b) costs an AND 1/6 per false pattern ({a}, {b}, {}),
+    and a & !b (= a - ab) 1/2 on {a}, its only true pattern."""
     and_weights = pattern_weights({(0, 1): 1.0}, (0, 1), [0, 1], 3)
     and_not_weights = pattern_weights({(0,): 1.0, (0, 1): -1.0}, (0, 1), [0, 1], 3)
-    assert np.allclose(and_weights, [1 / 6, 1 / 6, 0.0, 0.0])
+    assert np.allclose(and_weights, [1 / 6, 1 / 6, 1 / 6, 0.0])
     assert np.isclose(and_not_weights[0], 0.5) and and_not_weights[0] == and_not_weights.max()
 
 

@@ -43,7 +43,9 @@ def test_target_error_is_met_on_fresh_samples() -> None:
     text = random_pairs_program(n_inputs=400, n_gates=1200, sparsity=3, seed=0)
     compiled = compiler.compile_source(text, options=compiler.HubOptions(target_error=0.02))
     assert compiled.n_neurons < 1200 / 4  # it really is superposed: > 4 gates per neuron
-    report = superpose.error_report(compiled, samples=2000, seed=12345)  # seeds unrelated to compilation
+    # seeds unrelated to compilation; the target is a bound on every gate's error, so the worst of 1,200 noisy
+    # estimates is re-measured on fresh samples (the confirmed report) rather than read off its upward-biased max
+    report = superpose.error_report(compiled, samples=2000, seed=12345, confirm=100)
     assert report.summary()["max_error"] <= 0.02, report.worst(3)
 
 
