@@ -6,7 +6,7 @@ hub lowering (calibrated packing, confirmed and repaired), the published
 paper-uand construction (p swept, best kept), and the exact lowering; then
 inputs compressed to d0 = 256 and 512; then the calibration of the hub
 packing's prediction: predicted against measured error, gate by gate, on the
-neurons packed by prediction alone (--no-error-control).
+neurons packed by prediction alone (--no-confirm).
 
     python bench/bench_uand.py [--samples 1000] [--sweep-samples 200] [--confirm 500]
 """
@@ -63,11 +63,11 @@ QUANTILES = (0.5, 0.9, 0.99, 1.0)
 
 def calibration(target: float, samples: int) -> tuple[list[list[str]], str]:
     """Predicted against measured error of every gate on the neurons packed by
-    prediction alone (HubOptions(control=False)): quantiles of both under each
+    prediction alone (HubOptions(confirm=False)): quantiles of both under each
     fill, and the share of gates the prediction puts under the target that
     measure over it."""
     program = uand_program()
-    compiled = compiler.compile_circuit(program, options=compiler.HubOptions(target_error=target, control=False))
+    compiled = compiler.compile_circuit(program, options=compiler.HubOptions(target_error=target, confirm=False))
     expansion = lower_superposed._expand(program, "hub")  # the same plan the compile made (deterministic)
     near_of = neighbourhoods_of(program)
     near = {(a, b): set(near_of.of([a, b]).tolist()) for a, b in expansion.pairs}

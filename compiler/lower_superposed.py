@@ -66,7 +66,7 @@ class HubOptions(_InputOptions):
     """Options of strategy "hub": pairs of features packed into shared hub
     neurons, as many co-tenants per neuron as the target error allows."""
     target_error: float = 0.01       # per-gate error aimed at on the stratified distribution
-    control: bool = True             # confirm every gate on the compiled weights and repair; False: the
+    confirm: bool = True             # confirm every gate on the compiled weights and repair; False: the
                                      # packing's prediction alone (the baseline that shows what confirmation buys)
 
     def __post_init__(self) -> None:
@@ -257,7 +257,7 @@ def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -
         return _assemble(circuit, options, "hub", expansion, products, rng)
 
     compiled = build()
-    if not options.control or options.width is not None or (options.embed_dim is not None and options.embed_dim < m):
+    if not options.confirm or options.width is not None or (options.embed_dim is not None and options.embed_dim < m):
         # a fixed width has no room to repair; an embedding's noise is not the packing's to repair
         compiled.meta.figures["confirmed"] = False
         return compiled

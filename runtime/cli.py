@@ -94,7 +94,7 @@ def _probability(text: str) -> float:
 # A strategy's options (compiler.strategies) are given by these flags; a flag
 # its strategy does not take is an error naming the flag.
 OPTION_FLAGS = {"target_error": "--target-error", "width": "--width", "embed_dim": "--embed-dim",
-                "embedding": "--embedding", "p": "--p", "control": "--no-error-control",
+                "embedding": "--embedding", "p": "--p", "control": "--no-error-control", "confirm": "--no-confirm",
                 "superpose": "--superpose-levels", "copies": "--copies", "hosts": "--hosts",
                 "spread": "--spread"}
 
@@ -600,7 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-error-control", dest="control", action="store_const", const=False,
                    help="with --strategy chained or deep: no threshold resets (chained) or margins, "
                         "on-indicators and repairs (deep) between levels: the naive baseline whose error grows "
-                        "with depth; hub: no confirmation of the gates on the compiled weights (nor repair), "
+                        "with depth")
+    p.add_argument("--no-confirm", dest="confirm", action="store_const", const=False,
+                   help="with --strategy hub: no confirmation of the gates on the compiled weights (nor repair): "
                         "the packing's prediction alone")
     p.add_argument("--superpose-levels", dest="superpose", choices=list(LEVEL_PLANS),
                    help="with --strategy chained or deep: superpose a level only where that takes fewer neurons "

@@ -41,10 +41,10 @@ def test_calibrated_uand_meets_the_target_under_both_fills() -> None:
 def test_confirmation_and_repair_are_what_meet_the_target(target: float) -> None:
     """programs/large.sbp builds gates on gates (flattened: mixed polynomials
     over shared inputs, wider supports than their pairs): the
-    packing's prediction alone (control=False) leaves gates over the target;
+    packing's prediction alone (confirm=False) leaves gates over the target;
     confirmed and repaired, every gate is within it."""
     program = compiler.load_circuit(str(ROOT / "programs" / "large.sbp"))
-    alone = compiler.compile_circuit(program, options=compiler.HubOptions(target_error=target, control=False))
+    alone = compiler.compile_circuit(program, options=compiler.HubOptions(target_error=target, confirm=False))
     confirmed = compiler.compile_circuit(program, options=compiler.HubOptions(target_error=target))
     assert not alone.meta.figures["confirmed"] and confirmed.meta.figures["confirmed"]
     assert worst_over_fills(alone) > target
