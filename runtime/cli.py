@@ -286,7 +286,10 @@ def _print_hub_confirmation(circuit: CompiledCircuit, console: Console) -> None:
     """The hub lowering's confirmation on the compiled weights and its repairs
     (compiler/hub_confirm.py), when it ran."""
     figures = circuit.meta.figures
-    if figures.get("confirmed"):
+    shown = ("confirmed_max_error", "repaired_pairs", "repair_share", "pair_monomials", "pairs_predicted_over_target",
+             "pairs_on_exact_neurons")
+    if (figures.get("confirmed") is True and isinstance(circuit.meta.target_error, (int, float))
+            and all(isinstance(figures.get(k), (int, float)) for k in shown)):  # an edited artifact may lack them
         console.print(f"hub: every gate confirmed on the compiled weights under the uniform and neighbourhood "
                       f"fills, worst measured {figures['confirmed_max_error']:.3%} (target "
                       f"{circuit.meta.target_error:.3%}); repaired pairs {figures['repaired_pairs']:,} "
@@ -298,7 +301,7 @@ def _print_hub_confirmation(circuit: CompiledCircuit, console: Console) -> None:
 
 def _fact(value: object) -> str:
     """A metadata value for people: floats to 4 significant digits."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 PERCENT_LEVEL_FACTS = {"probe_max_error"}  # level facts that are rates, shown as percentages
