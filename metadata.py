@@ -41,7 +41,9 @@ class CircuitMeta:
       neurons          every lowering: the neuron table, one list per layer of one row per neuron
                        (superpose.neurons: what each neuron serves, recorded as the layer is built)
       figures          numbers a lowering measured: hub (pair_monomials, dedicated_monomials,
-                       danger_limit, predicted_max_error), light-hub (features_per_neuron,
+                       danger_limit, leaf_cap_scale, predicted_max_error, pairs_predicted_over_target,
+                       confirmed, and when confirmed: gates_confirmed, repaired_pairs, repair_share,
+                       pairs_on_exact_neurons, confirmed_max_error; compiler/hub_confirm.py), light-hub (features_per_neuron,
                        predicted_max_error, leak_std_per_fill, leak_predicted), paper-uand (p, uncovered_pairs), an
                        embedding (embed_dim, embedding, coherence, welch_bound, embedding_noise_std),
                        one-layer lowerings (gates_linear, gates_superposed, gates_dedicated, gates_dense),

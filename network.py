@@ -100,6 +100,21 @@ class Layer:
         z += self.bias[:, None]
         return np.maximum(z, 0.0, out=z) if self.relu else z
 
+    def apply_columns_sparse(self, h_t: sp.spmatrix) -> sp.csc_matrix:
+        """apply_columns for a ReLU layer whose biases are all <= 0, kept
+        sparse: a neuron that no active input reaches stays at ReLU(b) = 0, so
+        the result has the sparsity of W h. (width_in, batch) sparse ->
+        (width_out, batch) CSC float32, ready for Readout.read_diagonal. On
+        sparse inputs the dense (width_out, batch) array of apply_columns is
+        what measuring a wide one-layer circuit costs."""
+        if not self.relu or (self.bias > 0).any():
+            raise ValueError("a sparse activation needs a ReLU layer with no positive bias")
+        z = sp.csr_matrix(sp.csr_matrix(h_t.T) @ self.weight.T.tocsr(), dtype=np.float32)  # (batch, width_out)
+        z.data += self.bias[z.indices]
+        np.maximum(z.data, 0.0, out=z.data)
+        z.eliminate_zeros()
+        return z.T
+
 
 def _remapped_columns(weight: sp.csr_matrix, kept: np.ndarray) -> sp.csr_matrix:
     """weight (k, n) restricted to the columns `kept` ((j,) sorted, holding

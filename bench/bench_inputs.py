@@ -61,6 +61,9 @@ PAPER_WIDTHS = (1024, 2048, 4096, 8192)  # 8,192: one gate per neuron, as many n
 # paper-uand: p = sqrt(PAPER_COVER / width), so a pair shares about 16 neurons; at 8 some of the 8,192
 # pairs share none (measured at width 1024: worst gate 50%), at 24 the neurons misfire more (mean 1.3%)
 PAPER_COVER = 16
+# the leak of the input code is the subject here, so the other active features are drawn uniformly (the fill
+# these cells were measured with); under the neighbourhood fill light-hub is not calibrated (see its tests)
+FILL = "uniform"
 LEAK_INPUTS = 2000  # random s-sparse inputs on which the leak into the shared neurons is measured
 SHARED_KINDS = ("hub", "uand")
 
@@ -159,7 +162,7 @@ def measure(strategy: str, d0: int | None, options: dict, samples: int, confirm:
     else:
         compile_s = float("nan")
     start = time.perf_counter()
-    summary = superpose.error_report(compiled, samples=samples, seed=1, confirm=confirm).summary()
+    summary = superpose.error_report(compiled, samples=samples, seed=1, confirm=confirm, fill=FILL).summary()
     figures = compiled.meta.figures
     result = {"strategy": strategy, "d0": d0 or M, "options": options, "samples": samples, "confirm": confirm,
               "neurons": compiled.n_neurons, "gates_per_neuron": GATES / compiled.n_neurons,
@@ -286,7 +289,7 @@ def write_markdown(args: argparse.Namespace) -> None:
     body = (f"Commands: {', '.join(f'`{c}`' for c in commands)}. m = {M}, {GATES:,} random pairwise ANDs "
             f"(uand-8k's program), sparsity {SPARSITY}, inputs through a random-sign code of d0 dimensions (none at "
             f"1 feature per dimension), the same code for both strategies. Each row: the most gates per neuron whose "
-            f"worst gate is within the level on the stratified distribution, {args.samples} samples per gate with "
+            f"worst gate is within the level on the stratified distribution ({FILL} fill), {args.samples} samples per gate with "
             f"the {args.confirm} worst re-measured on {10 * args.samples} fresh samples (an unconfirmed gate with one "
             f"wrong sample reads {1 / args.samples:.2%}: a 1% row holds only when no gate outside the re-measured "
             f"ones has two, a noisier and stricter test than ## uand-8k's 1,000 samples with 10,000 on "

@@ -27,14 +27,16 @@ from itertools import combinations
 
 import numpy as np
 
+from superpose.compiler.co_activity import NEIGHBOURHOOD_SHARE
 from superpose.compiler.errors import CompileError
-from superpose.compiler.multilinear import Monomial
+from superpose.compiler.multilinear import Monomial, sparse_patterns
 from superpose.network import THRESHOLD
 from superpose.neurons import NeuronRole
 
-# The packing aims its predicted worst pair error at this share of the target:
-# the prediction neglects the pattern with neither input on and mixed gate
-# types; measured: at 0.75 a gate of programs/large.sbp reached 7.3% error.
+# The chained lowering's packing aims its predicted worst pair error at this
+# share of the target (its levels are repaired on probes, not confirmed per
+# gate); the hub lowering aims at the target itself and confirms
+# (lower_superposed, hub_confirm).
 PREDICTION_SHARE = 0.5
 FIRST_FIT_WINDOW = 1024  # open neurons a star may join: the most recent, so packing stays near-linear
 CONSTANT = -1  # the unit index of a constant term in a monomial's estimate
@@ -116,42 +118,114 @@ def reverse_stars(stars: list[tuple[int, list[int]]]) -> list[tuple[int, list[in
     return sorted((hub, sorted(leaves)) for hub, leaves in reversed_.items())
 
 
-def pack_stars(stars: list[tuple[int, list[int]]], danger_limit: int) -> list[HubNeuron]:
-    """Split stars to the limit, then first-fit them into neurons while every
-    neuron's danger stays within the limit (a hub is never a leaf of its neuron)."""
-    chunk = max(1, danger_limit + 1)
-    pieces = [(hub, leaves[i:i + chunk]) for hub, leaves in stars for i in range(0, len(leaves), chunk)]
+def pack_stars(stars: list[tuple[int, list[int]]], danger_limit: int, caps: dict[int, int] | None = None,
+               partners: dict[int, set[int]] | None = None) -> list[HubNeuron]:
+    """Split stars to the limit (and hub h's to at most caps[h] leaves a
+    piece), then first-fit them into neurons while every neuron's danger stays
+    within the limit (a hub is never a leaf of its neuron, and two pieces of
+    one star never share a neuron: that would undo the cap). With `partners`
+    (feature -> the features it shares a pair with), no hub of a neuron is a
+    partner of a feature of another pair there: the neighbourhood fill turns
+    on exactly a pair's partners, and another hub on lifts a neuron by W."""
+    chunk = lambda hub: max(1, min(danger_limit + 1, (caps or {}).get(hub, danger_limit + 1)))
+    pieces = [(hub, leaves[i:i + chunk(hub)]) for hub, leaves in stars for i in range(0, len(leaves), chunk(hub))]
     pieces.sort(key=lambda star: (-len(star[1]), star[0]))
     neurons: list[HubNeuron] = []
     open_neurons: list[HubNeuron] = []
+    hub_sets: dict[int, set[int]] = {}  # id(neuron) -> its hubs, for the membership tests
+    near: dict[int, set[int]] = {}  # id(neuron) -> partners of its features: no hub may be one
+    no_partners: set[int] = set()
     for hub, leaves in pieces:
+        reach = set().union(*(partners.get(f, no_partners) for f in [hub, *leaves])) if partners else no_partners
+        leaf_set = set(leaves)
         for neuron in open_neurons[-FIRST_FIT_WINDOW:]:
             if len(neuron.leaves) + 2 * (len(neuron.hubs) + 1) - 3 > danger_limit:
                 continue  # full even if every new leaf were already there
-            new_leaves = neuron.leaves.union(leaves)
-            if (hub not in new_leaves and not new_leaves.intersection(neuron.hubs)
-                    and len(new_leaves) + 2 * (len(neuron.hubs) + 1) - 3 <= danger_limit):
+            hubs = hub_sets[id(neuron)]
+            if (hub in hubs or hub in neuron.leaves or not hubs.isdisjoint(leaf_set)
+                    or hub in near.get(id(neuron), no_partners) or not reach.isdisjoint(hubs)):
+                continue
+            if len(neuron.leaves) + len(leaf_set - neuron.leaves) + 2 * (len(hubs) + 1) - 3 <= danger_limit:
                 break
         else:
             neuron = HubNeuron()
             neurons.append(neuron)
             open_neurons.append(neuron)
+            hub_sets[id(neuron)] = set()
         neuron.hubs.append(hub)
+        hub_sets[id(neuron)].add(hub)
         neuron.leaves.update(leaves)
         neuron.pairs.extend(tuple(sorted((hub, leaf))) for leaf in leaves)
+        if partners:
+            near.setdefault(id(neuron), set()).update(reach)
         if neuron.danger >= danger_limit - 1:
             open_neurons.remove(neuron)
     return neurons
 
 
-def pack_pairs(pairs: list[Monomial], danger_limit: int) -> list[HubNeuron]:
+def pack_pairs(pairs: list[Monomial], danger_limit: int, caps: dict[int, int] | None = None,
+               separate: bool = False) -> list[HubNeuron]:
     """Every pair on two neurons, once with each feature as hub: a false input
-    then misfires only when both neurons see a dangerous co-tenant."""
+    then misfires only when both neurons see a dangerous co-tenant. A hub's
+    partners are on together under structured co-activity (they share its
+    gates), and two of them on with the hub lift its neuron to 2 on their own:
+    caps[h] bounds how many of them one neuron holds with h as hub (leaf_caps;
+    default: the limit). `separate`: no hub shares a neuron with a partner of
+    the features of its other pairs (pack_stars)."""
     stars = make_stars(pairs)
-    return pack_stars(stars, danger_limit) + pack_stars(reverse_stars(stars), danger_limit)
+    partners: dict[int, set[int]] | None = None
+    if separate:
+        partners = {}
+        for a, b in pairs:
+            partners.setdefault(a, set()).add(b)
+            partners.setdefault(b, set()).add(a)
+    return (pack_stars(stars, danger_limit, caps, partners)
+            + pack_stars(reverse_stars(stars), danger_limit, caps, partners))
+
+
+LEAF_SHARE = 0.5  # the share of a pair's error budget leaf_caps gives to its hub's own partners
+
+
+def _two_or_more(size: int, draws: int, marked: int) -> float:
+    """Chance that `draws` distinct features from a pool of `size` hit `marked` ones at least twice."""
+    if draws < 2 or size < 1:
+        return 0.0
+    none, one = _none_or_one(size, min(draws, size), marked, marked)
+    return max(1.0 - none - one, 0.0)
+
+
+def leaf_caps(pairs: list[Monomial], near: dict[Monomial, set[int]], weights: dict[Monomial, np.ndarray],
+              target_error: float, s: int) -> dict[int, int]:
+    """For every feature, the most leaves a star piece with it as hub may hold:
+    with a on and b off, a's piece-mates are in the pair's neighbourhood, and
+    two of them drawn there misfire the pair (_neighbourhood_misfires). The
+    cap keeps that alone within LEAF_SHARE of the target for every pair of
+    the feature, given its neighbourhood's size and what a misfire costs its
+    gates."""
+    caps: dict[int, int] = {}
+    fills = s - 1
+    for pair in pairs:
+        n_near = len(near.get(pair, ()))
+        split = _near_slot_counts(fills, n_near, 1 << 30)
+        for cls, hub in ((ON_FIRST, pair[0]), (ON_SECOND, pair[1])):
+            cost = weights[pair][cls] if pair in weights else 1.0 / 6.0
+            cap = 1  # mates of the pair in a piece of cap leaves: cap - 1
+            while cap <= n_near and cost * sum(p * _two_or_more(n_near, k, cap) for k, p in split) \
+                    <= LEAF_SHARE * target_error:
+                cap += 1
+            if cap <= n_near:  # else every partner fits: no cap from this pair
+                caps[hub] = min(caps.get(hub, cap), cap)
+    return caps
 
 
 ENUMERATED_FILLS = 20_000  # below this many fill sets a pair's error is enumerated, not estimated
+# A pair's misfire rates, by which of its features are on: (a on, b on, neither, both); "both" is
+# the overcount (an estimate of 5/3 or more, which flips a gate that subtracts the pair, as OR does)
+ON_FIRST, ON_SECOND, NEITHER, BOTH = range(4)
+PATTERN_CLASSES = 4
+# how far an estimate moves from the value the exact product would give: a misfire reads 1 where the
+# product is 0, an overcount 5/3 where it is 1 (one unit of z more, HUB_READ_WEIGHT)
+MISFIRE_SHIFT, OVERCOUNT_SHIFT = 1.0, HUB_READ_WEIGHT
 
 
 def _pair_homes(neurons: list[HubNeuron]) -> dict[Monomial, dict[int, HubNeuron]]:
@@ -170,63 +244,185 @@ def _miss(pool: int, avoided: int, fills: int) -> float:
     return math.comb(max(pool - avoided, 0), fills) / math.comb(pool, fills)
 
 
-def _estimated_pair_error(a: int, b: int, home: dict[int, HubNeuron], pool: int, fills: int,
-                          subtracted: bool) -> float:
-    """Closed form for large pools: a false input with a on (b off) misfires when
-    one of its fill features is another hub of a's neuron, or when its fills
-    give the two neurons a sum of 2 or more; symmetrically for b. The pattern
-    with neither on needs a hub and another co-tenant of one neuron at once
-    among s random features, rare when the pool is large, and is neglected.
-    A subtracted pair (OR) also fails on {a, b} when its s-2 fills meet a
-    co-tenant of either neuron (an overcount)."""
-    total = 0.0
-    for on, off in ((a, b), (b, a)):
+def _tenants(home: dict[int, HubNeuron], a: int, b: int) -> set[int]:
+    """Every feature but a and b that either of the pair's neurons reads."""
+    return (home[a].leaves | set(home[a].hubs) | home[b].leaves | set(home[b].hubs)) - {a, b}
+
+
+def _uniform_misfires(a: int, b: int, home: dict[int, HubNeuron], pool: int, fills: int) -> np.ndarray:
+    """(PATTERN_CLASSES,) misfire rates under the uniform fill, closed form for
+    large pools: with a on (b off) the pair misfires when one of its fill
+    features is another hub of a's neuron, or when its fills give the two
+    neurons a sum of 2 or more; symmetrically for b. The pattern with neither
+    on needs a hub and another co-tenant of one neuron at once among s random
+    features, rare when the pool is large, and is neglected. With both on,
+    the s-2 fills overcount when they meet a co-tenant of either neuron."""
+    rates = np.zeros(PATTERN_CLASSES)
+    for cls, (on, off) in ((ON_FIRST, (a, b)), (ON_SECOND, (b, a))):
         own, other = home[on], home[off]
         hubs = set(own.hubs) - {on}  # another hub lifts the neuron by W >= 2 on its own
         instant = 1.0 - _miss(pool, len(hubs), fills)
-        total += instant + (1.0 - instant) * misfire(own.leaves - {a, b}, set(other.hubs) - {off},
-                                                      pool - len(hubs), fills)
-    if subtracted and fills >= 1:
-        tenants = (home[a].leaves | set(home[a].hubs) | home[b].leaves | set(home[b].hubs)) - {a, b}
-        total += 1.0 - _miss(pool, len(tenants), fills - 1)
-    return 0.5 * total / 3.0
+        rates[cls] = instant + (1.0 - instant) * misfire(own.leaves - {a, b}, set(other.hubs) - {off},
+                                                         pool - len(hubs), fills)
+    if fills >= 1:
+        rates[BOTH] = 1.0 - _miss(pool, len(_tenants(home, a, b)), fills - 1)
+    return rates
 
 
-def _enumerated_pair_error(a: int, b: int, home: dict[int, HubNeuron], n_features: int, s: int,
-                           subtracted: bool) -> float:
-    """Exact for small pools: every false pattern ({a}, {b}, neither) with every
-    set of fill features, run through the two neurons and the readout; for a
-    subtracted pair (OR = a + b - AND) also the true pattern {a, b}, where an
-    overcount of 5/3 or more flips the gate."""
+@lru_cache(maxsize=1 << 14)
+def _near_slot_counts(fills: int, n_near: int, n_far: int) -> tuple[tuple[int, float], ...]:
+    """(slots from the neighbourhood, probability) for `fills` free slots
+    under the neighbourhood fill (co_activity.split_slots: Binomial(fills,
+    NEIGHBOURHOOD_SHARE), moved into range when a part is too small)."""
+    counts: dict[int, float] = {}
+    for k in range(fills + 1):
+        moved = max(min(k, n_near), min(fills - n_far, n_near))
+        counts[moved] = counts.get(moved, 0.0) + math.comb(fills, k) * NEIGHBOURHOOD_SHARE ** k * (
+            1.0 - NEIGHBOURHOOD_SHARE) ** (fills - k)
+    return tuple(sorted(counts.items()))
+
+
+def _none_or_one(size: int, draws: int, bad: int, leaf: int) -> tuple[float, float]:
+    """For `draws` distinct features from a pool of `size`: the chance that
+    none lands in the `bad` ones (leaves included), and that exactly one lands
+    in the `leaf` ones (a subset of bad) and none in the other bad ones. A
+    pool smaller than the draws gives all of it (a tiny program's fills)."""
+    draws = min(draws, size)
+    total = math.comb(size, draws)
+    return (math.comb(size - bad, draws) / total,
+            leaf * math.comb(size - bad, draws - 1) / total if draws >= 1 else 0.0)
+
+
+def _neighbourhood_misfires(a: int, b: int, home: dict[int, HubNeuron], near: set[int], pool: int,
+                            fills: int) -> np.ndarray:
+    """(PATTERN_CLASSES,) misfire rates under the neighbourhood fill
+    (co_activity.py): the free slots split between the pair's neighbourhood
+    `near` and the rest of the pool (_near_slot_counts), distinct features
+    within each. The neighbourhood holds the hub's own partners, which are its
+    neuron's leaves: two of them on with the hub lift it to 2, the misfire
+    that the uniform fill almost never draws. As in _uniform_misfires, with a
+    on a misfire is another hub of a's neuron, or two of (a leaf of a's neuron
+    on, b's neuron woken by one of its hubs); the pattern with neither on is
+    neglected. The rates depend only on how many features of each region lie
+    in and out of the neighbourhood (_misfire_by_counts)."""
+    rates = np.zeros(PATTERN_CLASSES)
+    for cls, (on, off) in ((ON_FIRST, (a, b)), (ON_SECOND, (b, a))):
+        own, other = home[on], home[off]
+        hubs = set(own.hubs) - {on, off}
+        leaves, waking = own.leaves - {a, b} - hubs, set(other.hubs) - {off} - hubs
+        blocked, lit, lifting = hubs | leaves | waking, leaves - waking, hubs | leaves
+        rates[cls] = _misfire_by_counts(len(near), pool, fills, len(blocked & near), len(blocked),
+                                        len(lit & near), len(lit), len(lifting & near), len(lifting))
+    if fills >= 1:
+        tenants = _tenants(home, a, b)
+        rates[BOTH] = _overcount_by_counts(len(near), pool, fills - 1, len(tenants & near), len(tenants))
+    return rates
+
+
+@lru_cache(maxsize=1 << 18)
+def _misfire_by_counts(n_near: int, pool: int, fills: int, blocked_near: int, blocked: int, lit_near: int,
+                       lit: int, lifting_near: int, lifting: int) -> float:
+    """_neighbourhood_misfires for one pattern from the region sizes (in the
+    neighbourhood, and in all): blocked = hubs, leaves and waking hubs; lit =
+    leaves that wake nothing; lifting = hubs and leaves."""
+    n_far = max(pool - n_near, 0)
+    safe = 0.0
+    for k, chance in _near_slot_counts(fills, n_near, n_far):
+        q1, l1 = _none_or_one(n_near, k, blocked_near, lit_near)
+        q2, l2 = _none_or_one(n_far, fills - k, blocked - blocked_near, lit - lit_near)
+        w1 = _none_or_one(n_near, k, lifting_near, 0)[0]  # b's neuron may wake: no leaf or hub of a's
+        w2 = _none_or_one(n_far, fills - k, lifting - lifting_near, 0)[0]
+        # safe: nothing at all; one leaf alone (no hub, no waking); b's neuron woken with no leaf or hub
+        safe += chance * (q1 * q2 + l1 * q2 + q1 * l2 + (w1 * w2 - q1 * q2))
+    return 1.0 - min(safe, 1.0)
+
+
+@lru_cache(maxsize=1 << 16)
+def _overcount_by_counts(n_near: int, pool: int, fills: int, tenants_near: int, tenants: int) -> float:
+    """Chance that `fills` slots of the neighbourhood fill meet one of the
+    pair's co-tenants (`tenants_near` of them in the neighbourhood)."""
+    n_far, missed = max(pool - n_near, 0), 0.0
+    for k, chance in _near_slot_counts(fills, n_near, n_far):
+        missed += chance * (_none_or_one(n_near, k, tenants_near, 0)[0]
+                            * _none_or_one(n_far, fills - k, tenants - tenants_near, 0)[0])
+    return 1.0 - missed
+
+
+def _enumerated_misfires(a: int, b: int, home: dict[int, HubNeuron], n_features: int, s: int) -> np.ndarray:
+    """(PATTERN_CLASSES,) misfire rates under the uniform fill, exact for small
+    pools: every pattern of {a, b} with every set of fill features run through
+    the two neurons and the readout."""
     neurons = list(home.values())
     weights = np.zeros((2, n_features))
     for j, neuron in enumerate(neurons):
         weights[j, sorted(neuron.leaves)] = 1.0
         weights[j, neuron.hubs] = float(s)
     others = np.array([f for f in range(n_features) if f not in (a, b)], dtype=np.int64)  # may be empty
-    def failure_rate(pattern: tuple[int, ...], fails) -> float:
+
+    def rate(pattern: tuple[int, ...], shift: float) -> float:
         fills = min(s - len(pattern), others.size)
+        if fills < 0:
+            return 0.0
         fill_sets = list(combinations(range(others.size), fills))
         combos = np.array(fill_sets, dtype=np.int64).reshape(len(fill_sets), fills)
         pre = weights[:, list(pattern)].sum(axis=1)[None, :] + weights[:, others[combos]].sum(axis=2).T - s
-        return float(fails(HUB_READ_WEIGHT * np.maximum(pre, 0.0).sum(axis=1) + HUB_READ_BIAS).mean())
+        exact = float(len(pattern) == 2)
+        return float((HUB_READ_WEIGHT * np.maximum(pre, 0.0).sum(axis=1) + HUB_READ_BIAS >= exact + shift
+                      - 1e-9).mean())
 
-    false_side = sum(failure_rate(p, lambda e: e > THRESHOLD) for p in ((a,), (b,), ())) / 3.0
-    true_side = failure_rate((a, b), lambda e: e >= OR_OVERCOUNT) / 3.0 if subtracted and s >= 2 else 0.0
-    return 0.5 * (false_side + true_side)
+    return np.array([rate((a,), MISFIRE_SHIFT), rate((b,), MISFIRE_SHIFT), rate((), MISFIRE_SHIFT),
+                     rate((a, b), OVERCOUNT_SHIFT)])
+
+
+def pattern_weights(poly: dict[Monomial, float], pair: Monomial, support: list[int], s: int) -> np.ndarray:
+    """(PATTERN_CLASSES,) what a misfire of `pair` costs the gate with
+    polynomial `poly` (over its `support`, sorted) on its stratified
+    distribution: for each class of patterns (which of the pair's features are
+    on), the stratified weight of the patterns where the gate's readout flips
+    when the pair's estimate is off by a misfire (or, both on, an overcount).
+    An AND weighs each false pattern 1/6; an AND-NOT a & !b weighs {a} (its
+    only true pattern) 1/2: three times the cost, which a prediction that
+    treats every gate as an AND misses."""
+    a, b = pair
+    patterns = sparse_patterns(support, s)
+    values = np.array([sum(c for t, c in poly.items() if set(t) <= set(p)) for p in patterns])
+    truth = values > THRESHOLD
+    coefficient = poly.get(pair, 0.0)
+    weights = np.zeros(PATTERN_CLASSES)
+    sides = {side: max(int((truth == side).sum()), 1) for side in (True, False)}
+    halves = 2 if truth.any() and not truth.all() else 1
+    for pattern, value, true in zip(patterns, values, truth):
+        has_a, has_b = a in pattern, b in pattern
+        cls = BOTH if has_a and has_b else ON_FIRST if has_a else ON_SECOND if has_b else NEITHER
+        shift = OVERCOUNT_SHIFT if cls == BOTH else MISFIRE_SHIFT
+        if (value + coefficient * shift > THRESHOLD) != true:
+            weights[cls] += 1.0 / (halves * sides[bool(true)])
+    return weights
 
 
 def pair_errors(neurons: list[HubNeuron], n_features: int, s: int,
-                subtracted: frozenset[Monomial] = frozenset()) -> dict[Monomial, float]:
+                weights: dict[Monomial, np.ndarray] | None = None,
+                near: dict[Monomial, set[int]] | None = None) -> dict[Monomial, float]:
     """Predicted error of every hosted pair on the stratified distribution,
-    computed from the actual neurons: enumerated exactly when the fill sets are
-    few (small programs), else in closed form. `subtracted`: pairs some gate
-    reads with a negative sign (OR)."""
+    computed from the actual neurons: the misfire rate of each pattern class
+    (enumerated exactly when the fill sets are few, else in closed form) times
+    what it costs the worst gate reading the pair (`weights[pair]`, from
+    pattern_weights; default: an AND's). With `near` (each pair's
+    neighbourhood, co_activity.py), the worse of the uniform and neighbourhood
+    fills."""
     pool, fills = max(n_features - 2, 0), s - 1  # a one-input program has no pairs, and no pool
     enumerate_all = math.comb(pool, min(s, pool)) <= ENUMERATED_FILLS
-    return {(a, b): (_enumerated_pair_error(a, b, home, n_features, s, (a, b) in subtracted) if enumerate_all
-                     else _estimated_pair_error(a, b, home, pool, fills, (a, b) in subtracted))
-            for (a, b), home in _pair_homes(neurons).items()}
+    default = np.array([1.0, 1.0, 1.0, 0.0]) / 6.0
+    result = {}
+    for (a, b), home in _pair_homes(neurons).items():
+        w = default if weights is None else weights.get((a, b), default)
+        rates = (_enumerated_misfires(a, b, home, n_features, s) if enumerate_all
+                 else _uniform_misfires(a, b, home, pool, fills))
+        error = float(w @ rates)
+        if near is not None:
+            error = max(error, float(w @ _neighbourhood_misfires(a, b, home, near.get((a, b), set()), pool, fills)))
+        result[(a, b)] = error
+    return result
 
 
 def tolerates_thresholding(poly: dict[Monomial, float]) -> bool:
@@ -238,22 +434,28 @@ def tolerates_thresholding(poly: dict[Monomial, float]) -> bool:
 
 
 def choose_danger_limit(pairs: list[Monomial], target_error: float, n_features: int, s: int,
-                        spare_width: int | None = None, subtracted: frozenset[Monomial] = frozenset()) -> int:
-    """The largest co-tenant limit whose predicted error is PREDICTION_SHARE of the target
-    (the other half is left to sampling noise and non-AND gates), or, when the
-    width is fixed, the smallest limit whose packing fits in it."""
+                        spare_width: int | None = None, weights: dict[Monomial, np.ndarray] | None = None,
+                        near: dict[Monomial, set[int]] | None = None, share: float = PREDICTION_SHARE,
+                        caps: dict[int, int] | None = None, separate: bool = False, allowed_over: float = 0.0
+                        ) -> int:
+    """The largest co-tenant limit at which at most `allowed_over` of the
+    pairs (none, by default) have a predicted error (pair_errors, with
+    `weights` and `near`) above `share` of the target, or, when the width is
+    fixed, the smallest limit whose packing fits in it. `caps`, `separate`:
+    how stars are packed (pack_pairs)."""
+    pack = lambda limit: pack_pairs(pairs, limit, caps, separate)
     if spare_width is not None:
         low, high = 0, 2 * n_features
-        if len(pack_pairs(pairs, high)) > spare_width:
+        if len(pack(high)) > spare_width:
             raise CompileError(f"width is too small: the pair products need more than the {spare_width} "
                                f"neurons left beside the dedicated ones, even when fully shared")
         while low < high:
             mid = (low + high) // 2
-            low, high = (low, mid) if len(pack_pairs(pairs, mid)) <= spare_width else (mid + 1, high)
+            low, high = (low, mid) if len(pack(mid)) <= spare_width else (mid + 1, high)
         return low
     def meets_target(limit: int) -> bool:
-        worst = max(pair_errors(pack_pairs(pairs, limit), n_features, s, subtracted).values(), default=0.0)
-        return worst <= target_error * PREDICTION_SHARE
+        predicted = np.fromiter(pair_errors(pack(limit), n_features, s, weights, near).values(), float)
+        return (predicted > target_error * share).sum() <= allowed_over * len(pairs)
 
     # the largest limit within the target: double until one fails, then bisect
     low, high = 1, 2

@@ -23,19 +23,20 @@ dimensions (random signs or low-coherence), which adds interference.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from superpose.compiler.co_activity import neighbourhoods_of
 from superpose.compiler.embeddings import (coherence, low_coherence_embedding, random_sign_embedding,
                                            tight_frame_embedding, welch_bound, zero_forced_rows)
 from superpose.compiler.errors import CompileError
+from superpose.compiler.hub_confirm import confirm, confirmable
 from superpose.compiler.ir import Circuit, Lit
-from superpose.compiler.hub_packing import (CONSTANT, PREDICTION_SHARE, choose_danger_limit, hub_layer,
-                                            monomial_readers, pack_pairs, pair_roles,
-                                            pair_errors, tolerates_thresholding)
+from superpose.compiler.hub_packing import (CONSTANT, HubNeuron, choose_danger_limit, hub_layer, leaf_caps,
+                                            monomial_readers, pack_pairs, pair_errors, pair_roles, pattern_weights,
+                                            tolerates_thresholding, without_pairs)
 from superpose.compiler.light_hub import choose_light_plan, light_layer
 from superpose.compiler.lowering import ReadoutTerms, check_target_error, csr_from_rows, readout_from_terms
 from superpose.compiler.multilinear import Monomial, count_patterns, polynomial
@@ -81,6 +82,8 @@ class _TargetedOptions(_InputOptions):
 class HubOptions(_TargetedOptions):
     """Options of strategy "hub": pairs of features packed into shared hub
     neurons, as many co-tenants per neuron as the target error allows."""
+    confirm: bool = True             # confirm every gate on the compiled weights and repair; False: the
+                                     # packing's prediction alone (the baseline that shows what confirmation buys)
 
 
 @dataclass(frozen=True)
@@ -161,43 +164,167 @@ def embedding_noise_std(feature_weights: sp.csr_matrix, code_weights: np.ndarray
     return float(np.sqrt(s * worst))
 
 
+CAP_SCALES = (1.0, 0.5)  # leaf caps tried, as multiples of leaf_caps: fewer leaves per hub, more hubs per neuron
+REPACK_SHARE = 0.02      # the packing may leave this share of the pairs predicted over the target, to be re-packed
+# gates whose predicted error is at least this share of the target are measured on the compiled weights
+# (hub_confirm); below it the calibrated prediction stands (measured against it: bench/bench_uand.py)
+CONFIRM_BAND = 0.5
+MAX_REPACKS = 2         # re-packs of pairs over the target (predicted, then measured); then exact neurons
+REPACK_TIGHTENING = 2   # each re-pack divides the danger limit and the leaves per piece by this
+
+
+@dataclass
+class _HubPlan:
+    """The hub neurons of a compile as prediction and confirmation repair
+    them: `neurons`, the pairs on exact neurons, the packing's danger limit
+    and leaf caps, and the pairs re-packed so far."""
+    neurons: list[HubNeuron]
+    exact: set[Monomial]
+    limit: int
+    caps: dict[int, int]
+    repacked: set[Monomial]
+
+    def repack(self, bad: set[Monomial], attempt: int) -> list[HubNeuron]:
+        """Take `bad` off their neurons (which only lowers every other
+        neuron's pre-activations: weights are non-negative) and pack them on
+        neurons of their own, REPACK_TIGHTENING times tighter per attempt, or,
+        past MAX_REPACKS attempts, on exact neurons. Returns the new neurons."""
+        self.neurons = without_pairs(self.neurons, bad)
+        self.repacked |= bad
+        if attempt >= MAX_REPACKS:
+            self.exact |= bad
+            return []
+        shrink = REPACK_TIGHTENING ** (attempt + 1)
+        caps = {f: max(1, c // shrink) for f, c in self.caps.items()}
+        new = pack_pairs(sorted(bad), max(1, self.limit // shrink), caps, True)
+        self.neurons += new
+        return new
+
+
+def _pair_weights(circuit: Circuit, lits: list[Lit], polys: list[dict[Monomial, float]], pairs: list[Monomial],
+                  s: int) -> dict[Monomial, np.ndarray]:
+    """For every hub pair, the worst (per pattern class) of what a misfire costs
+    the gates and outputs that read it (hub_packing.pattern_weights)."""
+    hosted, supports = set(pairs), circuit.supports()
+    weights: dict[Monomial, np.ndarray] = {}
+    for lit, poly in zip(lits, polys):
+        for t in poly:
+            if t in hosted:
+                w = pattern_weights(poly, t, sorted(supports[lit.signal]), s)
+                weights[t] = np.maximum(weights[t], w) if t in weights else w
+    return weights
+
+
+def _plan_hub(circuit: Circuit, options: HubOptions, pairs: list[Monomial], higher: list[Monomial],
+              weights: dict[Monomial, np.ndarray], near: dict[Monomial, set[int]]
+              ) -> tuple[_HubPlan, dict, dict[Monomial, float]]:
+    """Pack the pairs as tightly as the predicted errors (both fills) allow:
+    no hub shares a neuron with its pairs' partners (pack_pairs, separate),
+    star pieces capped (leaf_caps, times each of CAP_SCALES), and the largest
+    danger limit at which at most REPACK_SHARE of the pairs are predicted over
+    the error that confirmation can pass (hub_confirm.confirmable: the target
+    less its sampling noise, no safety share); those are re-packed
+    (_HubPlan.repack). The scale
+    with fewest neurons wins. A fixed width takes the tightest packing that
+    fits, as predicted. Returns the plan, its figures and every pair's
+    predicted error."""
+    m, s, target = circuit.n_inputs, circuit.sparsity, options.target_error
+    if options.width is not None:
+        limit = choose_danger_limit(pairs, target, m, s, options.width - len(higher))
+        plan = _HubPlan(pack_pairs(pairs, limit), set(), limit, {}, set())
+        predicted = pair_errors(plan.neurons, m, s, weights, near)
+        return plan, {"danger_limit": limit, "predicted_max_error": max(predicted.values(), default=0.0)}, predicted
+    aim = confirmable(target)
+    base = leaf_caps(pairs, near, weights, aim, s)
+    best = None
+    for scale in CAP_SCALES:
+        caps = {f: max(1, int(c * scale)) for f, c in base.items()}
+        limit = choose_danger_limit(pairs, aim, m, s, None, weights, near, 1.0, caps, True, REPACK_SHARE)
+        plan = _HubPlan(pack_pairs(pairs, limit, caps, True), set(), limit, caps, set())
+        predicted = pair_errors(plan.neurons, m, s, weights, near)
+        figures = {"danger_limit": limit, "leaf_cap_scale": scale,
+                   "predicted_max_error": max(predicted.values(), default=0.0)}
+        latest = predicted
+        for attempt in range(MAX_REPACKS + 1):
+            bad = {p for p, e in latest.items() if e > aim}
+            if not bad:
+                break
+            latest = pair_errors(plan.repack(bad, attempt), m, s, weights, near)  # the re-packed pairs only
+            predicted.update(latest)
+        figures["pairs_predicted_over_target"] = len(plan.repacked)
+        if best is None or len(plan.neurons) + len(plan.exact) < len(best[0].neurons) + len(best[0].exact):
+            best = plan, figures, predicted
+    return best
+
+
 def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -> CompiledCircuit:
     """Strategy "hub": `circuit` (which must declare sparsity) in one superposed
-    ReLU layer whose pair products share hub neurons (module docstring, 2)."""
-    def hub_products(pairs: list[Monomial], higher: list[Monomial], polys: list[dict[Monomial, float]],
-                     n_features: int, s: int, embed: np.ndarray | None) -> _PairLayer:
-        spare = None if options.width is None else options.width - len(higher)
-        subtracted = frozenset(t for poly in polys for t, c in poly.items() if len(t) == 2 and c < 0)
-        limit = choose_danger_limit(pairs, options.target_error, n_features, s, spare, subtracted)
-        neurons = pack_pairs(pairs, limit)
-        predicted = pair_errors(neurons, n_features, s, subtracted)
-        # pairs that cannot meet the target even at the smallest limit get exact neurons
-        failing = {p for p, e in predicted.items() if e > options.target_error * PREDICTION_SHARE}
-        if failing and options.width is None:
-            pairs = [p for p in pairs if p not in failing]
-            higher = sorted(set(higher) | failing)
-            neurons = pack_pairs(pairs, limit)
-            predicted = pair_errors(neurons, n_features, s, subtracted)
-        rows, biases, estimate = hub_layer(neurons, s)
-        return _PairLayer(rows, biases, estimate, higher, options.target_error,
-                          {"danger_limit": limit, "predicted_max_error": max(predicted.values(), default=0.0)},
-                          "hub", [neuron.hubs for neuron in neurons])
+    ReLU layer whose pair products share hub neurons (module docstring, 2),
+    packed to the target and, with uncompressed inputs and a free width,
+    confirmed gate by gate on the compiled weights (hub_confirm.py): the pairs
+    of gates that miss the target are re-packed on neurons of their own,
+    tighter each time, and finally moved to exact neurons."""
+    expansion = _expand(circuit, "hub")
+    s, m = expansion.sparsity, circuit.n_inputs
+    embed, embed_figures = _input_interface(m, options, rng)
+    near_of = neighbourhoods_of(circuit)
+    near = {(a, b): set(near_of.of([a, b]).tolist()) for a, b in expansion.pairs}
+    weights = _pair_weights(circuit, expansion.lits, expansion.polys, expansion.pairs, s)
+    plan, figures, predicted = _plan_hub(circuit, options, expansion.pairs, expansion.higher, weights, near)
 
-    return _lower_one_layer(circuit, options, "hub", hub_products, rng)
+    def build() -> CompiledCircuit:
+        rows, biases, estimate = hub_layer(plan.neurons, s)
+        products = _PairLayer(rows, biases, estimate, sorted(set(expansion.higher) | plan.exact),
+                              options.target_error, dict(figures), "hub", [n.hubs for n in plan.neurons])
+        return _assemble(circuit, "hub", expansion, products, embed, embed_figures)
+
+    compiled = build()
+    if not options.confirm or options.width is not None or (options.embed_dim is not None and options.embed_dim < m):
+        # a fixed width has no room to repair; an embedding's noise is not the packing's to repair
+        compiled.meta.figures["confirmed"] = False
+        return compiled
+    n_gates = len(circuit.gate_signals)
+    gate_pairs = [{t for t in poly if len(t) == 2} - set(expansion.higher) for poly in expansion.polys[:n_gates]]
+    supports = circuit.supports()
+    measured = np.zeros(n_gates)
+    # measured: every gate whose prediction is within the band, or that reads more than its pair (the
+    # prediction takes a pair's own neighbourhood and patterns); the others rest on the prediction
+    to_measure = np.array([g for g in range(n_gates) if gate_pairs[g] - plan.exact and (
+        max(predicted.get(t, 0.0) for t in gate_pairs[g]) >= CONFIRM_BAND * options.target_error
+        or len(supports[circuit.gate_signals[g]]) > 2)], dtype=np.int64)
+    figures_measured = int(to_measure.size)
+    repaired: set[Monomial] = set()
+    for attempt in range(MAX_REPACKS + 1):
+        errors, failing = confirm(compiled, to_measure, options.target_error, rng)
+        measured[to_measure] = errors
+        bad = {t for g in to_measure[failing] for t in gate_pairs[g]} - plan.exact
+        if not bad:
+            break
+        repaired |= bad
+        plan.repack(bad, attempt)
+        touched = [g for g in range(n_gates) if gate_pairs[g] & bad]
+        measured[touched] = 0.0  # measured again below, or exact now
+        to_measure = np.array([g for g in touched if gate_pairs[g] - plan.exact], dtype=np.int64)
+        compiled = build()
+    compiled.meta.figures.update(confirmed=True, gates_confirmed=figures_measured, repaired_pairs=len(repaired),
+                                 repair_share=len(repaired) / max(len(expansion.pairs), 1),
+                                 pairs_on_exact_neurons=len(plan.exact),
+                                 confirmed_max_error=float(measured.max(initial=0.0)))
+    return compiled
 
 
 def lower_paper_uand(circuit: Circuit, options: PaperUandOptions, rng: np.random.Generator) -> CompiledCircuit:
     """Strategy "paper-uand": `circuit` (which must declare sparsity) in one
     layer of the published Bernoulli U-AND construction (module docstring, 2)."""
-    def bernoulli_products(pairs: list[Monomial], higher: list[Monomial], polys: list[dict[Monomial, float]],
-                           n_features: int, s: int, embed: np.ndarray | None) -> _PairLayer:
-        width = options.width or max(1, math.ceil(len(pairs) / PAPER_UAND_PAIRS_PER_NEURON))
-        p = options.p if options.p is not None else paper_uand_p(n_features, width)
-        rows, biases, estimate = paper_uand_layer(pairs, n_features, width, p, rng)
-        return _PairLayer(rows, biases, estimate, higher, None,
+    expansion = _expand(circuit, "paper-uand")
+    pairs, m = expansion.pairs, circuit.n_inputs
+    embed, embed_figures = _input_interface(m, options, rng)  # the code first, as for light-hub, which reads it
+    width = options.width or max(1, math.ceil(len(pairs) / PAPER_UAND_PAIRS_PER_NEURON))
+    p = options.p if options.p is not None else paper_uand_p(m, width)
+    rows, biases, estimate = paper_uand_layer(pairs, m, width, p, rng)
+    products = _PairLayer(rows, biases, estimate, list(expansion.higher), None,
                           {"p": p, "uncovered_pairs": sum(not e for e in estimate.values())}, "uand", [[]] * width)
-
-    return _lower_one_layer(circuit, options, "paper-uand", bernoulli_products, rng)
+    return _assemble(circuit, "paper-uand", expansion, products, embed, embed_figures)
 
 
 def lower_light_hub(circuit: Circuit, options: LightHubOptions, rng: np.random.Generator) -> CompiledCircuit:
@@ -205,23 +332,22 @@ def lower_light_hub(circuit: Circuit, options: LightHubOptions, rng: np.random.G
     layer of light hub neurons (module docstring, 2). Pairs some gate reads
     with a negative sign (OR, AND-NOT), whose overcount a light hub does not
     bound, get dedicated neurons like the higher products."""
-    def light_products(pairs: list[Monomial], higher: list[Monomial], polys: list[dict[Monomial, float]],
-                       n_features: int, s: int, embed: np.ndarray | None) -> _PairLayer:
-        subtracted = {t for poly in polys for t, c in poly.items() if len(t) == 2 and c < 0}
-        shared = [p for p in pairs if p not in subtracted]
-        higher = sorted(set(higher) | (set(pairs) - set(shared)))
-        spare = None if options.width is None else options.width - len(higher)
-        plan = choose_light_plan(shared, options.target_error, n_features, s, embed, spare)
-        rows, biases, estimate = light_layer(plan)
-        figures = {"features_per_neuron": plan.features_per_neuron,
-                   "predicted_max_error": float(plan.errors.max(initial=0.0)),
-                   "leak_std_per_fill": float(np.sqrt((plan.leak_std ** 2).mean())) if rows else 0.0,
-                   "leak_predicted": True}
-        return _PairLayer(rows, biases, estimate, higher, options.target_error, figures, "hub",
-                          [list(neuron.hubs) for neuron in plan.neurons],
-                          zero_forced=True)
-
-    return _lower_one_layer(circuit, options, "light-hub", light_products, rng)
+    expansion = _expand(circuit, "light-hub")
+    s, m = expansion.sparsity, circuit.n_inputs
+    embed, embed_figures = _input_interface(m, options, rng)  # first: the plan reads the code's leak
+    subtracted = {t for poly in expansion.polys for t, c in poly.items() if len(t) == 2 and c < 0}
+    shared = [p for p in expansion.pairs if p not in subtracted]
+    higher = sorted(set(expansion.higher) | (set(expansion.pairs) - set(shared)))
+    spare = None if options.width is None else options.width - len(higher)
+    plan = choose_light_plan(shared, options.target_error, m, s, embed, spare)
+    rows, biases, estimate = light_layer(plan)
+    figures = {"features_per_neuron": plan.features_per_neuron,
+               "predicted_max_error": float(plan.errors.max(initial=0.0)),
+               "leak_std_per_fill": float(np.sqrt((plan.leak_std ** 2).mean())) if rows else 0.0,
+               "leak_predicted": True}
+    products = _PairLayer(rows, biases, estimate, higher, options.target_error, figures, "hub",
+                          [list(neuron.hubs) for neuron in plan.neurons], zero_forced=True)
+    return _assemble(circuit, "light-hub", expansion, products, embed, embed_figures)
 
 
 PAPER_UAND_PAIRS_PER_NEURON = 4  # paper-uand's default width: one neuron per this many pair products
@@ -253,28 +379,42 @@ class _PairLayer:
     zero_forced: bool = False  # the neurons read the input code through embeddings.zero_forced_rows
 
 
-def _lower_one_layer(circuit: Circuit, options: _InputOptions, strategy: str,
-                     pair_layer: Callable[[list[Monomial], list[Monomial], list[dict[Monomial, float]], int, int,
-                                           np.ndarray | None], _PairLayer],
-                     rng: np.random.Generator) -> CompiledCircuit:
-    """The steps every one-layer superposed strategy shares: polynomials, the
-    pair products on the neurons `pair_layer` builds, dedicated neurons for the
-    rest, the optional input embedding, and the readouts."""
+@dataclass(frozen=True)
+class _Expansion:
+    """A program as polynomials: the literals read (gates, then outputs), their
+    polynomials over the input features, the pair products that may share
+    neurons, and the products (degree >= 3, or whose value a gate needs) that
+    get dedicated ones."""
+    sparsity: int
+    lits: list[Lit]
+    polys: list[dict[Monomial, float]]
+    pairs: list[Monomial]
+    higher: list[Monomial]
+
+
+def _expand(circuit: Circuit, strategy: str) -> _Expansion:
+    """Step 1 of the module docstring, for every one-layer superposed strategy."""
     s = circuit.sparsity
     if s is None:
         raise CompileError(f"strategy {strategy!r} needs a sparsity: declare 'sparsity s' in the program")
-    m = circuit.n_inputs
     lits = [Lit(signal) for signal in circuit.gate_signals] + [lit for _, lit in circuit.outputs]
     polys = expand_gates(circuit, lits, s)
     monomials = sorted({t for poly in polys for t in poly if len(t) >= 2})
     valued = {t for poly in polys if not tolerates_thresholding(poly) for t in poly if len(t) >= 2}
-    pairs = [t for t in monomials if len(t) == 2 and t not in valued]
-    higher = [t for t in monomials if len(t) > 2 or t in valued]
+    return _Expansion(s, lits, polys, [t for t in monomials if len(t) == 2 and t not in valued],
+                      [t for t in monomials if len(t) > 2 or t in valued])
 
-    embed, embed_figures = _input_interface(m, options, rng)  # first: a construction may read the code
-    products = pair_layer(pairs, higher, polys, m, s, embed)
-    rows, biases, estimate, higher = products.rows, products.biases, products.estimate, products.higher
-    figures: dict = {"pair_monomials": len(pairs), **products.figures, "dedicated_monomials": len(higher)}
+
+def _assemble(circuit: Circuit, strategy: str, expansion: _Expansion, products: _PairLayer,
+              embed: np.ndarray | None, embed_figures: dict) -> CompiledCircuit:
+    """The steps every one-layer superposed strategy shares once its pair
+    products are on neurons: dedicated neurons for the rest, the input
+    embedding (embed (d0, m), from _input_interface; None: uncompressed), and
+    the readouts."""
+    s, m, polys, lits = expansion.sparsity, circuit.n_inputs, expansion.polys, expansion.lits
+    rows, biases, higher = list(products.rows), list(products.biases), products.higher
+    estimate = dict(products.estimate)
+    figures: dict = {"pair_monomials": len(expansion.pairs), **products.figures, "dedicated_monomials": len(higher)}
     readers = monomial_readers(polys, [lit.signal for lit in lits])
     roles = pair_roles(products.kind, rows, biases, estimate, products.hubs, list(range(m)), readers)
     for t in higher:  # exact: ReLU(sum - (degree - 1)) is 1 when every feature of t is on, else 0

@@ -34,7 +34,7 @@ from math import comb
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.compiler.co_activity import split_slots
+from superpose.compiler.co_activity import DEFAULT_FILL, neighbourhoods_of, split_slots
 from superpose.compiler.ir import Circuit, Lit
 from superpose.compiler.multilinear import (ConeValues, Monomial, Polynomial, count_patterns, evaluate_cone,
                                             polynomials_of, sparse_patterns, subset_rows)
@@ -365,3 +365,28 @@ def every_support_pattern(program: Circuit, support: list[int], max_active: int,
     (count_patterns(len(support), max_active), n_inputs) CSR of 0/1."""
     on = _padded(sparse_patterns(support, max_active), max_active)
     return _filled(on, _outside(support, program.n_inputs), program.n_inputs, max_active, rng)
+
+
+SAMPLE_BATCH_ROWS = 65536  # inputs drawn (and evaluated by the caller) per batch of whole gates
+
+
+def program_gate_samples(program: Circuit, n_samples: int, max_active: int | None, seed: int,
+                         gates: list[int] | np.ndarray | None = None, fill: str = DEFAULT_FILL):
+    """Yield (gate indices, inputs CSR (n, n_inputs), wanted (n,), owner (n,)) in
+    batches of whole gates (all gates of `program`, or those listed), n_samples
+    stratified inputs per gate; owner[i] is the position of sample i's gate in
+    the batch. `fill`: one of co_activity.FILLS. Used by the report and by the
+    compiler's confirmation (lower_superposed), so both measure one distribution."""
+    rng = np.random.default_rng(seed)
+    supports = program.supports()
+    signals = program.gate_signals
+    chosen = np.arange(len(signals)) if gates is None else np.asarray(gates, dtype=np.int64)
+    near = neighbourhoods_of(program) if fill == "neighbourhood" and max_active is not None else None
+    per_batch = max(1, SAMPLE_BATCH_ROWS // n_samples)
+    for start in range(0, chosen.size, per_batch):
+        batch = chosen[start:start + per_batch]
+        parts = [sample_gate(program, signal, support, n_samples, max_active, rng,
+                             neighbourhood=None if near is None else near.of(support))
+                 for signal, support in ((signals[g], sorted(supports[signals[g]])) for g in batch)]
+        yield (batch, sp.vstack([p.inputs for p in parts], format="csr"),
+               np.concatenate([p.wanted for p in parts]), np.repeat(np.arange(batch.size), n_samples))

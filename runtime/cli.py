@@ -96,7 +96,7 @@ def _probability(text: str) -> float:
 # A strategy's options (compiler.strategies) are given by these flags; a flag
 # its strategy does not take is an error naming the flag.
 OPTION_FLAGS = {"target_error": "--target-error", "width": "--width", "embed_dim": "--embed-dim",
-                "embedding": "--embedding", "p": "--p", "control": "--no-error-control",
+                "embedding": "--embedding", "p": "--p", "control": "--no-error-control", "confirm": "--no-confirm",
                 "superpose": "--superpose-levels", "copies": "--copies", "hosts": "--hosts",
                 "spread": "--spread"}
 
@@ -157,6 +157,7 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
                       f"layer, spread {figures['spread']}; predicted mean squared error of a small neuron (CiS2 "
                       f"closed form) {compiled.meta.levels[0]['expected_mse']:.4f} at level 1, "
                       f"{deepest['expected_mse']:.4f} at level {deepest['level']}")
+    _print_hub_confirmation(compiled, console)
     noise = compiled.meta.figures.get("embedding_noise_std")
     if compiled.meta.figures.get("leak_predicted"):  # the lowering sized itself with the code's leak measured
         figures = compiled.meta.figures
@@ -288,12 +289,30 @@ def _cmd_info(args: argparse.Namespace, console: Console) -> int:
         _print_chain_plans(circuit, console)
     if circuit.meta.lowering == "deep":
         _print_deep_plans(circuit, console)
+    _print_hub_confirmation(circuit, console)
     return 0
+
+
+def _print_hub_confirmation(circuit: CompiledCircuit, console: Console) -> None:
+    """The hub lowering's confirmation on the compiled weights and its repairs
+    (compiler/hub_confirm.py), when it ran."""
+    figures = circuit.meta.figures
+    shown = ("confirmed_max_error", "repaired_pairs", "repair_share", "pair_monomials", "pairs_predicted_over_target",
+             "pairs_on_exact_neurons")
+    if (figures.get("confirmed") is True and isinstance(circuit.meta.target_error, (int, float))
+            and all(isinstance(figures.get(k), (int, float)) for k in shown)):  # an edited artifact may lack them
+        console.print(f"hub: every gate confirmed on the compiled weights under the uniform and neighbourhood "
+                      f"fills, worst measured {figures['confirmed_max_error']:.3%} (target "
+                      f"{circuit.meta.target_error:.3%}); repaired pairs {figures['repaired_pairs']:,} "
+                      f"({figures['repair_share']:.2%} of {figures['pair_monomials']:,} pairs; "
+                      f"{figures['pairs_predicted_over_target']:,} more re-packed by prediction), "
+                      f"{figures['pairs_on_exact_neurons']:,} on exact neurons",
+                      highlight=False)
 
 
 def _fact(value: object) -> str:
     """A metadata value for people: floats to 4 significant digits."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 PERCENT_LEVEL_FACTS = {"probe_max_error"}  # level facts that are rates, shown as percentages
@@ -603,6 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --strategy chained or deep: no threshold resets (chained) or margins, "
                         "on-indicators and repairs (deep) between levels: the naive baseline whose error grows "
                         "with depth")
+    p.add_argument("--no-confirm", dest="confirm", action="store_const", const=False,
+                   help="with --strategy hub: no confirmation of the gates on the compiled weights (nor repair): "
+                        "the packing's prediction alone")
     p.add_argument("--superpose-levels", dest="superpose", choices=list(LEVEL_PLANS),
                    help="with --strategy chained or deep: superpose a level only where that takes fewer neurons "
                         "than exact ones (auto, default), or every level (always)")

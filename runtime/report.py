@@ -23,15 +23,14 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from superpose.compiler.co_activity import DEFAULT_FILL, FILLS, neighbourhoods_of
-from superpose.compiler.sampling import sample_gate
+from superpose.compiler.co_activity import DEFAULT_FILL, FILLS
+from superpose.compiler.sampling import program_gate_samples
 from superpose.errors import UserError
 from superpose.network import THRESHOLD, CompiledCircuit
 from superpose.runtime.depth_report import LevelError, gate_levels, level_errors
 from superpose.runtime.json_output import strict_json
 from superpose.runtime.terminal import print_table
 
-BATCH_ROWS = 65536  # inputs evaluated per forward pass
 MAX_SAMPLES = 1_000_000  # samples per gate: a gate's samples are drawn at once, ~100 bytes each (and 10x that
 # when confirmed), so more would exhaust memory; raise it with --max-samples or max_samples=
 
@@ -139,25 +138,11 @@ class ErrorReport:
 
 def gate_samples(circuit: CompiledCircuit, n_samples: int, max_active: int | None, seed: int,
                  gates: list[int] | None = None, fill: str = DEFAULT_FILL):
-    """Yield (gate indices, inputs CSR (n, n_inputs), wanted (n,), owner (n,)) in
-    batches of whole gates (all gates, or those listed); owner[i] is the
-    position of sample i's gate in the batch. `fill`: one of co_activity.FILLS."""
-    program = circuit.program
-    if program is None:
+    """compiler.sampling.program_gate_samples on the circuit's program (batches
+    of (gate indices, inputs CSR, wanted, owner))."""
+    if circuit.program is None:
         raise UserError(f"{circuit.name}: the artifact carries no program, so there is no ground truth to measure")
-    rng = np.random.default_rng(seed)
-    supports = program.supports()
-    signals = program.gate_signals
-    chosen = np.arange(len(signals)) if gates is None else np.asarray(gates, dtype=np.int64)
-    near = neighbourhoods_of(program) if fill == "neighbourhood" and max_active is not None else None
-    per_batch = max(1, BATCH_ROWS // n_samples)
-    for start in range(0, chosen.size, per_batch):
-        batch = chosen[start:start + per_batch]
-        parts = [sample_gate(program, signal, support, n_samples, max_active, rng,
-                             neighbourhood=None if near is None else near.of(support))
-                 for signal, support in ((signals[g], sorted(supports[signals[g]])) for g in batch)]
-        yield (batch, sp.vstack([p.inputs for p in parts], format="csr"),
-               np.concatenate([p.wanted for p in parts]), np.repeat(np.arange(batch.size), n_samples))
+    return program_gate_samples(circuit.program, n_samples, max_active, seed, gates, fill)
 
 
 CONFIRM_FACTOR = 10  # re-measured gates get this many times the samples

@@ -158,9 +158,6 @@ def test_done_when_verify_refutes_only_gates_the_report_sees_wrong(done_when) ->
     assert {g for g in proved if error[g] > 0} == set(), "the report saw a wrong readout on a proved gate"
 
 
-@pytest.mark.xfail(strict=True, reason="the default (flattened hub) compile's packing is calibrated on the uniform "
-                                       "fill: on this program its worst gate is 24.95% under the neighbourhood fill "
-                                       "(c12_1_2, 1000 samples + 50 confirmed); branch calib recalibrates it")
 def test_done_when_every_gate_is_within_the_target(done_when) -> None:
     compiled, report, _ = done_when
     assert report.errors().max() <= compiled.meta.target_error

@@ -14,10 +14,6 @@ from superpose.runtime.report import gate_samples
 from tests.programs_table import program_cases
 
 TARGET = 0.01
-# The hub lowering's packing is calibrated on the uniform fill, so its targets are checked there; under the
-# report's default (neighbourhood) fill programs/large.sbp's worst gate is 1.45% (g1_229), which branch calib
-# (issue 13, item 1) recalibrates against.
-HUB_CALIBRATION_FILL = "uniform"
 
 
 def random_pairs_program(n_inputs: int, n_gates: int, sparsity: int, seed: int) -> str:
@@ -39,7 +35,7 @@ SPARSE_PROGRAMS = [(n, s) for n, s in program_cases() if "\nsparsity" in "\n" + 
 def test_superposed_agrees_with_interpreter(name: str, source: str) -> None:
     compiled = compiler.compile_source(source, filename=f"{name}.sbp", strategy="hub")
     assert compiled.meta.lowering == "superposed"
-    report = superpose.error_report(compiled, samples=600, seed=7, confirm=20, fill=HUB_CALIBRATION_FILL)
+    report = superpose.error_report(compiled, samples=600, seed=7, confirm=20)
     assert report.summary()["max_error"] <= TARGET, report.worst(3)
 
 
@@ -47,8 +43,9 @@ def test_target_error_is_met_on_fresh_samples() -> None:
     text = random_pairs_program(n_inputs=400, n_gates=1200, sparsity=3, seed=0)
     compiled = compiler.compile_source(text, options=compiler.HubOptions(target_error=0.02))
     assert compiled.n_neurons < 1200 / 4  # it really is superposed: > 4 gates per neuron
-    report = superpose.error_report(compiled, samples=2000, seed=12345,  # seeds unrelated to compilation
-                                    fill=HUB_CALIBRATION_FILL)
+    # seeds unrelated to compilation; the target is a bound on every gate's error, so the worst of 1,200 noisy
+    # estimates is re-measured on fresh samples (the confirmed report) rather than read off its upward-biased max
+    report = superpose.error_report(compiled, samples=2000, seed=12345, confirm=100)
     assert report.summary()["max_error"] <= 0.02, report.worst(3)
 
 
@@ -122,4 +119,4 @@ def test_compressed_inputs_predict_their_noise() -> None:
 def test_tiny_programs_with_few_fill_features(sparsity: int) -> None:
     text = f"sparsity {sparsity}\ninput a, b, c\nx = a & b\ny = a | c\nz = b & c\noutput x, y, z"
     compiled = compiler.compile_source(text)
-    assert superpose.error_report(compiled, samples=200, fill=HUB_CALIBRATION_FILL).summary()["max_error"] <= TARGET
+    assert superpose.error_report(compiled, samples=200).summary()["max_error"] <= TARGET
