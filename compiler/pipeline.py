@@ -16,7 +16,7 @@ from superpose.compiler.frontend import circuit_from_file, circuit_from_source
 from superpose.compiler.ir import Circuit
 from superpose.compiler.limits import MAX_GATES
 from superpose.compiler.sparsity import analyse_sparsity
-from superpose.compiler.plan import choose_plan
+from superpose.compiler.plan import Plan, choose_plan
 from superpose.compiler.strategies import default_strategy, strategy_named, strategy_options, strategy_taking
 from superpose.network import CompiledCircuit
 
@@ -52,6 +52,8 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
         raise CompileError(f"strategy {chosen.name!r} needs a sparsity: declare 'sparsity s' in "
                            f"{circuit.name}'s program or pass sparsity=s")
     compiled = chosen.lower(circuit, chosen_options, np.random.default_rng(seed))
+    if plan is not None and plan.strategy == "hub" and not option_values:
+        compiled, plan = _smaller_of_flattened_and_exact(circuit, compiled, plan, seed)
     compiled.meta.seed = seed
     if plan is not None:
         compiled.meta.figures["plan"] = plan.reason
@@ -60,6 +62,20 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
         compiled.meta.sparsity_levels = wires.rows()
         compiled.meta.constant_gates = constant_gates(circuit, wires)
     return compiled
+
+
+def _smaller_of_flattened_and_exact(circuit: Circuit, flattened: CompiledCircuit, plan: Plan,
+                                    seed: int) -> tuple[CompiledCircuit, Plan]:
+    """The default plan's flattened network, or the exact lowering where that
+    has fewer neurons: the hub packing confirmed under structured co-activity
+    can need more neurons than gates (circuits of 8 inputs over 3 levels: 1,123
+    neurons for 768 gates), and superposition that does not pay is not chosen."""
+    exact = strategy_named("exact")
+    fallback = exact.lower(circuit, strategy_options(exact, None), np.random.default_rng(seed))
+    if fallback.n_neurons >= flattened.n_neurons:
+        return flattened, plan
+    return fallback, Plan("exact", f"exact: {fallback.n_neurons:,} neurons, fewer than the "
+                                   f"{flattened.n_neurons:,} of the flattened layer ({plan.reason})")
 
 
 def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify: bool = True,

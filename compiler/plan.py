@@ -23,7 +23,7 @@ FLATTEN_MAX_PATTERNS = 128
 @dataclass(frozen=True)
 class Plan:
     """The lowering chosen and a one-line reason for the user."""
-    strategy: str  # "hub" (flattened) or "deep"
+    strategy: str  # "hub" (flattened), "deep", or "exact" (compile_circuit: flattened had more neurons)
     reason: str
 
 
