@@ -65,7 +65,8 @@ def test_the_caller_s_circuit_is_not_changed():
     circuit = circuit_from_source("input a, b, c\ng = a & b\nh = b | c\noutput g, h")
     compiled = superpose.compile_circuit(circuit, sparsity=2)
     assert circuit.sparsity is None
-    assert compiled.program.sparsity == 2 and compiled.meta.strategy == "hub"
+    # the sparsity reached the planner (no plan without one), which took the smaller of flattened and exact
+    assert compiled.program.sparsity == 2 and compiled.meta.figures["plan"].startswith(("flattened", "exact"))
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
