@@ -34,6 +34,17 @@ Terms = dict[int, float]  # signal -> weight on its stored value
 
 
 @dataclass(frozen=True)
+class Clip:
+    """sign * clip(t; threshold), t = terms . stored wires + constant (slope
+    not applied), read into wire `signal`'s value."""
+    signal: int
+    terms: tuple[tuple[int, float], ...]
+    constant: float
+    threshold: float
+    sign: float
+
+
+@dataclass(frozen=True)
 class SmallNeuron:
     """ReLU(terms . stored wires + bias), read into its wire's value with
     weight `read`. `signal`: the wire it belongs to."""
@@ -43,12 +54,17 @@ class SmallNeuron:
     read: float
 
 
-def clip_neurons(signal: int, terms: Terms, constant: float, threshold: float, slope: float,
-                 sign: float) -> list[SmallNeuron]:
-    """sign * clip(t; threshold) as two small neurons, t = terms . w + constant."""
-    weights = tuple(sorted((s, slope * w) for s, w in terms.items() if w))
-    offset = slope * (constant - threshold)
-    return [SmallNeuron(signal, weights, offset + 0.5, sign), SmallNeuron(signal, weights, offset - 0.5, -sign)]
+def clip_neurons(clip: Clip, slope: float) -> list[SmallNeuron]:
+    """A clip as two small neurons of slope `slope`."""
+    weights = tuple((s, slope * w) for s, w in clip.terms)
+    offset = slope * (clip.constant - clip.threshold)
+    return [SmallNeuron(clip.signal, weights, offset + 0.5, clip.sign),
+            SmallNeuron(clip.signal, weights, offset - 0.5, -clip.sign)]
+
+
+def carry_clip(signal: int) -> Clip:
+    """clip(w; 1/2) of a stored wire w: the clean copy of a carried value."""
+    return Clip(signal, ((signal, 1.0),), 0.0, 0.5, 1.0)
 
 
 def thresholds(op: Op, k: int, n: int) -> list[tuple[float, float]]:
@@ -64,12 +80,12 @@ def thresholds(op: Op, k: int, n: int) -> list[tuple[float, float]]:
     raise ValueError(f"no small-neuron form for {op.value}")
 
 
-def gate_neurons(signal: int, op: Op, k: int, literals: list[Lit | bool], stored_complemented: dict[int, bool],
-                 complement_output: bool, slope: float) -> tuple[list[SmallNeuron], float]:
-    """The small neurons of gate `signal` over `literals` (operands, constants
+def gate_clips(signal: int, op: Op, k: int, literals: list[Lit | bool], stored_complemented: dict[int, bool],
+               complement_output: bool) -> tuple[list[Clip], float]:
+    """The clips of gate `signal` over `literals` (operands, constants
     folded to bools; each operand's wire is stored complemented when stored_complemented says so),
-    and the constant of its stored value (stored = constant + sum of read *
-    neuron). With complement_output they compute NOT gate (stored complemented)."""
+    and the constant of its stored value (stored = constant + sum of sign *
+    clip). With complement_output they compute NOT gate (stored complemented)."""
     terms: Terms = {}
     constant = 0.0
     for lit in literals:
@@ -79,11 +95,10 @@ def gate_neurons(signal: int, op: Op, k: int, literals: list[Lit | bool], stored
         negated = lit.negated != stored_complemented.get(lit.signal, False)  # value = 1 - stored when odd
         terms[lit.signal] = terms.get(lit.signal, 0.0) + (-1.0 if negated else 1.0)
         constant += 1.0 if negated else 0.0
-    neurons = []
-    clips = thresholds(op, k, len(literals))
-    for threshold, sign in clips:
-        if complement_output:  # 1 - sum(sign * clip(t; c)) = 1 - sum(sign) + sum(sign * clip(-t; -c))
-            neurons += clip_neurons(signal, {s: -w for s, w in terms.items()}, -constant, -threshold, slope, sign)
-        else:
-            neurons += clip_neurons(signal, terms, constant, threshold, slope, sign)
-    return neurons, (1.0 - sum(sign for _, sign in clips)) if complement_output else 0.0
+    signed = thresholds(op, k, len(literals))
+    weights = tuple(sorted((s, w) for s, w in terms.items() if w))
+    if complement_output:  # 1 - sum(sign * clip(t; c)) = 1 - sum(sign) + sum(sign * clip(-t; -c))
+        flipped = tuple((s, -w) for s, w in weights)
+        clips = [Clip(signal, flipped, -constant, -threshold, sign) for threshold, sign in signed]
+        return clips, 1.0 - sum(sign for _, sign in signed)
+    return [Clip(signal, weights, constant, threshold, sign) for threshold, sign in signed], 0.0

@@ -20,9 +20,9 @@ import scipy.sparse as sp
 
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit
-from superpose.network import Layer
+from superpose.network import THRESHOLD, Layer
 
-ROW_CHUNK = 1024  # probe rows pushed through a layer at a time (bounds the dense block)
+ROW_CHUNK = 1024  # probe rows evaluated by the interpreter at a time (bounds the dense block)
 
 
 def _region_patterns(inputs: list[int], s: int, most: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
@@ -72,6 +72,7 @@ class RegionProbes:
         self.activation = self.inputs
         self.watch: list[int] = []  # the signals truth() may be asked for
         self._truth: np.ndarray | None = None
+        self._true_signals: sp.csr_matrix | None = None
         self._circuit = circuit
 
     @property
@@ -90,26 +91,46 @@ class RegionProbes:
         column = {v: i for i, v in enumerate(self.watch)}
         return self._truth[:, [column[v] for v in signals]]
 
+    def true_signals(self) -> sp.csr_matrix:
+        """(n, n_signals) bool CSR: every signal true on every probe row
+        (few per row: wires are sparse), evaluated once."""
+        if self._true_signals is None:
+            blocks = []
+            for start in range(0, self.n, ROW_CHUNK):
+                blocks.append(sp.csr_matrix(evaluate(self._circuit, self.inputs[start:start + ROW_CHUNK].toarray())))
+            self._true_signals = sp.vstack(blocks, format="csr")
+        return self._true_signals
+
     def forward(self, layer: Layer) -> sp.csr_matrix:
-        """The next layer's activations on the probe rows, (n, layer.width) CSR (mostly zero)."""
-        blocks = []
-        for start in range(0, self.n, ROW_CHUNK):
-            h_t = self.activation[start:start + ROW_CHUNK].T.tocsr()
-            blocks.append(sp.csr_matrix(layer.apply_columns(h_t).T))
-        return sp.vstack(blocks, format="csr")
+        """The next layer's ReLU activations on the probe rows, (n, layer.width)
+        CSR (mostly zero), computed sparse: a unit no active input reaches is
+        ReLU(b), 0 unless its bias is positive, and only those units are dense."""
+        z = (self.activation @ layer.weight.T.tocsr()).tocsr()  # (n, width) W h, no bias
+        positive = layer.bias > 0
+        z.data += layer.bias[z.indices]
+        z.data[positive[z.indices]] = 0.0  # positive-bias units are added densely below
+        np.maximum(z.data, 0.0, out=z.data)
+        z.eliminate_zeros()
+        if positive.any():
+            columns = np.flatnonzero(positive)
+            block = np.maximum((self.activation @ layer.weight[columns].T).toarray() + layer.bias[columns], 0.0)
+            rows, at = np.nonzero(block)
+            z = z + sp.csr_matrix((block[rows, at], (rows, columns[at])), shape=z.shape)
+        return z.astype(np.float32)
 
     def advance(self, activation: sp.csr_matrix) -> None:
         """Keep `activation` (from forward) as the last layer's."""
         self.activation = activation
 
 
-def stratified_errors(values: np.ndarray, truth: np.ndarray, pattern: np.ndarray, tolerance: float = 0.5) -> np.ndarray:
+def stratified_errors(values: np.ndarray, truth: np.ndarray, pattern: np.ndarray,
+                      tolerance: float | None = None) -> np.ndarray:
     """Per column, (false-negative rate + false-positive rate) / 2 with every
     pattern weighted equally on its side: the report's stratified error, a
-    value counting as wrong when it is `tolerance` or more away from the truth
-    (0.5: on the wrong side of the threshold).
-    values, truth: (n, k) over rows of one region; pattern: (n,) int."""
-    wrong = np.abs(values - truth) >= tolerance
+    value counting as wrong on the wrong side of THRESHOLD as the report
+    reads it, or, given a `tolerance`, when it is more than that away from
+    the truth. values, truth: (n, k) over rows of one region; pattern: (n,) int."""
+    wrong = (values > THRESHOLD) != truth if tolerance is None else np.abs(values - truth) > tolerance
     errors = np.zeros(truth.shape[1])
     n_patterns = int(pattern.max(initial=-1)) + 1
     counts = np.maximum(np.bincount(pattern, minlength=n_patterns), 1)

@@ -51,14 +51,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from superpose.compiler.deep_codes import region_design
-from superpose.compiler.deep_forms import SmallNeuron, clip_neurons, gate_neurons
+from superpose.compiler.deep_forms import Clip, SmallNeuron, carry_clip, clip_neurons, gate_clips
+from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, HostedForm, HostLayout, hosted_form, lay_out,
+                                            pool_key, stray_reads)
 from superpose.compiler.deep_probes import RegionProbes, stratified_errors
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, Lit, Op, connected_signals
 from superpose.compiler.lower_chained import (LEVEL_PLANS, _Builder, _exact_plan, _operand_literals, _resolve,
                                               assemble)
-from superpose.compiler.lowering import Affine, check_target_error, combine, negate, relu_layer
+from superpose.compiler.lowering import Affine, check_target_error, combine, csr_from_rows, negate, relu_layer
 from superpose.metadata import CircuitMeta
 from superpose.neurons import NeuronRole, table_to_json
 from superpose.network import CompiledCircuit
@@ -68,15 +70,22 @@ PROBE_ROWS = 20_000    # probe inputs per level: every region while they fit, el
 PROBE_FILLS = 2        # random fills of the other active slots per probed pattern
 SLOPE = 2.0            # k of the clips: a read may stray 1/2 - 1/(2k) = 1/4 unseen (k = 4 measured worse:
                        # a larger slope magnifies what co-tenants of an active region add)
+POOL_MEAN_SHARE = 0.25  # a hosted pool's mean probe error must be within this share of the target
 GATE_WEIGHT = 1.0      # B: the on-indicators lift an active region's large neurons by B, the others stay B below
+DESIGNS = ("hosted", "spread")  # how a superposed level shares neurons (module docstring)
+DEFAULT_COPIES = {"hosted": 2, "spread": 6}
+# candidate H, densest first: hosted tries each per pool (measured on circuits-T in a numpy prototype,
+# bench/proto_hosted.py: S = 2 with 4 to 16 clips per host); spread one H for the whole level
+DEFAULT_HOSTS = {"hosted": (16, 12, 9, 7, 5, 4, 3, 2), "spread": (16, 12, 8, 6, 4)}
 
 
 @dataclass(frozen=True)
 class DeepOptions:
-    """Options of strategy "deep"."""
+    """Options of strategy "deep"; copies and hosts default to the design's."""
     target_error: float = 0.01             # every probed gate of a superposed level must be within it
-    copies: int = 6                        # S: large neurons per small neuron
-    hosts: tuple[int, ...] = (16, 12, 8, 6, 4)  # candidate H per level, densest first
+    design: str = "hosted"                 # "hosted" (clips share hosts) or "spread" (small neurons, on-indicators)
+    copies: int | None = None              # S: hosts (large neurons) per clip (small neuron)
+    hosts: tuple[int, ...] | None = None   # candidate H, densest first
     control: bool = True                   # margins, on-indicators, repair; False: none (naive)
     superpose: str = "auto"                # "auto": superposed only where it saves neurons; "always"
 
@@ -84,6 +93,12 @@ class DeepOptions:
         check_target_error(self.target_error)
         if self.superpose not in LEVEL_PLANS:
             raise CompileError(f"superpose must be one of {', '.join(LEVEL_PLANS)}, not {self.superpose!r}")
+        if self.design not in DESIGNS:
+            raise CompileError(f"design must be one of {', '.join(DESIGNS)}, not {self.design!r}")
+        if self.copies is None:
+            object.__setattr__(self, "copies", DEFAULT_COPIES[self.design])
+        if self.hosts is None:
+            object.__setattr__(self, "hosts", DEFAULT_HOSTS[self.design])
         if self.copies < 1 or min(self.hosts, default=1) < 1:
             raise CompileError("the deep lowering needs copies >= 1 and every candidate hosts >= 1")
 
@@ -97,6 +112,7 @@ class _Level:
     roles: list[NeuronRole]
     values: dict[int, Affine]
     facts: dict = field(default_factory=dict)
+    layout: HostLayout | None = None  # a hosted level's hosts
 
     @property
     def width(self) -> int:
@@ -149,8 +165,11 @@ class _DeepBuilder:
         self.regions = _Regions(circuit, self.base, self.computed)
         self.true_at_zero = evaluate(circuit, np.zeros((1, m), dtype=np.float32))[0].astype(bool)
         self.gating = gating
-        self.slope = SLOPE if options.control else 1.0
-        self.margin = 0.5 - 0.5 / self.slope if options.control else 0.5  # how far a read may stray unseen
+        self.hosted = options.design == "hosted"
+        self.slope = (HOST_SLOPE if self.hosted else SLOPE) if options.control else 1.0
+        # how far a read may stray unseen: one stray host of S (hosted), the clips' margin (spread)
+        self.stray = 1.0 / options.copies if options.control and self.hosted else 0.0
+        self.margin = (self.stray if self.hosted else 0.5 - 0.5 / self.slope) if options.control else 0.5
 
     def stored(self, signal: int, rep: dict[int, Affine]) -> Affine:
         """The stored wire of a signal (its complement when true at the all-zero input)."""
@@ -169,21 +188,65 @@ class _DeepBuilder:
         serves = tuple(sorted({small.signal for small in hosted}))
         return NeuronRole(kind, serves, tuple(sorted((s, w) for s, w in reads.items() if w)), bias)
 
-    def small_neurons(self, gates: list[int], carried: set[int]) -> tuple[list[SmallNeuron], dict[int, float]]:
-        """The level's small neurons (gates, then carried values) and each signal's stored constant."""
-        neurons: list[SmallNeuron] = []
+    def clips(self, gates: list[int], carried: set[int]) -> tuple[list[Clip], dict[int, float]]:
+        """The level's clips (gates, then carried values) and each signal's stored constant."""
+        clips: list[Clip] = []
         constants: dict[int, float] = {}
         complemented = {v: bool(self.true_at_zero[v]) for v in range(self.circuit.n_signals)}
         for n in gates:
             node = self.circuit.node_of(n)
             literals = _operand_literals(self.circuit, n, self.base)
             op = Op.OR if node.op is Op.BUF else node.op
-            made, constants[n] = gate_neurons(n, op, node.k, literals, complemented, complemented[n], self.slope)
-            neurons += made
+            made, constants[n] = gate_clips(n, op, node.k, literals, complemented, complemented[n])
+            clips += made
         for v in sorted(carried):
-            neurons += clip_neurons(v, {v: 1.0}, 0.0, 0.5, self.slope, 1.0)
+            clips.append(carry_clip(v))
             constants[v] = 0.0
-        return neurons, constants
+        return clips, constants
+
+    def small_neurons(self, gates: list[int], carried: set[int]) -> tuple[list[SmallNeuron], dict[int, float]]:
+        """The level's small neurons (gates, then carried values) and each signal's stored constant."""
+        clips, constants = self.clips(gates, carried)
+        return [neuron for clip in clips for neuron in clip_neurons(clip, self.slope)], constants
+
+    def hosted_level(self, hosted: "_HostedClips", rep: dict[int, Affine], hosts: dict[float, int],
+                     dedicated: set[int], layout_seed: int) -> _Level:
+        """The level as hosted clips (deep_hosted.py) with H = hosts[pool]; the
+        clips of `dedicated` signals (the repair) get a host of their own."""
+        clips, forms = hosted.clips, hosted.forms
+        alone = {j for j, clip in enumerate(clips) if clip.signal in dedicated}
+        layout = lay_out(forms, hosted.regions, self.options.copies, hosts, alone, layout_seed)
+        reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
+        rows: list[Affine] = []
+        roles: list[NeuronRole] = []
+        for tenants, threshold in zip(layout.hosts, layout.threshold.tolist()):
+            weights, bias = combine([(self.slope * w, reads[s]) for j in tenants for s, w in forms[j].terms],
+                                    -self.slope * threshold)
+            kind = "shared" if len(tenants) > 1 or tenants[0] not in alone and forms[tenants[0]].shareable else "clip"
+            scaled = [SmallNeuron(clips[j].signal, tuple((s, self.slope * w) for s, w in forms[j].terms), 0.0, 0.0)
+                      for j in tenants]
+            for half in (0.5, -0.5):  # the two ReLUs of the host's clip
+                rows.append((weights, bias + half))
+                roles.append(self.role(kind, scaled, -self.slope * threshold + half))
+        values: dict[int, Affine] = {}
+        for j, clip in enumerate(clips):
+            row, bias = values.get(clip.signal, ({}, hosted.constants[clip.signal]))
+            for host in layout.of_clip[j]:
+                share = clip.sign / len(layout.of_clip[j])
+                row[2 * host] = row.get(2 * host, 0.0) + share
+                row[2 * host + 1] = row.get(2 * host + 1, 0.0) - share
+            values[clip.signal] = (row, bias)
+        for v in values:  # stored -> value
+            if self.true_at_zero[v]:
+                values[v] = negate(values[v])
+        own = [tenants for tenants in layout.hosts if len(tenants) == 1]
+        facts = {"hosts": [layout.pools[key] for key in sorted(layout.pools)], "copies": self.options.copies,
+                 "thresholds": sorted(layout.pools), "small_neurons": len(clips),
+                 "shared_neurons": 2 * (len(layout.hosts) - len(own)),
+                 "single_tenant_neurons": 2 * sum(1 for t in own if t[0] not in alone and forms[t[0]].shareable),
+                 "dedicated_neurons": 2 * sum(1 for t in own if t[0] in alone or not forms[t[0]].shareable),
+                 "repaired_small_neurons": len(alone)}
+        return _Level(rows, roles, values, facts, layout)
 
     def superposed_level(self, gates: list[int], carried: set[int], rep: dict[int, Affine],
                          on_rep: dict[int, Affine] | None, hosts: int, dedicated: set[int], layout_seed: int) -> _Level:
@@ -248,6 +311,31 @@ class _DeepBuilder:
 
 
 @dataclass
+class _HostedClips:
+    """A level's clips as hosts read them: what every hosted layout of the level shares."""
+    clips: list[Clip]
+    constants: dict[int, float]
+    forms: list[HostedForm]
+    regions: np.ndarray             # (len(clips),) region of each clip's signal
+    signals: np.ndarray             # (len(clips),) each clip's signal
+
+    @classmethod
+    def of(cls, deep: _DeepBuilder, gates: list[int], carried: set[int]) -> "_HostedClips":
+        clips, constants = deep.clips(gates, carried)
+        forms = [hosted_form(clip, deep.stray, deep.slope) for clip in clips]
+        signals = np.array([clip.signal for clip in clips], dtype=np.int64)
+        return cls(clips, constants, forms, deep.regions.of[signals], signals)
+
+    def pools(self) -> list[float]:
+        """The pool keys of the shareable clips."""
+        return sorted({pool_key(form) for form in self.forms if form.shareable})
+
+    def signals_in(self, key: float) -> set[int]:
+        """The signals with a clip in pool `key`."""
+        return {clip.signal for clip, form in zip(self.clips, self.forms) if form.shareable and pool_key(form) == key}
+
+
+@dataclass
 class _Measure:
     """Stratified probe error of every watched signal for a candidate level."""
     probes: RegionProbes
@@ -259,24 +347,21 @@ class _Measure:
 
     def __call__(self, level: _Level, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
         """(len(watched),) errors, each over its own region's probe rows,
-        counting a value wrong on the wrong side of 0.5, then counting it
-        wrong `margin` or more off the truth; and the level's probe activations."""
+        counting a value wrong as the report does (on the wrong side of its
+        threshold), then counting it wrong more than `margin` off the truth;
+        and the level's probe activations."""
         activation = self.probes.forward(relu_layer(level.rows, self.width_in, "gates"))
-        readout = np.zeros((len(self.watched), level.width), dtype=np.float32)
-        constant = np.zeros(len(self.watched), dtype=np.float32)
-        for i, v in enumerate(self.watched):
-            row, bias = level.values[v]
-            readout[i, list(row)] = list(row.values())
-            constant[i] = bias
-        values = np.asarray(activation @ readout.T) + constant
+        readout = csr_from_rows([level.values[v][0] for v in self.watched], level.width)  # (watched, width)
+        constant = np.array([level.values[v][1] for v in self.watched], dtype=np.float32)
         errors, misreads = np.zeros(len(self.watched)), np.zeros(len(self.watched))
-        for region in self.probes.regions:
-            rows = self.probes.region == region
+        for region in self.probes.regions:  # each value on its own region's rows only
+            rows = np.flatnonzero(self.probes.region == region)
             cols = np.flatnonzero(self.regions == region)
             if cols.size:
-                for out, tolerance in ((errors, 0.5), (misreads, margin)):
-                    out[cols] = stratified_errors(values[np.ix_(rows, cols)], self.truth[np.ix_(rows, cols)],
-                                                  self.probes.pattern[rows], tolerance)
+                values = (activation[rows] @ readout[cols].T).toarray() + constant[cols]
+                truth = self.truth[np.ix_(rows, cols)]
+                for out, tolerance in ((errors, None), (misreads, margin)):
+                    out[cols] = stratified_errors(values, truth, self.probes.pattern[rows], tolerance)
         return errors, misreads, activation
 
 
@@ -314,6 +399,65 @@ def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int
     return None
 
 
+def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int], later: set[int],
+                      rep: dict[int, Affine], budget: int | None, rng: np.random.Generator):
+    """The hosted level with the densest H per pool that passes, after one
+    measured repair; as _superposed_candidate returns, None when a pool
+    passes at no H (with a budget) or the level is `budget` neurons wide.
+
+    Pools do not share hosts, so each pool is judged by its own signals: each
+    candidate H (densest first) is measured with the pools not yet settled at
+    H, and a pool settles at the first H where (1) the mean probe error of its
+    signals is within POOL_MEAN_SHARE of the target: a probed region has a few
+    hundred rows at most, too few to resolve one gate's rate near the target
+    (one stray row can read as 3%), but the mean over a pool's gates resolves
+    the typical rate, and the tail is what the repair and the report's
+    confirmation catch; and (2) its lit hosts of inactive regions stay within
+    deep_hosted.STRAY_SHARE of its hosts, so strays do not grow level by level.
+    Then signals over the target move to hosts of their own (when every
+    region is probed) and the level is measured again."""
+    options = deep.options
+    if not options.hosts:
+        return None
+    hosted = _HostedClips.of(deep, gates, later)
+    layout_seed = int(rng.integers(2**32))
+    keys = hosted.pools()
+    members = {key: np.isin(measure.watched, sorted(hosted.signals_in(key))) for key in keys}
+    clips = {key: sum(1 for form in hosted.forms if form.shareable and pool_key(form) == key) for key in keys}
+    chosen: dict[float, int] = {}
+    for hosts in options.hosts:
+        level = deep.hosted_level(hosted, rep, {key: chosen.get(key, hosts) for key in keys}, set(), layout_seed)
+        if budget is not None and level.width >= budget:
+            return None  # sparser candidates are wider still
+        errors, misreads, activation = measure(level, deep.margin)
+        worst = np.maximum(errors, misreads)
+        stray = stray_reads(activation, level.layout, hosted.signals, measure.probes.true_signals())
+        chosen.update((key, hosts) for key in keys if key not in chosen
+                      and (worst[members[key]].mean() if members[key].any() else 0.0)
+                      <= POOL_MEAN_SHARE * options.target_error and stray[key] <= STRAY_SHARE * clips[key])
+        if len(chosen) == len(keys):
+            break
+    passed = len(chosen) == len(keys)
+    chosen.update((key, options.hosts[-1]) for key in keys if key not in chosen)
+    dedicated: set[int] = set()
+    # measure, repair the failing signals once, measure again (a repair needs every region probed, as in
+    # _superposed_candidate)
+    for _ in range(2 if options.control and measure.every_region else 1):
+        level = deep.hosted_level(hosted, rep, chosen, dedicated, layout_seed)
+        if budget is not None and level.width >= budget:
+            return None
+        errors, misreads, activation = measure(level, deep.margin)
+        failing = {v for v, e, r in zip(measure.watched, errors, misreads) if max(e, r) > options.target_error}
+        if not failing or dedicated:
+            break
+        dedicated = failing
+    level.facts.update(plan="superposed", probe_max_error=float(errors.max(initial=0.0)),
+                       probe_mean_error=float(errors.mean()) if errors.size else 0.0)
+    if not passed and budget is not None:
+        return None
+    return level, None, errors, activation
+
+
 def _with_indicators(level: _Level, regions: _Regions, on_rep: dict[int, Affine] | None, first: bool
                      ) -> tuple[_Level, dict[int, Affine] | None]:
     """The level with the on-indicator neurons of every region appended."""
@@ -331,7 +475,7 @@ def lower_deep(circuit: Circuit, options: DeepOptions, rng: np.random.Generator)
     circuit is lowered again without them (every level exact)."""
     seed = int(rng.integers(2**32))
     depth = int(max(circuit.levels(), default=0))
-    gating = options.control
+    gating = options.control and options.design == "spread"  # hosted clips need no on-indicators
     compiled = _lower(circuit, options, np.random.default_rng(seed), depth - 1 if gating else 0)
     superposed = [f["level"] for f in compiled.meta.levels if f["plan"] == "superposed"]
     needed = max(superposed, default=1) - 1 if gating else 0  # layers whose on-indicators some level reads
@@ -374,7 +518,8 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         regions_of = deep.regions.of[watched]
         on_next = on_rep if k <= indicator_layers else None
         if level_facts and level_facts[-1]["plan"] == "superposed":  # noisy reads: the clips' margins absorb them
-            exact = deep.superposed_level(gates, later, rep, None, 1, set(signals), 0)
+            exact = (deep.hosted_level(_HostedClips.of(deep, gates, later), rep, {}, set(signals), 0)
+                     if deep.hosted else deep.superposed_level(gates, later, rep, None, 1, set(signals), 0))
             exact.facts = {"exact_form": "clips"}
         else:  # clean reads: one neuron per AND / OR (lower_chained's exact plan)
             exact_plan = _exact_plan(circuit, gates, base, rep, later)
@@ -384,10 +529,11 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         exact, exact_on = _with_indicators(exact, deep.regions, on_next, k == 1)
         measure = _Measure(probes, builder.widths[-1], watched, truth, regions_of,
                            len(probed) == len(deep.regions.inputs))
+        budget = None if options.superpose == "always" else exact.width
         # layer 1 reads clean inputs: a region with no input on adds exactly 0, so no gating is needed there
-        chosen = _superposed_candidate(deep, measure, gates, later, rep, on_rep if 1 < k <= indicator_layers + 1 else None,
-                                       on_next, k == 1,
-                                       None if options.superpose == "always" else exact.width, rng)
+        chosen = (_hosted_candidate(deep, measure, gates, later, rep, budget, rng) if deep.hosted else
+                  _superposed_candidate(deep, measure, gates, later, rep,
+                                        on_rep if 1 < k <= indicator_layers + 1 else None, on_next, k == 1, budget, rng))
         facts = {"level": k, "gates": len(gates), "carried": len(later), "exact_neurons": exact.width}
         if chosen is not None and (options.superpose == "always" or chosen[0].width < exact.width):
             level, level_on, errors, activation = chosen
@@ -413,7 +559,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
     repaired = sum(f.get("repaired_small_neurons", 0) for f in level_facts if f["plan"] == "superposed")
     superposed = [f for f in level_facts if f["plan"] == "superposed"]
     owned = sum(f["dedicated_neurons"] + f["single_tenant_neurons"] for f in superposed)
-    figures = {"copies": options.copies, "slope": deep.slope, "regions": len(deep.regions.inputs),
+    figures = {"design": options.design, "copies": options.copies, "slope": deep.slope, "regions": len(deep.regions.inputs),
                "probed_regions": len(probed), "superposed_levels": len(superposed),
                "repair_share": repaired / small if small else 0.0,
                "owned_neuron_share": owned / sum(f["neurons"] for f in superposed) if superposed else 0.0}

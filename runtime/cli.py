@@ -25,6 +25,7 @@ from superpose.compiler.constant_gates import constant_gate_warnings
 from superpose.compiler.emit_dsl import emit_dsl
 from superpose.compiler.limits import MAX_GATES
 from superpose.compiler.lower_chained import LEVEL_PLANS
+from superpose.compiler.lower_deep import DEFAULT_COPIES, DEFAULT_HOSTS, DESIGNS
 from superpose.compiler.lower_superposed import EMBEDDINGS, NOISE_MARGIN, NOISY_EMBEDDING_STD
 from superpose.compiler.netlists.load import load_netlist
 from superpose.compiler.pipeline import compile_circuit, load_circuit
@@ -97,7 +98,7 @@ def _probability(text: str) -> float:
 # its strategy does not take is an error naming the flag.
 OPTION_FLAGS = {"target_error": "--target-error", "width": "--width", "embed_dim": "--embed-dim",
                 "embedding": "--embedding", "p": "--p", "control": "--no-error-control", "confirm": "--no-confirm",
-                "superpose": "--superpose-levels", "copies": "--copies", "hosts": "--hosts",
+                "superpose": "--superpose-levels", "design": "--deep-design", "copies": "--copies", "hosts": "--hosts",
                 "spread": "--spread"}
 
 
@@ -628,11 +629,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--superpose-levels", dest="superpose", choices=list(LEVEL_PLANS),
                    help="with --strategy chained or deep: superpose a level only where that takes fewer neurons "
                         "than exact ones (auto, default), or every level (always)")
+    p.add_argument("--deep-design", dest="design", choices=list(DESIGNS),
+                   help="deep: how a superposed level shares neurons: hosted (default: gates' clips share hosts "
+                        "with thresholds placed for one stray read, no on-indicators) or spread (small neurons "
+                        "copied onto large ones, on-indicators per region)")
     p.add_argument("--copies", type=_positive_int,
-                   help="deep: large neurons each small neuron is copied onto (default 6)")
+                   help="deep: hosts (large neurons) per clip (small neuron) (default: hosted "
+                        f"{DEFAULT_COPIES['hosted']}, spread {DEFAULT_COPIES['spread']})")
     p.add_argument("--hosts", type=_positive_ints,
-                   help="deep: the small neurons a large neuron may host, candidates densest first, "
-                        "comma-separated (default 16,12,8,6,4)")
+                   help="deep: the clips (small neurons) a host may carry, candidates densest first, "
+                        "comma-separated (default: hosted " + ",".join(map(str, DEFAULT_HOSTS["hosted"]))
+                        + ", per pool; spread " + ",".join(map(str, DEFAULT_HOSTS["spread"])) + ")")
     p.add_argument("--target-error", type=_probability,
                    help="hub, light-hub, chained, deep: per-gate error to aim for on the stratified distribution "
                         "(default 0.01)")

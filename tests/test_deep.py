@@ -5,7 +5,9 @@ repairs, verify settles a small superposed circuit, the CLI picks a plan by
 itself, and the same seed gives the same bytes."""
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,8 @@ import pytest
 from bench.gen_circuits import circuits_circuit
 from superpose import compiler
 from superpose.compiler.deep_codes import region_design
+from superpose.compiler.deep_forms import Clip
+from superpose.compiler.deep_hosted import HOST_SLOPE, hosted_form
 from superpose.compiler.lower_deep import DeepOptions, lower_deep
 from superpose.network import CompiledCircuit
 from superpose.runtime.artifact import load, save
@@ -25,15 +29,18 @@ TARGET = 0.01
 SAMPLES = 200   # stratified samples per gate
 CONFIRM = 30    # worst gates re-measured on 10x fresh samples
 SPARSE_PROGRAMS = [p for p in sorted(PROGRAMS.glob("*.sbp")) if compiler.load_circuit(p).sparsity is not None]
-# every level superposed at H = 4 (T = 48 circuits: the densest co-activity circuits-T has, 4 of 48 active)
+# every level superposed (T = 48 circuits: the densest co-activity circuits-T has, 4 of 48 active); every
+# region probed: 48 x 163 patterns x 2 fills. Spread at H = 4; hosted at S = 3 (a read tolerates one wrong
+# host of either sign) with 2 clips per host
 SMALL = dict(n_circuits=48, levels=3)
-SUPERPOSED = DeepOptions(superpose="always", hosts=(4,))  # every region probed: 48 x 163 patterns x 2 fills
+SUPERPOSED = {"spread": DeepOptions(design="spread", superpose="always", hosts=(4,)),
+              "hosted": DeepOptions(design="hosted", superpose="always", copies=3, hosts=(2,))}
+NEURONS_PER_HOST = {"spread": 1, "hosted": 2}  # a hosted clip's host is two ReLUs
 
 
 @functools.cache
-def _small(control: bool) -> CompiledCircuit:
-    import dataclasses
-    return lower_deep(circuits_circuit(**SMALL), dataclasses.replace(SUPERPOSED, control=control),
+def _small(design: str, control: bool) -> CompiledCircuit:
+    return lower_deep(circuits_circuit(**SMALL), dataclasses.replace(SUPERPOSED[design], control=control),
                       np.random.default_rng(0))
 
 
@@ -45,28 +52,32 @@ def test_example_programs_meet_the_target(path):
     assert report.summary()["max_error"] <= TARGET
 
 
-def test_superposed_circuits_meet_the_target():
-    compiled = _small(control=True)
+@pytest.mark.parametrize("design", sorted(SUPERPOSED))
+def test_superposed_circuits_meet_the_target(design):
+    compiled = _small(design, control=True)
     assert [f["plan"] for f in compiled.meta.levels] == ["superposed"] * SMALL["levels"]
     report = error_report(compiled, samples=SAMPLES, confirm=CONFIRM)
     worst = report.worst(1)[0]
     assert report.summary()["max_error"] <= TARGET, f"{worst.name}: {worst.error:.2%}"
 
 
-def test_without_error_control_the_superposed_circuits_miss_the_target():
-    # the same layout with slope-1 clips, no on-indicators and no repair: what the margins buy
-    compiled = _small(control=False)
+@pytest.mark.parametrize("design", sorted(SUPERPOSED))
+def test_without_error_control_the_superposed_circuits_miss_the_target(design):
+    # the same layout with slope-1 clips, no on-indicators (spread), thresholds with no room for a stray read
+    # (hosted) and no repair: what the margins buy
+    compiled = _small(design, control=False)
     assert compiled.meta.control is False and compiled.meta.figures["repair_share"] == 0.0
     assert error_report(compiled, samples=50).summary()["max_error"] > 10 * TARGET
 
 
-def test_no_wire_owns_a_neuron_of_a_superposed_level_except_repairs():
-    compiled = _small(control=True)
+@pytest.mark.parametrize("design", sorted(SUPERPOSED))
+def test_no_wire_owns_a_neuron_of_a_superposed_level_except_repairs(design):
+    compiled = _small(design, control=True)
     for k, facts in enumerate(compiled.meta.levels, start=1):
         block = compiled.gate_readout.layer_matrix(k, compiled.layers[k - 1].width).tocsc()
         readers = np.diff(block.indptr)           # gates reading each unit of layer k
         # a unit one gate alone reads: a repaired small neuron's own, or a shared one the repair left one tenant
-        assert facts["dedicated_neurons"] == facts["repaired_small_neurons"]
+        assert facts["dedicated_neurons"] == facts["repaired_small_neurons"] * NEURONS_PER_HOST[design]
         assert (readers == 1).sum() == facts["dedicated_neurons"] + facts["single_tenant_neurons"]
         assert (readers >= 2).sum() == facts["shared_neurons"]
     levels = compiled.meta.levels
@@ -86,22 +97,23 @@ def test_region_design_overlap():
     assert placed.max() < n_large
 
 
-def test_verify_settles_a_small_superposed_circuit():
+@pytest.mark.parametrize("design", sorted(SUPERPOSED))
+def test_verify_settles_a_small_superposed_circuit(design):
     from superpose.runtime.verify import verify
     circuit = circuits_circuit(24, levels=2, sparsity=2)  # C(192, <= 2) inputs: verify enumerates them all
-    compiled = lower_deep(circuit, DeepOptions(superpose="always", hosts=(4,)),
-                          np.random.default_rng(0))
+    compiled = lower_deep(circuit, SUPERPOSED[design], np.random.default_rng(0))
     assert {f["plan"] for f in compiled.meta.levels} == {"superposed"}
     counts = verify(compiled).counts
     assert counts["unknown"] == 0 and sum(counts.values()) == len(circuit.gate_signals)
 
 
-def test_same_seed_same_bytes(tmp_path):
+@pytest.mark.parametrize("design", sorted(SUPERPOSED))
+def test_same_seed_same_bytes(tmp_path, design):
     circuit = circuits_circuit(16, levels=2)
     paths = []
     for i in range(2):
         paths.append(tmp_path / f"{i}.safetensors")
-        save(lower_deep(circuit, DeepOptions(superpose="always", hosts=(4,)), np.random.default_rng(3)), str(paths[-1]))
+        save(lower_deep(circuit, SUPERPOSED[design], np.random.default_rng(3)), str(paths[-1]))
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
@@ -121,3 +133,29 @@ def test_cli_refuses_options_deep_ignores(tmp_path, capsys):
                  "-o", str(out)]) == EXIT_USER_ERROR
     assert "--width does not apply to --strategy deep" in " ".join(capsys.readouterr().err.split())
     assert not out.exists()
+
+
+def test_hosted_thresholds_leave_room_for_one_stray_read():
+    # AND, OR, AND-NOT (a & !b) at S = 2: one stray read is 1/2
+    stray, slope = 0.5, HOST_SLOPE
+    and_form = hosted_form(Clip(9, ((1, 1.0), (2, 1.0)), 0.0, 1.5, 1.0), stray, slope)
+    or_form = hosted_form(Clip(9, ((1, 1.0), (2, 1.0)), 0.0, 0.5, 1.0), stray, slope)
+    and_not = hosted_form(Clip(9, ((1, 1.0), (2, -1.0)), 1.0, 1.5, 1.0), stray, slope)
+    assert (and_form.threshold, or_form.threshold) == (1.75, 0.75)
+    assert and_not.terms == ((1, 1.0), (2, -0.5)) and and_not.threshold == pytest.approx(0.625)
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # any clip it shares: every clean value, strayed by one read, on its own side
+        n = int(rng.integers(1, 5))
+        weights = rng.choice([-1.0, 1.0], size=n)
+        clip = Clip(0, tuple((i, float(w)) for i, w in enumerate(weights)), float(rng.integers(0, 3)),
+                    float(rng.integers(-1, 4)) + 0.5, 1.0)
+        form = hosted_form(clip, stray, slope)
+        if not form.shareable:
+            continue
+        scaled = np.array([w for _, w in form.terms])
+        for bits in itertools.product((0.0, 1.0), repeat=n):
+            a = np.array(bits)
+            truth = a @ weights + clip.constant >= clip.threshold
+            for strayed in [a] + [a + stray * (np.arange(n) == i) * (a == 0) for i in range(n)]:
+                value = strayed @ scaled
+                assert (value > form.threshold + 0.5 / slope) if truth else (value < form.threshold - 0.5 / slope)

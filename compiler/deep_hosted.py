@@ -1,0 +1,185 @@
+"""Hosted clips: the deep lowering's level design in which gates share neurons.
+
+Every clip of a level (deep_forms.py: a gate is one clip or a signed sum of
+them, a carried value is one) is given `copies` (S) *hosts* in its layer. A
+host is two ReLUs of one pre-activation, a clip of slope k:
+
+    host = ReLU(k (z - c) + 1/2) - ReLU(k (z - c) - 1/2),   z = sum of its clips' forms
+
+and is shared by clips of different regions (connected parts of the circuit)
+with the same threshold c (one pool per c; deep_codes.region_design: two clips
+share at most one host, clips of one region never). A clip's value is the
+mean of its S hosts.
+
+A clip's *form* is its terms on the stored wires, with no constant: every
+stored wire is 0 when no input of its region is on (deep_forms.py), so a
+region with no input on adds exactly 0 to every host and needs no
+on-indicator. What an inactive region cannot avoid is a *stray* read: a host
+lit by a co-tenant of an active region adds 1/S to the reads of all its other
+clips in the next layer. The threshold is placed for it: over every operand
+assignment (the clean values of the form) and every single stray read (one
+operand that is 0 read as 1/S), c sits in the middle of the gap between the
+highest false value and the lowest true one, and negated reads are shrunk by
+the scale that widens that gap most (AND-NOT a & !b at S = 2: a - 0.5 b, c =
+0.625). With error control off the thresholds sit between the clean values
+only (no stray allowed for) and the slope is 1: the naive baseline.
+
+A clip whose gap is too narrow for the clip's ramp (or that has more than
+MOST_OPERANDS operands to enumerate) and a clip that is on when no input is
+(a stored wire never is, but a gate's second clip may be) cannot share: it
+gets a host of its own, as do the clips of the signals the measured repair
+dedicates.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from superpose.compiler.deep_codes import region_design
+from superpose.compiler.deep_forms import Clip
+
+HOST_SLOPE = 16.0  # k: the ramp of a host is 1/16 wide, small against the gaps (1/4 for AND-NOT at S = 2)
+NEGATED_SCALES = tuple(np.round(np.arange(0.3, 1.0001, 0.05), 2).tolist())  # candidate shrinks of a negated read
+MOST_OPERANDS = 12  # forms with more operands are not enumerated (2^n assignments): they get a host of their own
+POOL_DIGITS = 9     # thresholds equal to this many digits share a pool
+# false clips with a lit host, per input, allowed per clip of a pool: every lit host adds a stray read to
+# each false clip it hosts, and a host of the next layer that sums a few of them lights up itself, so stray
+# reads feed the next layer's (bench/proto_hosted.py at T = 2,000: about 0.3% of clips read stray in level 1
+# at 9 / 5 / 4 clips per host, which held 8 levels, and 1% at 16 per host, which failed at level 2 here)
+STRAY_SHARE = 0.004
+
+
+@dataclass(frozen=True)
+class HostedForm:
+    """A clip as hosts read it: z = terms . stored wires, lit above `threshold`.
+    shareable: silent with a margin when its operands are 0 and wide enough a
+    gap for the ramp, so it may share a host."""
+    terms: tuple[tuple[int, float], ...]
+    threshold: float
+    shareable: bool
+
+
+def hosted_form(clip: Clip, stray: float, slope: float) -> HostedForm:
+    """The form and threshold of `clip` that tolerate one stray read of `stray`
+    (see the module docstring); a clip it cannot place keeps its own terms
+    and threshold and is not shareable."""
+    threshold = clip.threshold - clip.constant  # the constant moves into the threshold: the form is 0 at 0
+    placed = _placed(tuple(w for _, w in clip.terms), threshold, stray, slope)
+    if placed is None:
+        return HostedForm(clip.terms, threshold, False)
+    weights, middle = placed
+    return HostedForm(tuple((s, w) for (s, _), w in zip(clip.terms, weights)), middle, True)
+
+
+@functools.lru_cache(maxsize=None)
+def _placed(terms: tuple[float, ...], threshold: float, stray: float, slope: float
+            ) -> tuple[tuple[float, ...], float] | None:
+    """(shrunk weights, threshold) for a form of these weights, or None (the
+    module docstring); cached: a level has a handful of distinct forms."""
+    weights = np.array(terms, dtype=np.float64)
+    if weights.size == 0 or weights.size > MOST_OPERANDS:
+        return None
+    assignments = np.array(list(itertools.product((0.0, 1.0), repeat=weights.size)))  # (2^n, n)
+    truth = assignments @ weights >= threshold
+    if truth.all() or not truth.any():
+        return None
+    best: tuple[float, float, np.ndarray] | None = None  # (gap, threshold, weights)
+    for scale in NEGATED_SCALES if (weights < 0).any() else (1.0,):
+        scaled = np.where(weights < 0, scale * weights, weights)
+        clean = assignments @ scaled
+        strayed = clean[:, None] + (assignments == 0) * scaled[None, :] * stray  # (2^n, n): one operand strays
+        values = np.concatenate([clean[:, None], strayed], axis=1)
+        high, low = values[~truth].max(), values[truth].min()
+        if best is None or low - high > best[0]:
+            best = (low - high, (low + high) / 2, scaled)
+    gap, middle, scaled = best
+    if gap < 1.0 / slope or middle <= 0:  # the ramp does not fit, or the clip is on at 0: no sharing
+        return None
+    return tuple(float(w) for w in scaled), float(middle)
+
+
+def pool_key(form: HostedForm) -> float:
+    """The pool a shareable form goes to: its threshold, rounded."""
+    return round(form.threshold, POOL_DIGITS)
+
+
+@dataclass
+class HostLayout:
+    """Which clips every host of a level carries.
+
+    hosts: per host, the indices of its clips (one clip: a host of its own);
+    threshold: (n_hosts,) its threshold; of_clip: per clip, its hosts."""
+    hosts: list[list[int]]
+    threshold: np.ndarray
+    of_clip: list[list[int]]
+    pools: dict[float, int]  # pool key -> hosts per clip it was laid out with (H)
+
+    def pool_sizes(self) -> dict[float, int]:
+        """Per pool key, its hosts in this layout (a repaired clip's own host included)."""
+        keys = np.round(self.threshold, POOL_DIGITS)
+        return {key: int(np.sum(keys == key)) for key in self.pools}
+
+
+def lay_out(forms: list[HostedForm], regions: np.ndarray, copies: int, hosts: dict[float, int],
+            alone: set[int], layout_seed: int) -> HostLayout:
+    """Hosts for every clip. forms: one per clip; regions: (n_clips,) region
+    of each; hosts: H of every pool key that has a clip not alone; alone:
+    clips that get a host of their own (the repair). A pool's
+    layout depends only on its clips, H and the seed, so a repair only ever
+    removes co-tenants."""
+    keys = sorted({pool_key(f) for f in forms if f.shareable})
+    members: dict[int, list[int]] = {}
+    of_clip: list[list[int]] = [[] for _ in forms]
+    threshold: list[float] = []
+    for index, key in enumerate(keys):
+        pool = [j for j, f in enumerate(forms) if f.shareable and pool_key(f) == key]
+        if alone.issuperset(pool):
+            continue
+        placed, n_hosts = region_design(regions[pool], copies, hosts[key],
+                                        np.random.default_rng([layout_seed, index]))
+        base = len(threshold)
+        threshold += [key] * n_hosts
+        for j, row in zip(pool, placed.tolist()):
+            if j not in alone:
+                for unit in row:
+                    members.setdefault(base + unit, []).append(j)
+    layout_hosts: list[list[int]] = []
+    thresholds: list[float] = []
+    for unit in sorted(members):  # hosts left with no tenant (all repaired) are dropped
+        for j in members[unit]:
+            of_clip[j].append(len(layout_hosts))
+        layout_hosts.append(members[unit])
+        thresholds.append(threshold[unit])
+    for j, form in enumerate(forms):
+        if not of_clip[j]:
+            of_clip[j].append(len(layout_hosts))
+            layout_hosts.append([j])
+            thresholds.append(form.threshold)
+    return HostLayout(layout_hosts, np.array(thresholds), of_clip, dict(hosts))
+
+
+def stray_reads(activation: sp.csr_matrix, layout: HostLayout, clip_signals: np.ndarray,
+                true_signals: sp.csr_matrix) -> dict[float, float]:
+    """Per pool key, the mean count per probe row of its clips whose signal is
+    false and that have a lit host: the stray reads the next layer sums.
+    activation: (n, 2 n_hosts) of the level's ReLUs (host h is units 2h,
+    2h + 1); clip_signals: (n_clips,) signal of each clip; true_signals: (n,
+    n_signals) bool CSR of the signals true on each row."""
+    values = activation[:, 0::2] - activation[:, 1::2]   # (n, n_hosts) each host's clip
+    lit = (values > 0.5).astype(np.float32).tocsr()
+    pairs = np.array([(h, j) for h, clips in enumerate(layout.hosts) for j in clips], dtype=np.int64).T
+    host_clips = sp.csr_matrix((np.ones(pairs.shape[1], np.float32), (pairs[0], pairs[1])),
+                               shape=(len(layout.hosts), clip_signals.size))
+    reached = (lit @ host_clips).tocsr()                                     # (n, n_clips) lit hosts per clip
+    reached.data[:] = 1.0
+    rows, clips = reached.nonzero()
+    false = ~np.asarray(true_signals[rows, clip_signals[clips]]).ravel().astype(bool)
+    per_clip = np.bincount(clips[false], minlength=clip_signals.size) / max(activation.shape[0], 1)
+    clip_pool = np.full(clip_signals.size, np.nan)
+    for h, clips_of_host in enumerate(layout.hosts):
+        clip_pool[clips_of_host] = round(float(layout.threshold[h]), POOL_DIGITS)
+    return {key: float(per_clip[clip_pool == key].sum()) for key in layout.pools}
