@@ -22,7 +22,9 @@ complement is another clip, with -t and -c), so that every stored wire is 0
 when no input of its region is on, and every small neuron is then silent with
 a margin: a region with no input on contributes exactly 0 to every large
 neuron. With error control off (slope 1), the clips are exact on clean values
-but have no margin: the naive baseline.
+but have no margin: the naive baseline. The hosted design (deep_hosted.py)
+shares whole clips, with thresholds of its own; the spread design shares
+their two ReLUs as separate small neurons.
 """
 from __future__ import annotations
 

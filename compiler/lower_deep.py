@@ -1,8 +1,20 @@
 """Deep lowering: one layer per level, wires carried between layers in superposition.
 
 Every gate of a level, and every value a later level still needs (inputs
-included), becomes a few *small neurons* with margins (deep_forms.py: clips
-that are exactly 0 or 1 on reads within 1/2 - 1/(2k) of a clean value). Each
+included), becomes a few clips (deep_forms.py). How a superposed level shares
+its neurons is the *design*:
+  - "hosted" (deep_hosted.py): each clip is given S hosts, a
+    host being one clip (two ReLUs) of the sum of the forms of the clips of
+    different regions it carries, with one threshold per pool placed for one
+    stray read; every stored wire is 0 when its region has no input on, so an
+    inactive region adds exactly 0 and needs no on-indicator. A pool's H is
+    chosen per level by the probes (_hosted_candidate).
+  - "spread" (the default), below: each clip's two ReLUs are small neurons copied onto
+    large neurons separately, with on-indicators per region.
+
+In the spread design, every clip's ReLUs are *small neurons* with margins
+(deep_forms.py: clips that are exactly 0 or 1 on reads within 1/2 - 1/(2k)
+of a clean value). Each
 small neuron is copied onto `copies` (S) large neurons of its layer, and each
 large neuron hosts about `hosts` (H) small neurons of different regions
 (connected parts of the circuit) that have the same bias (deep_codes.py: an
@@ -72,7 +84,7 @@ SLOPE = 2.0            # k of the clips: a read may stray 1/2 - 1/(2k) = 1/4 uns
                        # a larger slope magnifies what co-tenants of an active region add)
 POOL_MEAN_SHARE = 0.25  # a hosted pool's mean probe error must be within this share of the target
 GATE_WEIGHT = 1.0      # B: the on-indicators lift an active region's large neurons by B, the others stay B below
-DESIGNS = ("hosted", "spread")  # how a superposed level shares neurons (module docstring)
+DESIGNS = ("spread", "hosted")  # how a superposed level shares neurons (module docstring)
 DEFAULT_COPIES = {"hosted": 2, "spread": 6}
 # candidate H, densest first: hosted tries each per pool (measured on circuits-T in a numpy prototype,
 # bench/proto_hosted.py: S = 2 with 4 to 16 clips per host); spread one H for the whole level
@@ -83,7 +95,7 @@ DEFAULT_HOSTS = {"hosted": (16, 12, 9, 7, 5, 4, 3, 2), "spread": (16, 12, 8, 6, 
 class DeepOptions:
     """Options of strategy "deep"; copies and hosts default to the design's."""
     target_error: float = 0.01             # every probed gate of a superposed level must be within it
-    design: str = "hosted"                 # "hosted" (clips share hosts) or "spread" (small neurons, on-indicators)
+    design: str = "spread"                 # "spread" (small neurons, on-indicators) or "hosted" (clips share hosts)
     copies: int | None = None              # S: hosts (large neurons) per clip (small neuron)
     hosts: tuple[int, ...] | None = None   # candidate H, densest first
     control: bool = True                   # margins, on-indicators, repair; False: none (naive)

@@ -143,7 +143,8 @@ def _cmd_compile(args: argparse.Namespace, console: Console) -> int:
         console.print(f"plan: {compiled.meta.figures['plan']}")
     if compiled.meta.lowering == "deep":
         plans = [f["plan"] for f in compiled.meta.levels]
-        console.print(f"deep over {compiled.meta.depth} levels, {plans.count('superposed')} superposed, "
+        console.print(f"deep over {compiled.meta.depth} levels ({compiled.meta.figures.get('design', 'spread')} design), "
+                      f"{plans.count('superposed')} superposed, "
                       f"{plans.count('exact')} exact (fewer neurons, or the target missed when superposed), "
                       f"repaired small neurons {compiled.meta.figures['repair_share']:.1%}")
     if compiled.meta.lowering == "chained":
@@ -350,7 +351,8 @@ def _print_deep_plans(circuit: CompiledCircuit, console: Console) -> None:
                         "repaired_small_neurons": "repaired", "on_indicators": "on-indicators", "neurons": "neurons",
                         "superposed_neurons": "superposed plan", "exact_neurons": "exact plan",
                         "probe_max_error": "probe max error"})
-    console.print(f"repair share (small neurons of superposed levels moved to neurons of their own): "
+    console.print(f"{circuit.meta.figures.get('design', 'spread')} design; repair share (small neurons of superposed levels "
+                  f"moved to neurons of their own): "
                   f"{circuit.meta.figures['repair_share']:.2%}; neurons of superposed levels read by one wire "
                   f"alone: {circuit.meta.figures['owned_neuron_share']:.2%}")
 
@@ -630,9 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --strategy chained or deep: superpose a level only where that takes fewer neurons "
                         "than exact ones (auto, default), or every level (always)")
     p.add_argument("--deep-design", dest="design", choices=list(DESIGNS),
-                   help="deep: how a superposed level shares neurons: hosted (default: gates' clips share hosts "
-                        "with thresholds placed for one stray read, no on-indicators) or spread (small neurons "
-                        "copied onto large ones, on-indicators per region)")
+                   help="deep: how a superposed level shares neurons: spread (default: small neurons copied onto "
+                        "large ones, on-indicators per region) or hosted (gates' clips share hosts with thresholds "
+                        "placed for one stray read, no on-indicators)")
     p.add_argument("--copies", type=_positive_int,
                    help="deep: hosts (large neurons) per clip (small neuron) (default: hosted "
                         f"{DEFAULT_COPIES['hosted']}, spread {DEFAULT_COPIES['spread']})")

@@ -44,9 +44,10 @@ def _small(design: str, control: bool) -> CompiledCircuit:
                       np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("design", sorted(SUPERPOSED))
 @pytest.mark.parametrize("path", SPARSE_PROGRAMS, ids=[p.stem for p in SPARSE_PROGRAMS])
-def test_example_programs_meet_the_target(path):
-    compiled = compiler.compile_circuit(compiler.load_circuit(path), options=DeepOptions())
+def test_example_programs_meet_the_target(path, design):
+    compiled = compiler.compile_circuit(compiler.load_circuit(path), options=DeepOptions(design=design))
     assert compiled.meta.lowering == "deep"
     report = error_report(compiled, samples=SAMPLES, confirm=CONFIRM)
     assert report.summary()["max_error"] <= TARGET
@@ -159,3 +160,14 @@ def test_hosted_thresholds_leave_room_for_one_stray_read():
             for strayed in [a] + [a + stray * (np.arange(n) == i) * (a == 0) for i in range(n)]:
                 value = strayed @ scaled
                 assert (value > form.threshold + 0.5 / slope) if truth else (value < form.threshold - 0.5 / slope)
+
+
+def test_cli_compiles_the_hosted_design(tmp_path, capsys):
+    out = tmp_path / "thresholds.safetensors"
+    assert main(["compile", str(PROGRAMS / "thresholds.sbp"), "--strategy", "deep", "--deep-design", "hosted",
+                 "--superpose-levels", "always", "-o", str(out)]) == 0
+    assert "(hosted design)" in " ".join(capsys.readouterr().out.split())
+    compiled = load(str(out))
+    assert compiled.meta.figures["design"] == "hosted" and compiled.meta.figures["copies"] == 2
+    assert main(["info", str(out)]) == 0
+    assert "hosted design; repair share" in " ".join(capsys.readouterr().out.split())
