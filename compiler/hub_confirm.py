@@ -21,8 +21,8 @@ within the pass bound, which is the same as
 (the Wilson interval is the set of rates within z standard errors of the
 measurement); it *fails* when the lower bound is above the pass bound. The
 others are borderline: they are measured again on fresh samples, the counts
-of every round pooled, in rounds of STAGE_SAMPLES (cumulative: 1,000, 3,000,
-10,000, 30,000 per gate and fill). So a gate that is clearly in or clearly out
+of every round pooled, in rounds of STAGE_SAMPLES (cumulative: 1,000,
+doubling up to 32,000 per gate and fill). So a gate that is clearly in or clearly out
 costs the screen alone, and only the gates near the target are confirmed on
 many samples (which narrow the bound by as much as the report's margin takes
 off it); whatever is still not within the pass bound after the last round is
@@ -41,7 +41,7 @@ from superpose.network import THRESHOLD, CompiledCircuit
 
 SCREEN_SAMPLES = 1000  # stratified inputs per gate and fill in the screening pass (the report's default)
 # pooled samples per gate and fill after each round: the screen, then the borderline gates only
-STAGE_SAMPLES = (SCREEN_SAMPLES, 3 * SCREEN_SAMPLES, 10 * SCREEN_SAMPLES, 30 * SCREEN_SAMPLES)
+STAGE_SAMPLES = tuple(SCREEN_SAMPLES * 2 ** k for k in range(6))  # doubling: a gate stops as soon as it is clear
 CONFIDENCE_Z = 2.0     # standard errors a measured rate must sit below the pass bound (one-sided, ~97.7%)
 REPORT_SAMPLES = 10_000  # a confirmed report's re-measurement of its worst gates: 1,000 samples x 10, its defaults
 REPORT_Z = 1.0         # the report's standard errors kept between a passed gate and the target

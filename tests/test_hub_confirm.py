@@ -134,7 +134,7 @@ def test_stratified_rates_is_the_report_rule() -> None:
 
 
 def test_borderline_gates_are_confirmed_on_more_samples(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With measurements that return each gate's true error exactly: a gate
+    """With measurements that return each gate's true error: a gate
     clearly within the target passes on the screen, one clearly over it
     fails there (no re-measurement), one near the pass bound is measured
     again until its Wilson bound decides (pooled samples), and one just under
@@ -145,16 +145,17 @@ def test_borderline_gates_are_confirmed_on_more_samples(monkeypatch: pytest.Monk
     def exact(circuit: object, gates: np.ndarray, samples: int, seed: int, fill: str) -> StratifiedRates:
         for g in gates:
             drawn[int(g)] += samples
-        rate = np.array([truth[int(g)] for g in gates])
+        rate = np.round(np.array([truth[int(g)] for g in gates]) * samples) / samples  # whole wrong samples
         half = np.full(gates.size, samples // 2)
         return StratifiedRates(rate, rate, half, half)
 
     monkeypatch.setattr(hub_confirm, "measured_rates", exact)
     errors, failing = hub_confirm.confirm(None, np.arange(4), 0.01, np.random.default_rng(0))
     per_fill = {g: n // len(FILLS) for g, n in drawn.items()}
-    assert per_fill == {0: STAGE_SAMPLES[0], 1: STAGE_SAMPLES[0], 2: STAGE_SAMPLES[-1], 3: STAGE_SAMPLES[-1]}
+    assert per_fill[0] == per_fill[1] == STAGE_SAMPLES[0] and per_fill[3] == STAGE_SAMPLES[-1]
+    assert STAGE_SAMPLES[0] < per_fill[2] and per_fill[2] in STAGE_SAMPLES
     assert failing.tolist() == [False, True, False, True]
-    assert np.allclose(errors, [truth[g] for g in range(4)])
+    assert np.allclose(errors, [truth[g] for g in range(4)], atol=5e-4)
 
 
 @pytest.mark.parametrize("first", [2, 4, 16, 64])
