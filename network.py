@@ -19,7 +19,7 @@ sparse weights times row-major columns copy nothing (forward_columns, read_colum
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -196,17 +196,25 @@ class Readout:
         return Readout(blocks, self.bias[rows])
 
 
-def _gathered(h_t: np.ndarray | sp.spmatrix, units: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """(k,) float32: h_t[units[i], columns[i]] of a dense or CSR (width, batch) activation."""
+def _gather(h_t: np.ndarray | sp.spmatrix) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function (units (k,), columns (k,)) -> (k,) float32 values
+    h_t[units[i], columns[i]] of a dense or sparse (width, batch) activation;
+    a sparse one is indexed once, by the sorted keys unit * batch + column of
+    its nonzeros."""
     if not sp.issparse(h_t):
-        return h_t[units, columns]
-    h_t = sp.csr_matrix(h_t)
-    h_t.sort_indices()
-    keys = np.repeat(np.arange(h_t.shape[0], dtype=np.int64), np.diff(h_t.indptr)) * h_t.shape[1] + h_t.indices
-    wanted = units.astype(np.int64) * h_t.shape[1] + columns
-    at = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
-    found = keys[at] == wanted if keys.size else np.zeros(wanted.size, dtype=bool)
-    return np.where(found, h_t.data[at] if keys.size else 0.0, 0.0).astype(np.float32)
+        return lambda units, columns: h_t[units, columns]
+    coo = h_t.tocoo()
+    keys = coo.row.astype(np.int64) * h_t.shape[1] + coo.col
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], np.append(coo.data[order], np.float32(0.0)).astype(np.float32)
+
+    def gathered(units: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        wanted = units.astype(np.int64) * h_t.shape[1] + columns
+        at = np.searchsorted(keys, wanted)
+        found = at < keys.size
+        found[found] = keys[at[found]] == wanted[found]
+        return values[np.where(found, at, keys.size)]  # the appended 0 where the entry is not stored
+    return gathered
 
 
 def _own_products(weight: sp.csr_matrix, rows: np.ndarray, h_t: np.ndarray | sp.spmatrix, columns: np.ndarray
@@ -216,11 +224,12 @@ def _own_products(weight: sp.csr_matrix, rows: np.ndarray, h_t: np.ndarray | sp.
     product. Each sum runs over the row's entries in order from 0 in float32,
     as scipy's product does, so it equals that product's entry bit for bit."""
     starts, lengths = weight.indptr[rows], np.diff(weight.indptr)[rows]
+    gather = _gather(h_t)
     total = np.zeros(rows.size, dtype=np.float32)
     for p in range(int(lengths.max(initial=0))):  # the p-th entry of every row that has one
         more = np.flatnonzero(lengths > p)
         entry = starts[more] + p
-        total[more] += weight.data[entry] * _gathered(h_t, weight.indices[entry], columns[more])
+        total[more] += weight.data[entry] * gather(weight.indices[entry], columns[more])
     return total
 
 
