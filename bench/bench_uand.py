@@ -187,8 +187,9 @@ def main() -> None:
     if timing is not None:
         timing_rows, ratio = timing
         body += (f"\n\nCompile time of the hub at 1%, side by side with {args.baseline_label} (`--baseline DIR "
-                 f"--baseline-label {args.baseline_label} --timing-repeats {args.timing_repeats}`: each compile in a "
-                 f"fresh process, the two trees alternating; the machine's 2 cores were shared, the load average "
+                 f"--baseline-label {args.baseline_label} --timing-repeats {args.timing_repeats}`, DIR holding "
+                 f"{args.baseline_label} as a package: `git archive {args.baseline_label} | tar -x -C DIR/superpose`; "
+                 f"each compile in a fresh process, the two trees alternating; the machine's 2 cores were shared, the load average "
                  f"before each compile is in the table): {args.baseline_label} / this tree, best of each, "
                  f"**{ratio}x**.\n\n"
                  + table(["tree", "compile s per run", "best s", "neurons", "gates/neuron", "gates confirmed",
