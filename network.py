@@ -19,7 +19,7 @@ sparse weights times row-major columns copy nothing (forward_columns, read_colum
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -99,21 +99,6 @@ class Layer:
             z = _dense(self.weight @ h_t)
         z += self.bias[:, None]
         return np.maximum(z, 0.0, out=z) if self.relu else z
-
-    def apply_columns_sparse(self, h_t: sp.spmatrix) -> sp.csc_matrix:
-        """apply_columns for a ReLU layer whose biases are all <= 0, kept
-        sparse: a neuron that no active input reaches stays at ReLU(b) = 0, so
-        the result has the sparsity of W h. (width_in, batch) sparse ->
-        (width_out, batch) CSC float32, ready for Readout.read_diagonal. On
-        sparse inputs the dense (width_out, batch) array of apply_columns is
-        what measuring a wide one-layer circuit costs."""
-        if not self.relu or (self.bias > 0).any():
-            raise ValueError("a sparse activation needs a ReLU layer with no positive bias")
-        z = sp.csr_matrix(sp.csr_matrix(h_t.T) @ self.weight.T.tocsr(), dtype=np.float32)  # (batch, width_out)
-        z.data += self.bias[z.indices]
-        np.maximum(z.data, 0.0, out=z.data)
-        z.eliminate_zeros()
-        return z.T
 
 
 def _remapped_columns(weight: sp.csr_matrix, kept: np.ndarray) -> sp.csr_matrix:
@@ -196,19 +181,6 @@ class Readout:
             self.add_layer(out_t, l, hs_t[l])
         return out_t
 
-    def read_diagonal(self, rows: np.ndarray, hs_t: list[np.ndarray | sp.spmatrix]) -> np.ndarray:
-        """(batch,) float64: value rows[b] on activation column b, for checking
-        one value per input without the (len(rows), batch) product."""
-        out = self.bias[rows].astype(np.float64)
-        for l in sorted(self.blocks):
-            block = self.blocks[l]
-            at = np.minimum(np.searchsorted(block.rows, rows), block.rows.size - 1)
-            reads = np.flatnonzero(block.rows[at] == rows)  # the inputs whose value reads this layer
-            if reads.size:
-                h_t = hs_t[l][:, reads]
-                out[reads] += np.asarray(block.weight[at[reads]].multiply(h_t.T).sum(axis=1)).ravel()
-        return out
-
     def select(self, rows: np.ndarray) -> "Readout":
         """The readout of only the given values, rows (k,) distinct, in that order."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -222,6 +194,43 @@ class Readout:
                 sort = np.argsort(new_rows)
                 blocks[l] = ReadoutBlock(new_rows[sort], block.weight[hit[sort]])
         return Readout(blocks, self.bias[rows])
+
+
+def _gather(h_t: np.ndarray | sp.spmatrix) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function (units (k,), columns (k,)) -> (k,) float32 values
+    h_t[units[i], columns[i]] of a dense or sparse (width, batch) activation;
+    a sparse one is indexed once, by the sorted keys unit * batch + column of
+    its nonzeros."""
+    if not sp.issparse(h_t):
+        return lambda units, columns: h_t[units, columns]
+    coo = h_t.tocoo()
+    keys = coo.row.astype(np.int64) * h_t.shape[1] + coo.col
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], np.append(coo.data[order], np.float32(0.0)).astype(np.float32)
+
+    def gathered(units: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        wanted = units.astype(np.int64) * h_t.shape[1] + columns
+        at = np.searchsorted(keys, wanted)
+        found = at < keys.size
+        found[found] = keys[at[found]] == wanted[found]
+        return values[np.where(found, at, keys.size)]  # the appended 0 where the entry is not stored
+    return gathered
+
+
+def _own_products(weight: sp.csr_matrix, rows: np.ndarray, h_t: np.ndarray | sp.spmatrix, columns: np.ndarray
+                  ) -> np.ndarray:
+    """(k,) float32: weight row rows[i] times activation column columns[i]
+    of h_t (width, batch), for every i, without the (len(rows), batch)
+    product. Each sum runs over the row's entries in order from 0 in float32,
+    as scipy's product does, so it equals that product's entry bit for bit."""
+    starts, lengths = weight.indptr[rows], np.diff(weight.indptr)[rows]
+    gather = _gather(h_t)
+    total = np.zeros(rows.size, dtype=np.float32)
+    for p in range(int(lengths.max(initial=0))):  # the p-th entry of every row that has one
+        more = np.flatnonzero(lengths > p)
+        entry = starts[more] + p
+        total[more] += weight.data[entry] * gather(weight.indices[entry], columns[more])
+    return total
 
 
 @dataclass(repr=False)
@@ -335,28 +344,23 @@ class CompiledCircuit:
             out_t[readout.blocks[l].rows] += _dense(weight @ h_t)
         return out_t
 
-    def read_own(self, x: np.ndarray | sp.spmatrix, readout: Readout) -> np.ndarray:
-        """x: (n_values * k, n_inputs) of 0/1, the k rows of each value
-        together -> (n_values * k,) float32: each value read on its own k rows
-        only. The same numbers as read(x, readout)[i·k:(i+1)·k, i], without
-        reading every value on every row (a report measures each gate on its
-        own samples)."""
+    def read_own(self, x: np.ndarray | sp.spmatrix, readout: Readout, owner: np.ndarray | None = None) -> np.ndarray:
+        """x: (n, n_inputs) of 0/1 -> (n,) float32: row i read by value
+        owner[i] of the readout only; owner (n,) int, default: the rows in
+        n_values runs of n / n_values, one run per value (a report measures
+        each gate on its own samples). The same numbers as
+        read(x, readout)[i, owner[i]], without reading every value on every
+        row: only the cone of the readout is computed, and each row's value
+        sums the same entries in the same order (_own_products)."""
         x_t = self._columns(x)
-        per_value = x_t.shape[1] // readout.n_values
-        out = np.repeat(readout.bias, per_value)
+        if owner is None:
+            owner = np.repeat(np.arange(readout.n_values), x_t.shape[1] // readout.n_values)
+        out = readout.bias[owner]
         for l, h_t, weight in self._cone_pass(x_t, readout):
-            rows = readout.blocks[l].rows
-            if sp.issparse(h_t):  # inputs read directly (an alias): slicing sparse columns per row costs more
-                read = _dense(weight @ h_t).reshape(rows.size, readout.n_values, per_value)
-                out.reshape(readout.n_values, per_value)[rows] += read[np.arange(rows.size), rows]
-                continue
-            for i, value in enumerate(rows):  # one row against its value's own columns
-                start, stop = weight.indptr[i], weight.indptr[i + 1]
-                # the row's entries, in order, over only the units it reads: the same sum as the whole row
-                row = sp.csr_matrix((weight.data[start:stop], np.arange(stop - start), [0, stop - start]),
-                                    shape=(1, stop - start))
-                own = slice(value * per_value, (value + 1) * per_value)
-                out[own] += _dense(row @ h_t[weight.indices[start:stop], own]).ravel()
+            position = np.full(readout.n_values, -1, dtype=np.int64)
+            position[readout.blocks[l].rows] = np.arange(readout.blocks[l].rows.size)
+            reads = np.flatnonzero(position[owner] >= 0)  # the rows whose value reads this layer
+            out[reads] += _own_products(weight, position[owner[reads]], h_t, reads)
         return out
 
     def _cone_pass(self, x_t: np.ndarray | sp.spmatrix, readout: Readout

@@ -453,19 +453,48 @@ def choose_danger_limit(pairs: list[Monomial], target_error: float, n_features: 
             mid = (low + high) // 2
             low, high = (low, mid) if len(pack(mid)) <= spare_width else (mid + 1, high)
         return low
-    def meets_target(limit: int) -> bool:
-        predicted = np.fromiter(pair_errors(pack(limit), n_features, s, weights, near).values(), float)
-        return (predicted > target_error * share).sum() <= allowed_over * len(pairs)
+    return search_danger_limit(pairs, target_error * share, n_features, s, weights, near, caps, separate,
+                               allowed_over)[0]
 
-    # the largest limit within the target: double until one fails, then bisect
-    low, high = 1, 2
-    while high < 2 * n_features and meets_target(high):
-        low, high = high, 2 * high
-    high = min(high, 2 * n_features)
+
+FIRST_PROBE = 2  # the limit choose_danger_limit's search tries first, doubling from there while it holds
+
+
+def search_danger_limit(pairs: list[Monomial], aim: float, n_features: int, s: int,
+                        weights: dict[Monomial, np.ndarray] | None = None, near: dict[Monomial, set[int]] | None = None,
+                        caps: dict[int, int] | None = None, separate: bool = False, allowed_over: float = 0.0,
+                        first: int = FIRST_PROBE) -> tuple[int, list[HubNeuron], dict[Monomial, float]]:
+    """The largest co-tenant limit at which at most `allowed_over` of the
+    pairs have a predicted error above `aim` (choose_danger_limit with a free
+    width), with its packing and every pair's predicted error (pair_errors),
+    which the search has computed already. It doubles the limit from `first`
+    while the limit holds, then bisects; when `first` fails, it bisects below
+    it. On a limit that holds everywhere below the answer (the usual case: a
+    lower limit gives fewer co-tenants) every `first` finds the same answer,
+    and a first probe near it skips the small limits, the slowest to pack
+    (every piece is tried against a full window of open neurons)."""
+    packed: dict[int, tuple[list[HubNeuron], dict[Monomial, float]]] = {}
+
+    def meets_target(limit: int) -> bool:
+        neurons = pack_pairs(pairs, limit, caps, separate)
+        packed[limit] = neurons, pair_errors(neurons, n_features, s, weights, near)
+        predicted = np.fromiter(packed[limit][1].values(), float)
+        return (predicted > aim).sum() <= allowed_over * len(pairs)
+
+    top = 2 * n_features
+    if first < top and meets_target(first):
+        low, high = first, 2 * first
+        while high < top and meets_target(high):
+            low, high = high, 2 * high
+    else:
+        low, high = 1, first
+    high = min(high, top)
     while low + 1 < high:
         mid = (low + high) // 2
         low, high = (mid, high) if meets_target(mid) else (low, mid)
-    return low
+    if low not in packed:
+        meets_target(low)
+    return low, *packed[low]
 
 
 def hub_layer(neurons: list[HubNeuron], s: int

@@ -36,7 +36,7 @@ from superpose.compiler.hub_confirm import confirm, confirmable
 from superpose.compiler.ir import Circuit, Lit
 from superpose.compiler.hub_packing import (CONSTANT, HubNeuron, choose_danger_limit, hub_layer, leaf_caps,
                                             monomial_readers, pack_pairs, pair_errors, pair_roles, pattern_weights,
-                                            tolerates_thresholding, without_pairs)
+                                            search_danger_limit, tolerates_thresholding, without_pairs)
 from superpose.compiler.light_hub import choose_light_plan, light_layer
 from superpose.compiler.lowering import ReadoutTerms, check_target_error, csr_from_rows, readout_from_terms
 from superpose.compiler.multilinear import Monomial, count_patterns, polynomial
@@ -164,11 +164,17 @@ def embedding_noise_std(feature_weights: sp.csr_matrix, code_weights: np.ndarray
     return float(np.sqrt(s * worst))
 
 
-CAP_SCALES = (1.0, 0.5)  # leaf caps tried, as multiples of leaf_caps: fewer leaves per hub, more hubs per neuron
+# leaf caps tried, as multiples of leaf_caps: fewer leaves per hub, more hubs per neuron. First fit makes the
+# neuron count uneven in the scale: on uand-8k at 1% scales 1.0, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5 pack (before
+# confirmation) into 804, 575, 519, 507, 520, 540, 593 neurons; each scale is one limit search (~10 s there)
+CAP_SCALES = (1.0, 0.75, 0.5)
 REPACK_SHARE = 0.02      # the packing may leave this share of the pairs predicted over the target, to be re-packed
 # gates whose predicted error is at least this share of the target are measured on the compiled weights
 # (hub_confirm); below it the calibrated prediction stands (measured against it: bench/bench_uand.py)
 CONFIRM_BAND = 0.5
+# the danger limit the packing's search tries first (hub_packing.search_danger_limit): the limits of
+# uand-1k and uand-8k at 1% are 14 and 44, and the limits below 16 are the slowest to pack (3-4 s each at 8k)
+HUB_FIRST_PROBE = 16
 MAX_REPACKS = 2         # re-packs of pairs over the target (predicted, then measured); then exact neurons
 REPACK_TIGHTENING = 2   # each re-pack divides the danger limit and the leaves per piece by this
 
@@ -239,9 +245,9 @@ def _plan_hub(circuit: Circuit, options: HubOptions, pairs: list[Monomial], high
     best = None
     for scale in CAP_SCALES:
         caps = {f: max(1, int(c * scale)) for f, c in base.items()}
-        limit = choose_danger_limit(pairs, aim, m, s, None, weights, near, 1.0, caps, True, REPACK_SHARE)
-        plan = _HubPlan(pack_pairs(pairs, limit, caps, True), set(), limit, caps, set())
-        predicted = pair_errors(plan.neurons, m, s, weights, near)
+        limit, neurons, predicted = search_danger_limit(pairs, aim, m, s, weights, near, caps, True, REPACK_SHARE,
+                                                        HUB_FIRST_PROBE)
+        plan = _HubPlan(neurons, set(), limit, caps, set())
         figures = {"danger_limit": limit, "leaf_cap_scale": scale,
                    "predicted_max_error": max(predicted.values(), default=0.0)}
         latest = predicted
@@ -285,13 +291,13 @@ def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -
         return compiled
     n_gates = len(circuit.gate_signals)
     gate_pairs = [{t for t in poly if len(t) == 2} - set(expansion.higher) for poly in expansion.polys[:n_gates]]
-    supports = circuit.supports()
+    supports, signals = circuit.supports(), circuit.gate_signals  # gate_signals builds its list on every call
     measured = np.zeros(n_gates)
     # measured: every gate whose prediction is within the band, or that reads more than its pair (the
     # prediction takes a pair's own neighbourhood and patterns); the others rest on the prediction
     to_measure = np.array([g for g in range(n_gates) if gate_pairs[g] - plan.exact and (
         max(predicted.get(t, 0.0) for t in gate_pairs[g]) >= CONFIRM_BAND * options.target_error
-        or len(supports[circuit.gate_signals[g]]) > 2)], dtype=np.int64)
+        or len(supports[signals[g]]) > 2)], dtype=np.int64)
     figures_measured = int(to_measure.size)
     repaired: set[Monomial] = set()
     for attempt in range(MAX_REPACKS + 1):

@@ -390,3 +390,58 @@ def program_gate_samples(program: Circuit, n_samples: int, max_active: int | Non
                  for signal, support in ((signals[g], sorted(supports[signals[g]])) for g in batch)]
         yield (batch, sp.vstack([p.inputs for p in parts], format="csr"),
                np.concatenate([p.wanted for p in parts]), np.repeat(np.arange(batch.size), n_samples))
+
+
+@dataclass
+class StratifiedRates:
+    """Per-gate error on the stratified distribution, the one rule that the
+    report (runtime/report.py) and the compiler's confirmation
+    (compiler/hub_confirm.py) both apply: error = the mean of the
+    false-positive and false-negative rates, or the rate of the one side a
+    gate constant on the allowed inputs has. All (n_gates,): the rates
+    float64 (NaN where the gate has no such side), the sample counts int64."""
+    false_positive: np.ndarray
+    false_negative: np.ndarray
+    n_false: np.ndarray
+    n_true: np.ndarray
+
+    @property
+    def error(self) -> np.ndarray:
+        """(n_gates,) float64: the mean of the rates the gate has."""
+        fp, fn = self.false_positive, self.false_negative
+        return np.where(np.isnan(fp), fn, np.where(np.isnan(fn), fp, (fp + fn) / 2))
+
+    @classmethod
+    def concatenate(cls, parts: list["StratifiedRates"], n_gates: int) -> "StratifiedRates":
+        """The rates of consecutive batches of gates as one (n_gates in all)."""
+        if not parts:
+            return cls(*(np.zeros(n_gates) for _ in range(2)), *(np.zeros(n_gates, np.int64) for _ in range(2)))
+        return cls(*(np.concatenate([getattr(part, name) for part in parts])
+                     for name in ("false_positive", "false_negative", "n_false", "n_true")))
+
+
+def wilson_upper(rate: np.ndarray, samples: np.ndarray | int, z: float) -> np.ndarray:
+    """The Wilson score bound `z` standard errors above (below, for z < 0) a
+    rate measured on `samples` trials: the rate p at which the measured one
+    lies z standard errors, sqrt(p (1 - p) / samples), away. Unlike the
+    measured rate plus its own standard error it is not 0 for a rate measured
+    at 0, and it narrows as the samples grow. A gate's stratified error is a
+    rate on all its samples (half are drawn on each side, so it is the share
+    of wrong ones, with at most a binomial's variance). Shapes broadcast."""
+    n = np.asarray(samples, dtype=np.float64)
+    p, z2 = np.asarray(rate, dtype=np.float64), z * z
+    spread = z * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    return (p + z2 / (2.0 * n) + spread) / (1.0 + z2 / n)
+
+
+def stratified_rates(said: np.ndarray, wanted: np.ndarray, owner: np.ndarray, n_gates: int) -> StratifiedRates:
+    """The rates of every gate from its samples: said, wanted (k,) bool
+    (whether a sample's readout is true, i.e. above network.THRESHOLD, and
+    whether it should be), owner (k,) int, the position in 0 .. n_gates - 1
+    of the sample's gate."""
+    wrong = said != wanted
+    counts = [np.bincount(owner[side], minlength=n_gates) for side in (~wanted, wanted)]
+    with np.errstate(invalid="ignore"):  # 0 / 0: no sample on that side, NaN
+        fp, fn = (np.bincount(owner[side], wrong[side], minlength=n_gates) / count
+                  for side, count in zip((~wanted, wanted), counts))
+    return StratifiedRates(fp, fn, counts[0], counts[1])

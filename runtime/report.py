@@ -24,7 +24,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from superpose.compiler.co_activity import DEFAULT_FILL, FILLS
-from superpose.compiler.sampling import program_gate_samples
+from superpose.compiler.sampling import StratifiedRates, program_gate_samples, stratified_rates
 from superpose.errors import UserError
 from superpose.network import THRESHOLD, CompiledCircuit
 from superpose.runtime.depth_report import LevelError, gate_levels, level_errors
@@ -155,10 +155,11 @@ def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, see
     results: dict[int, GateError] = {}
     for batch, inputs, wanted, owner in gate_samples(circuit, samples, max_active, seed, gates, fill):
         # a gate's samples are consecutive: each gate is read on its own samples only
-        values = circuit.read_own(inputs, circuit.gate_readout.select(batch)).reshape(batch.size, -1)
-        wanted = wanted.reshape(batch.size, -1)
+        values = circuit.read_own(inputs, circuit.gate_readout.select(batch))
+        rates = stratified_rates(values > THRESHOLD, wanted, owner, batch.size)
+        values, wanted = values.reshape(batch.size, -1), wanted.reshape(batch.size, -1)
         for i, g in enumerate(batch):
-            results[int(g)] = _gate_error(circuit.gate_names[g], values[i], wanted[i])
+            results[int(g)] = _gate_error(circuit.gate_names[g], values[i], wanted[i], rates, i)
         bar.advance(task, batch.size)
     return results
 
@@ -199,15 +200,14 @@ def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int 
                        gate_levels(circuit), fill)
 
 
-def _gate_error(name: str, values: np.ndarray, wanted: np.ndarray) -> GateError:
-    """The figures of one gate from its samples; sampling puts every sample of
-    a gate constant on the allowed inputs on the one side it has."""
-    said = values > THRESHOLD
-    false_pos = float(said[~wanted].mean()) if (~wanted).any() else None
-    false_neg = float((~said[wanted]).mean()) if wanted.any() else None
-    measured = [rate for rate in (false_pos, false_neg) if rate is not None]
+def _gate_error(name: str, values: np.ndarray, wanted: np.ndarray, rates: StratifiedRates, i: int) -> GateError:
+    """The figures of gate i of `rates` from its samples, values and wanted
+    (n,); sampling puts every sample of a gate constant on the allowed inputs
+    on the one side it has."""
+    rate = lambda value: None if np.isnan(value) else float(value)
+    false_pos, false_neg = rate(rates.false_positive[i]), rate(rates.false_negative[i])
     margin = np.where(wanted, values - THRESHOLD, THRESHOLD - values)
-    constant = None if len(measured) == 2 else int(wanted[0])
-    return GateError(name, false_pos, false_neg, sum(measured) / len(measured),
+    constant = None if false_pos is not None and false_neg is not None else int(wanted[0])
+    return GateError(name, false_pos, false_neg, float(rates.error[i]),
                      float(np.abs(values - wanted).mean()), float(margin.min()), int(values.size),
                      float(np.square(values - wanted).mean()), constant)

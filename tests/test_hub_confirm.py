@@ -14,8 +14,12 @@ from superpose import compiler
 from superpose.compiler.co_activity import FILLS
 from superpose.compiler.generators import random_pairs_circuit
 from superpose.compiler.generators.circuits import circuits_circuit
-from superpose.compiler.hub_confirm import passes
-from superpose.compiler.hub_packing import pattern_weights
+from superpose.compiler import hub_confirm
+from superpose.compiler.hub_confirm import CONFIDENCE_Z, STAGE_SAMPLES, pass_bound, passes
+from superpose.compiler import lower_superposed
+from superpose.compiler.hub_packing import (choose_danger_limit, pack_pairs, pair_errors, pattern_weights,
+                                            search_danger_limit)
+from superpose.compiler.sampling import StratifiedRates, stratified_rates, wilson_upper
 from superpose.runtime.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,3 +99,72 @@ def test_compile_and_info_report_the_confirmation(tmp_path: Path, capsys: pytest
     assert figures["repaired_pairs"] > 0 and line in capsys.readouterr().out
     assert main(["info", str(artifact)]) == 0
     assert line in capsys.readouterr().out
+
+
+def test_the_wilson_bound_is_the_pass_rule_and_narrows_with_samples() -> None:
+    """passes() is the Wilson test against the pass bound: the upper bound is
+    within it exactly when the measured rate is CONFIDENCE_Z standard errors
+    (at the bound) below it; a rate measured at 0 still has a bound above 0,
+    and more samples narrow it."""
+    bound = pass_bound(0.01)
+    assert 0.0085 < bound < 0.01  # one standard error of a report's 10,000 samples below the target
+    for samples in STAGE_SAMPLES:
+        rates = np.linspace(0.0, 0.02, 401)
+        edge = bound - CONFIDENCE_Z * np.sqrt(bound * (1 - bound) / samples)
+        near_edge = np.abs(rates - edge) < 1e-9
+        assert np.array_equal(passes(rates, 0.01, samples)[~near_edge], (rates <= edge)[~near_edge])
+    assert 0.0 < wilson_upper(np.array(0.0), 1000, CONFIDENCE_Z) < wilson_upper(np.array(0.0), 100, CONFIDENCE_Z)
+    rate = np.array(0.005)
+    low, high = wilson_upper(rate, 3000, -CONFIDENCE_Z), wilson_upper(rate, 3000, CONFIDENCE_Z)
+    assert low < rate < high and high - low > wilson_upper(rate, 30_000, CONFIDENCE_Z) - wilson_upper(
+        rate, 30_000, -CONFIDENCE_Z)
+
+
+def test_stratified_rates_is_the_report_rule() -> None:
+    """Two gates, one with both sides and one constant (every sample true):
+    false-positive and false-negative rates, NaN for the side a gate lacks,
+    and the error their mean or the one rate."""
+    said = np.array([True, False, False, True, True, True, False, True])
+    wanted = np.array([True, True, False, False, True, True, True, True])
+    owner = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    rates = stratified_rates(said, wanted, owner, 2)
+    assert rates.false_positive[0] == 0.5 and rates.false_negative[0] == 0.5 and rates.error[0] == 0.5
+    assert np.isnan(rates.false_positive[1]) and rates.false_negative[1] == 0.25 and rates.error[1] == 0.25
+    assert rates.n_false.tolist() == [2, 0] and rates.n_true.tolist() == [2, 4]
+
+
+def test_borderline_gates_are_confirmed_on_more_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With measurements that return each gate's true error: a gate
+    clearly within the target passes on the screen, one clearly over it
+    fails there (no re-measurement), one near the pass bound is measured
+    again until its Wilson bound decides (pooled samples), and one just under
+    the target but over the pass bound goes to repair."""
+    truth = {0: 0.001, 1: 0.03, 2: 0.0075, 3: 0.0095}
+    drawn: dict[int, int] = {g: 0 for g in truth}
+
+    def exact(circuit: object, gates: np.ndarray, samples: int, seed: int, fill: str) -> StratifiedRates:
+        for g in gates:
+            drawn[int(g)] += samples
+        rate = np.round(np.array([truth[int(g)] for g in gates]) * samples) / samples  # whole wrong samples
+        half = np.full(gates.size, samples // 2)
+        return StratifiedRates(rate, rate, half, half)
+
+    monkeypatch.setattr(hub_confirm, "measured_rates", exact)
+    errors, failing = hub_confirm.confirm(None, np.arange(4), 0.01, np.random.default_rng(0))
+    per_fill = {g: n // len(FILLS) for g, n in drawn.items()}
+    assert per_fill[0] == per_fill[1] == STAGE_SAMPLES[0] and per_fill[3] == STAGE_SAMPLES[-1]
+    assert STAGE_SAMPLES[0] < per_fill[2] and per_fill[2] in STAGE_SAMPLES
+    assert failing.tolist() == [False, True, False, True]
+    assert np.allclose(errors, [truth[g] for g in range(4)], atol=5e-4)
+
+
+@pytest.mark.parametrize("first", [2, 4, 16, 64])
+def test_the_limit_search_finds_the_same_limit_from_any_first_probe(first: int) -> None:
+    """search_danger_limit, started at any limit, finds what choose_danger_limit
+    (doubling from 2) finds, and returns that limit's packing and predictions."""
+    program = random_pairs_circuit(128, 256, 3, 0)
+    pairs = sorted({t for poly in lower_superposed._expand(program, "hub").polys for t in poly if len(t) == 2})
+    expected = choose_danger_limit(pairs, 0.02, 128, 3, share=1.0)
+    limit, neurons, predicted = search_danger_limit(pairs, 0.02, 128, 3, first=first)
+    assert limit == expected and 2 < limit < 64
+    assert len(neurons) == len(pack_pairs(pairs, limit)) and predicted == pair_errors(neurons, 128, 3)

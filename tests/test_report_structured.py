@@ -66,6 +66,11 @@ def test_the_cone_pass_gives_the_full_forward_pass_bit_for_bit(index: int) -> No
     own = circuit.read_own(sp.csr_matrix(rows), circuit.gate_readout.select(some))
     expected = full[:some.size * per_value][np.arange(some.size * per_value), np.repeat(some, per_value)]
     assert np.array_equal(own, expected)
+    # any value on any row (verify's search reads one gate per candidate, gates repeating), dense rows too
+    owner = rng.integers(0, some.size, size=64)
+    for inputs in (x, sp.csr_matrix(x)):
+        assert np.array_equal(circuit.read_own(inputs, circuit.gate_readout.select(some), owner),
+                              full[np.arange(64), some[owner]])
 
 
 def test_the_default_fill_is_the_neighbourhood_and_uniform_stays_by_name(tmp_path: Path) -> None:

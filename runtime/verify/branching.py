@@ -83,7 +83,7 @@ def _try_candidates(circuit: CompiledCircuit, nodes: list[OpenSet], completion: 
     for i, node in enumerate(nodes):
         chosen = node.on + _features(completion[i])
         on[i, :len(chosen)] = chosen
-    gates = np.array([node.gate for node in nodes])
-    readout = circuit.gate_readout.read_diagonal(gates, circuit.forward_columns(indicator(on, circuit.n_inputs)))
+    gates, owner = np.unique([node.gate for node in nodes], return_inverse=True)
+    readout = circuit.read_own(indicator(on, circuit.n_inputs).T, circuit.gate_readout.select(gates), owner)
     expected = np.array([node.expected for node in nodes])
     return margin(readout, expected)
