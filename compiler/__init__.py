@@ -37,7 +37,7 @@ _EXPORTS = {
     "STRATEGIES": "superpose.compiler.strategies",
     "ExactOptions": "superpose.compiler.lower_exact", "HubOptions": "superpose.compiler.lower_superposed",
     "PaperUandOptions": "superpose.compiler.lower_superposed",
-    "LightHubOptions": "superpose.compiler.lower_superposed", "ChainOptions": "superpose.compiler.lower_chained",
+    "LightHubOptions": "superpose.compiler.lower_light_hub", "ChainOptions": "superpose.compiler.lower_chained",
     "DeepOptions": "superpose.compiler.lower_deep",
     "CisOptions": "superpose.compiler.lower_cis",
     "Circuit": "superpose.compiler.ir", "Lit": "superpose.compiler.ir", "Node": "superpose.compiler.ir",
