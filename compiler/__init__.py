@@ -15,6 +15,8 @@ The pipeline, stage after stage (pipeline.py runs them in order; each module run
        lower_superposed.py    "hub", "light-hub", "paper-uand": gates sharing neurons in one
                               superposed layer (embeddings.py: input codes; hub_packing.py,
                               light_hub.py: how pairs share neurons)
+       lower_light_hub.py     "light-hub" as compiled: light_hub.py's plan confirmed on the compiled
+                              weights under both fills (hub_confirm.py) and repaired
        lower_chained.py       "chained": one superposed layer per level, with threshold resets
        lower_cis.py           "cis": the Circuits in Superposition 2 construction over the
                               program's independent sub-circuits, as a baseline

@@ -38,7 +38,7 @@ from superpose.compiler.lower_superposed import (MAX_REPACKS, REPACK_TIGHTENING,
 from superpose.compiler.multilinear import Monomial
 from superpose.network import CompiledCircuit, Layer, Readout, ReadoutBlock
 
-CONFIRM_CHUNK = 128  # gates confirmed at once, on only the neurons they read: (samples, neurons read) activations
+CONFIRM_CHUNK = 32  # gates confirmed at once, on only the neurons they read: (samples, neurons read) activations
 
 
 @dataclass(frozen=True)
@@ -104,16 +104,19 @@ def _only_neurons_of(circuit: CompiledCircuit, gates: np.ndarray) -> CompiledCir
 
 def _confirm_chunked(compiled: CompiledCircuit, gates: np.ndarray, target: float, rng: np.random.Generator
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """hub_confirm.confirm of the listed gates, CONFIRM_CHUNK at a time, each
-    chunk on the neurons it reads only (a folded code layer reaches every
-    neuron from every input: the whole layer per sample would cost ~width
-    times more). Returns (k,) errors and (k,) bool failing, as confirm."""
+    """hub_confirm.confirm of the listed gates, CONFIRM_CHUNK at a time in the
+    order of the neurons they read (gates of one neuron together), each chunk
+    on the neurons it reads only (a folded code layer reaches every neuron
+    from every input: the whole layer per sample would cost ~width times
+    more). Returns (k,) errors and (k,) bool failing, as confirm."""
     circuit = folded(compiled)
+    top = circuit.gate_readout.layer_matrix(len(circuit.layers), circuit.layers[-1].width)
+    first = np.where(np.diff(top.indptr) > 0, top.indices[np.minimum(top.indptr[:-1], top.nnz - 1)], -1)
+    order = np.argsort(first[gates], kind="stable")
     errors, failing = np.zeros(gates.size), np.zeros(gates.size, dtype=bool)
     for start in range(0, gates.size, CONFIRM_CHUNK):
-        chunk = gates[start:start + CONFIRM_CHUNK]
-        errors[start:start + chunk.size], failing[start:start + chunk.size] = confirm(
-            _only_neurons_of(circuit, chunk), chunk, target, rng)
+        at = order[start:start + CONFIRM_CHUNK]
+        errors[at], failing[at] = confirm(_only_neurons_of(circuit, gates[at]), gates[at], target, rng)
     return errors, failing
 
 
