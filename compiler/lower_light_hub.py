@@ -111,7 +111,9 @@ def _confirm_chunked(compiled: CompiledCircuit, gates: np.ndarray, target: float
     more). Returns (k,) errors and (k,) bool failing, as confirm."""
     circuit = folded(compiled)
     top = circuit.gate_readout.layer_matrix(len(circuit.layers), circuit.layers[-1].width)
-    first = np.where(np.diff(top.indptr) > 0, top.indices[np.minimum(top.indptr[:-1], top.nnz - 1)], -1)
+    reads = np.diff(top.indptr) > 0
+    first = np.full(top.shape[0], -1, dtype=np.int64)  # the first neuron each gate reads; -1: none (linear)
+    first[reads] = top.indices[top.indptr[:-1][reads]]
     order = np.argsort(first[gates], kind="stable")
     errors, failing = np.zeros(gates.size), np.zeros(gates.size, dtype=bool)
     for start in range(0, gates.size, CONFIRM_CHUNK):
