@@ -414,6 +414,7 @@ def plot(points: dict, misses: list[tuple[float, float]]) -> None:
 
 
 def main() -> None:
+    global PROGRAM, M, GATES  # --program: the module's figures and labels all read them
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=100, help="samples per gate of a measured cell (default 100)")
     parser.add_argument("--confirm", type=int, default=500,
@@ -431,7 +432,6 @@ def main() -> None:
     parser.add_argument("--before", action="store_true",
                         help="also light-hub before its calibration for structured co-activity, beside it")
     args = parser.parse_args()
-    global PROGRAM, M, GATES
     PROGRAM, (M, GATES) = args.program, PROGRAMS[args.program]
     command = (f"python bench/bench_inputs.py --samples {args.samples} --confirm {args.confirm}"
                + (f" --program {PROGRAM}" if PROGRAM != "uand-8k" else ""))
