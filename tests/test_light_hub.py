@@ -194,3 +194,16 @@ def test_a_tight_frame_spreads_any_read_evenly_and_leaks_less_than_random_signs(
     leak = {name: np.sqrt((plan_light(program_pairs(program), 4, M, SPARSITY, embedding).leak_std ** 2).mean())
             for name, embedding in (("random", random), ("tight", code))}
     assert leak["tight"] < 0.85 * leak["random"]
+
+
+def test_compile_and_info_report_the_confirmation_and_no_confirm_skips_it(tmp_path, capsys):
+    source, out = tmp_path / "p.sbp", tmp_path / "p.safetensors"
+    source.write_text("sparsity 2\ninput x[8]\ng = x[0] & x[1]\nh = x[2] & x[3]\noutput g, h")
+    compile_args = ["compile", str(source), "-o", str(out), "--strategy", "light-hub", "--embed-dim", "6",
+                    "--target-error", "0.05"]
+    assert main(compile_args) == 0
+    line = "light-hub: every gate confirmed on the compiled weights under the uniform and neighbourhood fills"
+    assert line in capsys.readouterr().out
+    assert main(["info", str(out)]) == 0 and line in capsys.readouterr().out
+    assert main(compile_args + ["--no-confirm"]) == 0 and line not in capsys.readouterr().out
+    assert superpose.load(out).meta.figures["confirmed"] is False
