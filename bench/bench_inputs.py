@@ -355,9 +355,10 @@ def write_markdown(args: argparse.Namespace) -> None:
             f"{LEAK_INPUTS} random s-sparse inputs. The search (bench/bench_inputs.py's docstring) and every "
             f"measured cell are in bench/results/inputs/. light-hub is confirmed by the compiler under both fills "
             f"and its failing pairs repaired (compiler/lower_light_hub.py; 'repaired': the share of pairs moved); "
-            f"the last column is light-hub's figure at the same point and level before that calibration, measured "
-            f"the same way under the uniform fill only (stored cells without a fill), and the calibrated figure "
-            f"over it: what holding the level under structured co-activity costs. Without a code (1 feature per "
+            f"the last column is light-hub's figure at the same point and level before that calibration "
+            f"(lower_superposed.lower_light_hub, --before), held under the uniform fill only, what it was made "
+            f"for (its worst gate under the neighbourhood fill beside it), and the calibrated figure over it: what "
+            f"holding the level under structured co-activity costs. Without a code (1 feature per "
             f"dimension) the hub lowering packs more; it is measured here only with --hub (## uand-8k: 12.94 gates "
             f"per neuron within 1% under both fills).{other_programs()}\n\n"
             + table(header, rows)
