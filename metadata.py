@@ -44,7 +44,8 @@ class CircuitMeta:
                        danger_limit, leaf_cap_scale, predicted_max_error, pairs_predicted_over_target,
                        confirmed, and when confirmed: gates_confirmed, repaired_pairs, repair_share,
                        pairs_on_exact_neurons, confirmed_max_error; compiler/hub_confirm.py), light-hub (features_per_neuron,
-                       predicted_max_error, leak_std_per_fill, leak_predicted), paper-uand (p, uncovered_pairs), an
+                       predicted_max_error, leak_std_per_fill, leak_predicted, and the hub's confirmation
+                       figures; compiler/lower_light_hub.py), paper-uand (p, uncovered_pairs), an
                        embedding (embed_dim, embedding, coherence, welch_bound, embedding_noise_std),
                        one-layer lowerings (gates_linear, gates_superposed, gates_dedicated, gates_dense),
                        deep (copies, slope, regions, probed_regions, superposed_levels, repair_share,

@@ -15,6 +15,8 @@ The pipeline, stage after stage (pipeline.py runs them in order; each module run
        lower_superposed.py    "hub", "light-hub", "paper-uand": gates sharing neurons in one
                               superposed layer (embeddings.py: input codes; hub_packing.py,
                               light_hub.py: how pairs share neurons)
+       lower_light_hub.py     "light-hub" as compiled: light_hub.py's plan confirmed on the compiled
+                              weights under both fills (hub_confirm.py) and repaired
        lower_chained.py       "chained": one superposed layer per level, with threshold resets
        lower_cis.py           "cis": the Circuits in Superposition 2 construction over the
                               program's independent sub-circuits, as a baseline
@@ -37,7 +39,7 @@ _EXPORTS = {
     "STRATEGIES": "superpose.compiler.strategies",
     "ExactOptions": "superpose.compiler.lower_exact", "HubOptions": "superpose.compiler.lower_superposed",
     "PaperUandOptions": "superpose.compiler.lower_superposed",
-    "LightHubOptions": "superpose.compiler.lower_superposed", "ChainOptions": "superpose.compiler.lower_chained",
+    "LightHubOptions": "superpose.compiler.lower_light_hub", "ChainOptions": "superpose.compiler.lower_chained",
     "DeepOptions": "superpose.compiler.lower_deep",
     "CisOptions": "superpose.compiler.lower_cis",
     "Circuit": "superpose.compiler.ir", "Lit": "superpose.compiler.ir", "Node": "superpose.compiler.ir",

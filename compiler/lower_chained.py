@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from superpose.compiler.co_activity import neighbourhoods_of
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, Lit, Op, resolve_buffers
@@ -64,7 +65,14 @@ PROBE_SAMPLES = 16         # else on this many samples; one miss in a block is a
 PROBED_DEEPER = 256        # deeper gates with more patterns sampled per level
 UNIFORM_PROBES = 2000      # uniform s-sparse inputs among every level's probes (wire sparsity, pair repair)
 PROBE_CHUNK = 8192         # probe samples evaluated at a time (bounds memory)
+NEAR_STREAM = 1            # the random stream of a gate's neighbourhood-fill probes (beside its uniform ones)
 HUB_MIN_PAIRS = 16         # fewer pairs than this in a level: exact neurons are as cheap and exact
+# The share of the target a level's hub packing aims its predicted worst pair at. The probes (both fills)
+# decide which pairs stay, so no safety margin is needed: measured with every level superposed, aiming at
+# the target itself (1.0) rather than half of it (hub_packing.PREDICTION_SHARE) took 3,022 neurons instead
+# of 3,907 on chain_circuit(3, 512, 256, seed 3) and 3,677 instead of 3,977 on circuits_circuit(128, 3
+# levels), every gate within 1% under both fills (400 samples, 40 worst re-measured).
+PREDICTION_SHARE = 1.0
 
 
 
@@ -132,14 +140,16 @@ def _operand_literals(circuit: Circuit, signal: int, base: list[Lit | bool]) -> 
 
 
 class ProbeSamples:
-    """The probe inputs of each gate (its support patterns, or stratified
-    samples from compiler.sampling), drawn once per compilation and shared by
-    every level that probes with that gate."""
+    """The probe inputs of each gate under each fill of co_activity.FILLS
+    (its support patterns, or stratified samples from compiler.sampling),
+    drawn once per compilation and shared by every level that probes with
+    that gate."""
 
     def __init__(self, circuit: Circuit, seed: int):
         self.circuit, self.seed = circuit, seed
         self.supports = circuit.supports()
         self._drawn: dict[int, sp.csr_matrix] = {}
+        self._near: dict[int, sp.csr_matrix] = {}
 
     def enumerable(self, gate: int) -> bool:
         """Whether the gate has at most PROBE_PATTERNS support patterns."""
@@ -155,6 +165,20 @@ class ProbeSamples:
             self._drawn[gate] = (every_support_pattern(self.circuit, support, s, rng) if self.enumerable(gate)
                                  else sample_gate(self.circuit, gate, support, PROBE_SAMPLES, s, rng).inputs)
         return self._drawn[gate]
+
+    def near(self, gate: int) -> sp.csr_matrix:
+        """(n, n_inputs) CSR inputs of the gate's stratified distribution under
+        the neighbourhood fill (co_activity.py: the free slots drawn partly
+        from the inputs that share a gate with its support), as many as `of`
+        gives: the report's default fill, whose systematic co-activity the
+        uniform completions of `of` almost never draw."""
+        if gate not in self._near:
+            rng = np.random.default_rng([self.seed, gate, NEAR_STREAM])
+            support, s = sorted(self.supports[gate]), self.circuit.sparsity
+            n = count_patterns(len(support), s) if self.enumerable(gate) else PROBE_SAMPLES
+            self._near[gate] = sample_gate(self.circuit, gate, support, n, s, rng,
+                                           neighbourhood=neighbourhoods_of(self.circuit).of(support)).inputs
+        return self._near[gate]
 
 
 def probe_gates(levels: np.ndarray, computed: list[int], k: int, samples: ProbeSamples,
@@ -179,13 +203,15 @@ def probe_gates(levels: np.ndarray, computed: list[int], k: int, samples: ProbeS
 def probe_wires(circuit: Circuit, signals: list[int], gates: list[int], samples: ProbeSamples,
                 rng: np.random.Generator, uniform: int) -> tuple[sp.csr_matrix, np.ndarray]:
     """The values of `signals` on uniform s-sparse inputs and on the samples of
-    the probing gates: the inputs a level's wires actually meet. Returns
-    (n_samples, len(signals)) bool CSR and each sample's block, (n_samples,)
-    int: 0 for the uniform ones, i + 1 for those of gates[i]."""
+    the probing gates under both fills: the inputs a level's wires actually
+    meet. Returns (n_samples, len(signals)) bool CSR and each sample's block,
+    (n_samples,) int: 0 for the uniform ones, i + 1 for those of gates[i]
+    under the uniform fill, len(gates) + i + 1 under the neighbourhood fill
+    (a pair's error is its worst block's: the worst of the two fills)."""
     s, m = circuit.sparsity, circuit.n_inputs
     on = np.argsort(rng.random((uniform, m)), axis=1)[:, :s]
     blocks = [sp.csr_matrix((np.ones(on.size, bool), on.ravel(), np.arange(0, on.size + 1, s)), shape=(uniform, m))]
-    blocks += [samples.of(g) for g in gates]
+    blocks += [samples.of(g) for g in gates] + [samples.near(g) for g in gates]
     inputs = sp.vstack(blocks, format="csr")
     prefix = Circuit(circuit.name, circuit.input_names, circuit.nodes[:max(signals) + 1 - m])  # topological
     chunks = [sp.csr_matrix(evaluate(prefix, inputs[i:i + PROBE_CHUNK].toarray())[:, signals])
@@ -395,7 +421,7 @@ def _superposed_plan(circuit: Circuit, k: int, gates: list[int], polys: dict[int
                                     UNIFORM_PROBES)
         wire_count = int(np.asarray(probes.sum(axis=1)).max(initial=0))
         weight = max(circuit.sparsity, wire_count)
-        limit = choose_danger_limit(pairs, options.target_error, len(features), weight)
+        limit = choose_danger_limit(pairs, options.target_error, len(features), weight, share=PREDICTION_SHARE)
         # Measurement decides: pairs that fail on the probes leave their hub
         # neurons for exact ones. Leaving only lowers the others' preactivations
         # (weights are non-negative), so one repair round suffices on these probes.

@@ -22,8 +22,8 @@ from superpose.compiler.lower_chained import ChainOptions, lower_chained
 from superpose.compiler.lower_cis import CisOptions, lower_cis
 from superpose.compiler.lower_deep import DeepOptions, lower_deep
 from superpose.compiler.lower_exact import ExactOptions, lower_exact
-from superpose.compiler.lower_superposed import (HubOptions, LightHubOptions, PaperUandOptions, lower_hub,
-                                                 lower_light_hub, lower_paper_uand)
+from superpose.compiler.lower_light_hub import LightHubOptions, lower_light_hub
+from superpose.compiler.lower_superposed import HubOptions, PaperUandOptions, lower_hub, lower_paper_uand
 from superpose.compiler.plan import choose_plan
 from superpose.network import CompiledCircuit
 
@@ -64,7 +64,8 @@ STRATEGIES: dict[str, Strategy] = {strategy.name: strategy for strategy in (
              summary="the Circuits in Superposition 2 construction over the independent sub-circuits, a baseline"),
     Strategy("light-hub", LightHubOptions, lower_light_hub, needs_sparsity=True,
              summary="for inputs in superposition (--embed-dim): pairs on neurons reading few features with "
-                     "weight 1 through zero-forced code weights, sized from the target error and the code's leak"),
+                     "weight 1 through zero-forced code weights, sized from the target error and the code's leak, "
+                     "confirmed under both fills"),
 )}
 
 

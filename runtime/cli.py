@@ -296,14 +296,14 @@ def _cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 
 def _print_hub_confirmation(circuit: CompiledCircuit, console: Console) -> None:
-    """The hub lowering's confirmation on the compiled weights and its repairs
-    (compiler/hub_confirm.py), when it ran."""
+    """The confirmation of a hub or light-hub compile on its compiled weights
+    and its repairs (compiler/hub_confirm.py), when it ran."""
     figures = circuit.meta.figures
     shown = ("confirmed_max_error", "repaired_pairs", "repair_share", "pair_monomials", "pairs_predicted_over_target",
              "pairs_on_exact_neurons")
     if (figures.get("confirmed") is True and isinstance(circuit.meta.target_error, (int, float))
             and all(isinstance(figures.get(k), (int, float)) for k in shown)):  # an edited artifact may lack them
-        console.print(f"hub: every gate confirmed on the compiled weights under the uniform and neighbourhood "
+        console.print(f"{circuit.meta.strategy}: every gate confirmed on the compiled weights under the uniform and neighbourhood "
                       f"fills, worst measured {figures['confirmed_max_error']:.3%} (target "
                       f"{circuit.meta.target_error:.3%}); repaired pairs {figures['repaired_pairs']:,} "
                       f"({figures['repair_share']:.2%} of {figures['pair_monomials']:,} pairs; "
@@ -626,8 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "on-indicators and repairs (deep) between levels: the naive baseline whose error grows "
                         "with depth")
     p.add_argument("--no-confirm", dest="confirm", action="store_const", const=False,
-                   help="with --strategy hub: no confirmation of the gates on the compiled weights (nor repair): "
-                        "the packing's prediction alone")
+                   help="with --strategy hub or light-hub: no confirmation of the gates on the compiled weights (nor "
+                        "repair): the packing's prediction alone")
     p.add_argument("--superpose-levels", dest="superpose", choices=list(LEVEL_PLANS),
                    help="with --strategy chained or deep: superpose a level only where that takes fewer neurons "
                         "than exact ones (auto, default), or every level (always)")

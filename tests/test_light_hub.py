@@ -1,6 +1,7 @@
 """Strategy light-hub: pairwise ANDs for inputs in superposition, measured on
-the compiled weights against the interpreter, and the pieces it is built of
-(zero-forced code reads, the leak-free plan without a code)."""
+the compiled weights under both fills and against the interpreter, its
+confirmation, and the pieces it is built of (zero-forced code reads, the
+leak-free plan without a code, pairs kept apart from their neighbourhoods)."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,17 +14,19 @@ from superpose.compiler.embeddings import random_sign_embedding, tight_frame_emb
 from superpose.compiler.errors import CompileError
 from superpose.compiler.generators import random_pairs_circuit
 from superpose.compiler.interpret import gate_values
-from superpose.compiler.light_hub import plan_light
+from superpose.compiler.co_activity import FILLS, neighbourhoods_of
+from superpose.compiler.light_hub import light_rows, neuron_features, plan_light
+from superpose.compiler.lowering import csr_from_rows
+from superpose.compiler.lower_light_hub import LightHubOptions, folded, lower_light_hub
 from superpose.network import THRESHOLD
 from superpose.runtime.artifact import to_bytes
 from superpose.runtime.cli import EXIT_USER_ERROR, main
 
-M, GATES, SPARSITY, EMBED_DIM = 256, 512, 3, 128  # 2 features per dimension
+M, GATES, SPARSITY, EMBED_DIM = 256, 512, 3, 171  # 1.5 features per dimension
 TARGET = 0.02
-# light-hub sizes k from the code's leak with the other active features drawn uniformly; under the report's
-# default neighbourhood fill (features that share a gate on together) this program's worst gate is 16.7%: a light
-# hub fires on any two of its k features, so it is not calibrated for structured co-activity (issue 13, item 0)
-LIGHT_HUB_FILL = "uniform"
+# 2 features per dimension, where the prediction alone, aimed at this target, misses it (the code's leak has
+# heavier tails than its Gaussian model) and confirmation does not: see test_confirmation_is_what_holds_the_target
+NEEDS_CONFIRMATION = dict(embed_dim=128, target_error=0.03)
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +39,22 @@ def light(program) -> superpose.CompiledCircuit:
     return compiler.compile_circuit(program, strategy="light-hub", embed_dim=EMBED_DIM, target_error=TARGET)
 
 
+def worst_of_both_fills(compiled: superpose.CompiledCircuit) -> float:
+    """The worst gate's error under either fill, as a confirmed report measures it."""
+    return max(superpose.error_report(compiled, samples=1000, seed=4, confirm=40, fill=fill).summary()["max_error"]
+               for fill in FILLS)
+
+
 def test_light_hub_meets_its_target_through_a_code_where_hub_does_not(program, light):
     """Measured on the compiled weights (the code layer included): every gate
-    within the target after confirmation, with several gates per neuron; the
-    hub lowering of the same program through the same code is far off."""
-    report = superpose.error_report(light, samples=1000, seed=4, confirm=40, fill=LIGHT_HUB_FILL).summary()
+    within the target under the default (neighbourhood) fill and the uniform
+    one, with more gates than neurons; the hub lowering of the same program
+    through the same code is far off."""
     assert light.layers[0].kind == "embed" and light.layers[0].weight.shape == (EMBED_DIM, M)
-    assert report["max_error"] <= TARGET
-    assert light.meta.figures["features_per_neuron"] >= 3 and GATES / light.n_neurons > 1.5
+    assert worst_of_both_fills(light) <= TARGET
+    figures = light.meta.figures
+    assert figures["confirmed"] and figures["confirmed_max_error"] <= TARGET and 0 <= figures["repair_share"] < 0.1
+    assert light.meta.figures["features_per_neuron"] >= 4 and GATES / light.n_neurons > 1.5
     hub = compiler.compile_circuit(program, strategy="hub", embed_dim=EMBED_DIM, target_error=TARGET)
     assert superpose.error_report(hub, samples=200, seed=4).summary()["max_error"] > 5 * TARGET
 
@@ -75,6 +86,52 @@ def test_zero_forced_rows_read_their_own_features_exactly():
 def program_pairs(program: compiler.Circuit) -> list[tuple[int, int]]:
     """The pair of input features of every gate (the program is pairwise ANDs)."""
     return [tuple(sorted(lit.signal for lit in gate.operands)) for gate in program.nodes]
+
+
+def test_confirmation_is_what_holds_the_target(program):
+    """The prediction alone (confirm=False, aimed at the target) packs 5
+    features to a neuron and a gate misses the target; confirmed, every gate
+    holds it under both fills."""
+    alone = lower_light_hub(program, LightHubOptions(confirm=False, **NEEDS_CONFIRMATION), np.random.default_rng(0))
+    confirmed = lower_light_hub(program, LightHubOptions(**NEEDS_CONFIRMATION), np.random.default_rng(0))
+    target = NEEDS_CONFIRMATION["target_error"]
+    assert alone.meta.figures["confirmed"] is False and worst_of_both_fills(alone) > target
+    assert worst_of_both_fills(confirmed) <= target
+
+
+def test_pairs_are_kept_apart_from_their_neighbourhoods(program):
+    """A light hub fires on any two of its features: a neuron never holds a
+    feature of a pair's neighbourhood beside it (the neighbourhood fill turns
+    those on with the pair's features), and, through a code, reads the
+    neighbours that would leak much into it at weight 0."""
+    near_of = neighbourhoods_of(program)
+    pairs = program_pairs(program)
+    near = {pair: set(near_of.of(list(pair)).tolist()) for pair in pairs}
+    code = random_sign_embedding(M, EMBED_DIM, np.random.default_rng(0))
+    plan = plan_light(pairs, 8, M, SPARSITY, code, near)
+    assert sorted(p for n in plan.neurons for p in n.pairs) == sorted(pairs)
+    for neuron, silenced in zip(plan.neurons, plan.silenced):
+        features = set(neuron_features(neuron))
+        assert len(features) <= 8 and len(features) == 2 * len(neuron.pairs)
+        assert all(not (features & near[pair]) for pair in neuron.pairs)
+        assert silenced <= set().union(*(near[pair] for pair in neuron.pairs))  # only neighbours are silenced
+    assert sum(map(len, plan.silenced)) > 0
+    read = zero_forced_rows(csr_from_rows(light_rows(plan.neurons, plan.silenced), M), code) @ code  # (neurons, M)
+    own, silent = np.zeros(read.shape, dtype=bool), np.zeros(read.shape, dtype=bool)
+    for j, (neuron, silenced) in enumerate(zip(plan.neurons, plan.silenced)):
+        own[j, neuron_features(neuron)] = True
+        silent[j, sorted(silenced)] = True
+    assert np.abs(read[silent]).max() < 1e-4 < np.abs(read[~silent & ~own]).max()
+
+
+def test_folding_the_code_into_the_gate_layer_keeps_every_value(light):
+    """What confirmation measures (the code multiplied into the gate layer) is
+    the compiled circuit's function."""
+    rng = np.random.default_rng(5)
+    x = (rng.random((500, M)) < SPARSITY / M).astype(np.float32)
+    flat = folded(light)
+    assert len(flat.layers) == 1 and flat.layers[0].weight.shape == (light.n_neurons, M)
+    assert flat.gate_values(x) == pytest.approx(light.gate_values(x), abs=1e-4)
 
 
 def test_without_a_code_there_is_no_leak_and_the_threshold_is_symmetric(program):
@@ -139,3 +196,16 @@ def test_a_tight_frame_spreads_any_read_evenly_and_leaks_less_than_random_signs(
     leak = {name: np.sqrt((plan_light(program_pairs(program), 4, M, SPARSITY, embedding).leak_std ** 2).mean())
             for name, embedding in (("random", random), ("tight", code))}
     assert leak["tight"] < 0.85 * leak["random"]
+
+
+def test_compile_and_info_report_the_confirmation_and_no_confirm_skips_it(tmp_path, capsys):
+    source, out = tmp_path / "p.sbp", tmp_path / "p.safetensors"
+    source.write_text("sparsity 2\ninput x[8]\ng = x[0] & x[1]\nh = x[2] & x[3]\noutput g, h")
+    compile_args = ["compile", str(source), "-o", str(out), "--strategy", "light-hub", "--embed-dim", "6",
+                    "--target-error", "0.05"]
+    assert main(compile_args) == 0
+    line = "light-hub: every gate confirmed on the compiled weights under the uniform and neighbourhood fills"
+    assert line in capsys.readouterr().out
+    assert main(["info", str(out)]) == 0 and line in capsys.readouterr().out
+    assert main(compile_args + ["--no-confirm"]) == 0 and line not in capsys.readouterr().out
+    assert superpose.load(out).meta.figures["confirmed"] is False
