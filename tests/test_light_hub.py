@@ -40,8 +40,12 @@ def light(program) -> superpose.CompiledCircuit:
 
 
 def worst_of_both_fills(compiled: superpose.CompiledCircuit) -> float:
-    """The worst gate's error under either fill, as a confirmed report measures it."""
-    return max(superpose.error_report(compiled, samples=1000, seed=4, confirm=40, fill=fill).summary()["max_error"]
+    """The worst gate's error under either fill, as a confirmed report measures
+    it, its worst gates re-measured on 40,000 samples: the compile holds gates
+    one report standard error (at 10,000 samples) under the target, so a
+    10,000-sample re-measurement of a gate near that bound can read over the
+    target by chance (g474 at 2%: 2.09% there, 1.73% on 80,000 samples)."""
+    return max(superpose.error_report(compiled, samples=4000, seed=4, confirm=40, fill=fill).summary()["max_error"]
                for fill in FILLS)
 
 
