@@ -7,8 +7,8 @@ host is two ReLUs of one pre-activation, a clip of slope k:
     host = ReLU(k (z - c) + 1/2) - ReLU(k (z - c) - 1/2),   z = sum of its clips' forms
 
 and is shared by clips of different regions (connected parts of the circuit)
-with the same threshold c (one pool per c; deep_codes.region_design: two clips
-share at most one host, clips of one region never). A clip's value is the
+with the same threshold c (one pool per c; conflict_free_design: two clips
+share at most one host, and never when one's region reaches the other's reads). A clip's value is the
 mean of its S hosts.
 
 A clip's *form* is its terms on the stored wires, with no constant: every
@@ -39,13 +39,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip
 
 HOST_SLOPE = 16.0  # k: the ramp of a host is 1/16 wide, small against the gaps (1/4 for AND-NOT at S = 2)
 NEGATED_SCALES = tuple(np.round(np.arange(0.3, 1.0001, 0.05), 2).tolist())  # candidate shrinks of a negated read
 MOST_OPERANDS = 12  # forms with more operands are not enumerated (2^n assignments): they get a host of their own
 POOL_DIGITS = 9     # thresholds equal to this many digits share a pool
+FIRST_FIT_TRIES = 64  # random hosts with room tried for a copy before a new one is opened
 # false clips with a lit host, per input, allowed per clip of a pool: every lit host adds a stray read to
 # each false clip it hosts, and a host of the next layer that sums a few of them lights up itself, so stray
 # reads feed the next layer's (bench/proto_hosted.py at T = 2,000: about 0.3% of clips read stray in level 1
@@ -124,11 +124,60 @@ class HostLayout:
         return {key: int(np.sum(keys == key)) for key in self.pools}
 
 
-def lay_out(forms: list[HostedForm], regions: np.ndarray, copies: int, hosts: dict[float, int],
-            alone: set[int], layout_seed: int) -> HostLayout:
+def conflict_free_design(regions: np.ndarray, touch: list[frozenset[int]], copies: int, hosts: int,
+                         rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Hosts for the items of one pool: ((n_items, copies) host indices in
+    [0, n_hosts), n_hosts), at most `hosts` items per host. Two items share a
+    host only if neither's region is in the other's `touch` (the regions
+    whose activity reaches its reads: its own, and those of the clips that
+    share a host with its operands in the layer below), and two items share
+    at most one host. Otherwise a circuit's own activity, through a stray
+    read of a clip it shares a host with below, would light a host of its own
+    false clip every time (measured: a false AND-NOT read 0.5 on every input
+    of one pattern of its circuit, 50% error). Random first fit: hosts with
+    room are tried at random, a host is opened when none fits."""
+    n = regions.size
+    n_hosts = max(copies, -(-n * copies // hosts))
+    tenants: list[list[int]] = [[] for _ in range(n_hosts)]
+    host_regions: list[set[int]] = [set() for _ in range(n_hosts)]
+    host_touch: list[set[int]] = [set() for _ in range(n_hosts)]
+    open_hosts = list(range(n_hosts))  # hosts with room, in no order (a full one is swapped out)
+    placed = np.zeros((n, copies), dtype=np.int64)
+    for j in rng.permutation(n).tolist():
+        region, reach = int(regions[j]), touch[j]
+        partners: set[int] = set()
+        for copy in range(copies):
+            chosen = -1
+            for k in rng.integers(0, len(open_hosts), size=FIRST_FIT_TRIES).tolist() if open_hosts else []:
+                h = open_hosts[k]
+                if (region not in host_touch[h] and not host_regions[h] & reach
+                        and not partners.intersection(tenants[h])):
+                    chosen = h
+                    break
+            if chosen < 0:  # none of the tried hosts fits: open one
+                chosen = len(tenants)
+                tenants.append([])
+                host_regions.append(set())
+                host_touch.append(set())
+                open_hosts.append(chosen)
+            partners.update(tenants[chosen])
+            tenants[chosen].append(j)
+            host_regions[chosen].add(region)
+            host_touch[chosen].update(reach)
+            placed[j, copy] = chosen
+            if len(tenants[chosen]) >= hosts:
+                at = open_hosts.index(chosen)
+                open_hosts[at] = open_hosts[-1]
+                open_hosts.pop()
+    return placed, len(tenants)
+
+
+def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[int]], copies: int,
+            hosts: dict[float, int], alone: set[int], layout_seed: int) -> HostLayout:
     """Hosts for every clip. forms: one per clip; regions: (n_clips,) region
-    of each; hosts: H of every pool key that has a clip not alone; alone:
-    clips that get a host of their own (the repair). A pool's
+    of each; touch: per clip, the regions whose activity reaches its reads
+    (conflict_free_design); hosts: H of every pool key that has a clip not
+    alone; alone: clips that get a host of their own (the repair). A pool's
     layout depends only on its clips, H and the seed, so a repair only ever
     removes co-tenants."""
     keys = sorted({pool_key(f) for f in forms if f.shareable})
@@ -139,8 +188,8 @@ def lay_out(forms: list[HostedForm], regions: np.ndarray, copies: int, hosts: di
         pool = [j for j, f in enumerate(forms) if f.shareable and pool_key(f) == key]
         if alone.issuperset(pool):
             continue
-        placed, n_hosts = region_design(regions[pool], copies, hosts[key],
-                                        np.random.default_rng([layout_seed, index]))
+        placed, n_hosts = conflict_free_design(regions[pool], [touch[j] for j in pool], copies, hosts[key],
+                                               np.random.default_rng([layout_seed, index]))
         base = len(threshold)
         threshold += [key] * n_hosts
         for j, row in zip(pool, placed.tolist()):

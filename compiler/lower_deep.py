@@ -125,6 +125,7 @@ class _Level:
     values: dict[int, Affine]
     facts: dict = field(default_factory=dict)
     layout: HostLayout | None = None  # a hosted level's hosts
+    reached: dict[int, frozenset[int]] | None = None  # hosted: per signal, the regions sharing its hosts
 
     @property
     def width(self) -> int:
@@ -177,6 +178,7 @@ class _DeepBuilder:
         self.regions = _Regions(circuit, self.base, self.computed)
         self.true_at_zero = evaluate(circuit, np.zeros((1, m), dtype=np.float32))[0].astype(bool)
         self.gating = gating
+        self.reached: dict[int, frozenset[int]] = {}  # per signal of the last layer, the regions sharing its hosts
         self.hosted = options.design == "hosted"
         self.slope = (HOST_SLOPE if self.hosted else SLOPE) if options.control else 1.0
         # how far a read may stray unseen: one stray host of S (hosted), the clips' margin (spread)
@@ -227,7 +229,7 @@ class _DeepBuilder:
         clips of `dedicated` signals (the repair) get a host of their own."""
         clips, forms = hosted.clips, hosted.forms
         alone = {j for j, clip in enumerate(clips) if clip.signal in dedicated}
-        layout = lay_out(forms, hosted.regions, self.options.copies, hosts, alone, layout_seed)
+        layout = lay_out(forms, hosted.regions, hosted.touch, self.options.copies, hosts, alone, layout_seed)
         reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
         rows: list[Affine] = []
         roles: list[NeuronRole] = []
@@ -258,7 +260,12 @@ class _DeepBuilder:
                  "single_tenant_neurons": 2 * sum(1 for t in own if t[0] not in alone and forms[t[0]].shareable),
                  "dedicated_neurons": 2 * sum(1 for t in own if t[0] in alone or not forms[t[0]].shareable),
                  "repaired_small_neurons": len(alone)}
-        return _Level(rows, roles, values, facts, layout)
+        reached: dict[int, set[int]] = {}  # the regions that share a host with each signal's clips
+        for tenants in layout.hosts:
+            regions = {int(hosted.regions[j]) for j in tenants}
+            for j in tenants:
+                reached.setdefault(clips[j].signal, set()).update(regions)
+        return _Level(rows, roles, values, facts, layout, {v: frozenset(r) for v, r in reached.items()})
 
     def superposed_level(self, gates: list[int], carried: set[int], rep: dict[int, Affine],
                          on_rep: dict[int, Affine] | None, hosts: int, dedicated: set[int], layout_seed: int) -> _Level:
@@ -330,13 +337,17 @@ class _HostedClips:
     forms: list[HostedForm]
     regions: np.ndarray             # (len(clips),) region of each clip's signal
     signals: np.ndarray             # (len(clips),) each clip's signal
+    touch: list[frozenset[int]]     # per clip, the regions whose activity reaches its reads
 
     @classmethod
     def of(cls, deep: _DeepBuilder, gates: list[int], carried: set[int]) -> "_HostedClips":
         clips, constants = deep.clips(gates, carried)
         forms = [hosted_form(clip, deep.stray, deep.slope) for clip in clips]
         signals = np.array([clip.signal for clip in clips], dtype=np.int64)
-        return cls(clips, constants, forms, deep.regions.of[signals], signals)
+        regions = deep.regions.of[signals]
+        touch = [frozenset({int(region)}.union(*(deep.reached.get(s, ()) for s, _ in clip.terms)))
+                 for clip, region in zip(clips, regions)]
+        return cls(clips, constants, forms, regions, signals, touch)
 
     def pools(self) -> list[float]:
         """The pool keys of the shareable clips."""
@@ -557,6 +568,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
             errors, _, activation = measure(level)
             facts.update(plan="exact", exact_form=exact.facts["exact_form"], probe_max_error=float(errors.max(initial=0.0)))
         builder.add_layer(level.rows, "gates")
+        deep.reached = level.reached or {}
         table.append(level.roles)
         probes.advance(activation)
         for n in gates:
