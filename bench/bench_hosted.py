@@ -1,0 +1,61 @@
+"""The deep lowering's hosted design on circuits-T, per level (issue 14).
+
+    python bench/bench_hosted.py --circuits 2000 --levels 8 --copies 2
+
+Compiles circuits-T with `--strategy deep --deep-design hosted` (no other
+option: each level is superposed or exact as the lowering decides), then
+measures a random sample of every level's gates on the compiled weights under
+both fills of the report's stratified distribution (compiler.hub_confirm.
+measured_rates, the report's error rule), keeping each gate's worse fill.
+Prints one markdown row per level; BENCHMARKS.md quotes it with this command.
+The full report of 64,000 gates takes far longer than the compile on this
+machine, which is why a sample is measured.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from superpose.compiler.co_activity import FILLS
+from superpose.compiler.generators.circuits import circuits_circuit
+from superpose.compiler.hub_confirm import measured_rates
+from superpose.compiler.lower_deep import DeepOptions, lower_deep
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--circuits", type=int, default=2000, help="T (default 2000)")
+    parser.add_argument("--levels", type=int, default=8, help="levels of each circuit (default 8)")
+    parser.add_argument("--copies", type=int, default=2, help="S: hosts per clip (default 2)")
+    parser.add_argument("--gates", type=int, default=150, help="gates measured per level (default 150)")
+    parser.add_argument("--samples", type=int, default=300, help="stratified samples per gate and fill (default 300)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    circuit = circuits_circuit(args.circuits, levels=args.levels, seed=args.seed)
+    start = time.time()
+    compiled = lower_deep(circuit, DeepOptions(design="hosted", copies=args.copies), np.random.default_rng(args.seed))
+    seconds = time.time() - start
+    n_gates = len(circuit.gate_signals)
+    print(f"circuits-T, T = {args.circuits}, {args.levels} levels, hosted, S = {args.copies}: {n_gates:,} gates on "
+          f"{compiled.n_neurons:,} neurons = {n_gates / compiled.n_neurons:.2f} gates per neuron (exact 1.00), "
+          f"compiled in {seconds:.0f} s; {args.gates} gates per level x {args.samples} samples per fill")
+    print("| level | plan | H (AND-NOT / OR / AND pools) | neurons | gates/neuron | mean error | max error "
+          "| gates over 1% |")
+    print("|---|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(args.seed + 1)
+    layer_of = np.array(compiled.meta.layer_of_gate)
+    for facts in compiled.meta.levels:
+        level = facts["level"]
+        mine = np.flatnonzero(layer_of == level)
+        gates = np.sort(rng.choice(mine, size=min(args.gates, mine.size), replace=False))
+        errors = np.max([measured_rates(compiled, gates, args.samples, args.seed + 10 * level + i, fill).error
+                         for i, fill in enumerate(FILLS)], axis=0)
+        hosts = "/".join(map(str, facts["hosts"])) if facts["plan"] == "superposed" else "-"
+        print(f"| {level} | {facts['plan']} | {hosts} | {facts['neurons']:,} | {mine.size / facts['neurons']:.2f} "
+              f"| {errors.mean():.2%} | {errors.max():.2%} | {(errors > 0.01).sum()} of {gates.size} |")
+
+
+if __name__ == "__main__":
+    main()
