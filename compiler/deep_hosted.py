@@ -118,11 +118,6 @@ class HostLayout:
     of_clip: list[list[int]]
     pools: dict[float, int]  # pool key -> hosts per clip it was laid out with (H)
 
-    def pool_sizes(self) -> dict[float, int]:
-        """Per pool key, its hosts in this layout (a repaired clip's own host included)."""
-        keys = np.round(self.threshold, POOL_DIGITS)
-        return {key: int(np.sum(keys == key)) for key in self.pools}
-
 
 def conflict_free_design(regions: np.ndarray, touch: list[frozenset[int]], copies: int, hosts: int,
                          rng: np.random.Generator) -> tuple[np.ndarray, int]:

@@ -435,8 +435,9 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int], l
     hundred rows at most, too few to resolve one gate's rate near the target
     (one stray row can read as 3%), but the mean over a pool's gates resolves
     the typical rate, and the tail is what the repair and the report's
-    confirmation catch; and (2) its lit hosts of inactive regions stay within
-    deep_hosted.STRAY_SHARE of its hosts, so strays do not grow level by level.
+    confirmation catch; and (2) its false clips with a lit host (stray reads
+    for the next layer) stay within deep_hosted.STRAY_SHARE of its clips per
+    probe row, so strays grow as little as the budget allows level by level.
     Then signals over the target move to hosts of their own (when every
     region is probed) and the level is measured again."""
     options = deep.options
