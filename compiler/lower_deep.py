@@ -233,15 +233,16 @@ class _DeepBuilder:
         reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
         rows: list[Affine] = []
         roles: list[NeuronRole] = []
+        # each clip's pre-activation part, as the roles read it
+        scaled = [SmallNeuron(clip.signal, tuple((s, self.slope * w) for s, w in form.terms), 0.0, 0.0)
+                  for clip, form in zip(clips, forms)]
         for tenants, threshold in zip(layout.hosts, layout.threshold.tolist()):
             weights, bias = combine([(self.slope * w, reads[s]) for j in tenants for s, w in forms[j].terms],
                                     -self.slope * threshold)
             kind = "shared" if len(tenants) > 1 or tenants[0] not in alone and forms[tenants[0]].shareable else "clip"
-            scaled = [SmallNeuron(clips[j].signal, tuple((s, self.slope * w) for s, w in forms[j].terms), 0.0, 0.0)
-                      for j in tenants]
             for half in (0.5, -0.5):  # the two ReLUs of the host's clip
                 rows.append((weights, bias + half))
-                roles.append(self.role(kind, scaled, -self.slope * threshold + half))
+                roles.append(self.role(kind, [scaled[j] for j in tenants], -self.slope * threshold + half))
         values: dict[int, Affine] = {}
         for j, clip in enumerate(clips):
             row, bias = values.get(clip.signal, ({}, hosted.constants[clip.signal]))
@@ -349,13 +350,10 @@ class _HostedClips:
                  for clip, region in zip(clips, regions)]
         return cls(clips, constants, forms, regions, signals, touch)
 
-    def pools(self) -> list[float]:
-        """The pool keys of the shareable clips."""
-        return sorted({pool_key(form) for form in self.forms if form.shareable})
-
-    def signals_in(self, key: float) -> set[int]:
-        """The signals with a clip in pool `key`."""
-        return {clip.signal for clip, form in zip(self.clips, self.forms) if form.shareable and pool_key(form) == key}
+    def pools(self) -> dict[float, np.ndarray]:
+        """Per pool key, the indices of the shareable clips in it."""
+        keys = [pool_key(form) if form.shareable else None for form in self.forms]
+        return {key: np.array([j for j, k in enumerate(keys) if k == key]) for key in sorted(set(keys) - {None})}
 
 
 @dataclass
@@ -422,8 +420,8 @@ def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int
     return None
 
 
-def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int], later: set[int],
-                      rep: dict[int, Affine], budget: int | None, rng: np.random.Generator):
+def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClips, rep: dict[int, Affine],
+                      budget: int | None, rng: np.random.Generator):
     """The hosted level with the densest H per pool that passes, after one
     measured repair; as _superposed_candidate returns, None when a pool
     passes at no H (with a budget) or the level is `budget` neurons wide.
@@ -443,11 +441,10 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int], l
     options = deep.options
     if not options.hosts:
         return None
-    hosted = _HostedClips.of(deep, gates, later)
     layout_seed = int(rng.integers(2**32))
-    keys = hosted.pools()
-    members = {key: np.isin(measure.watched, sorted(hosted.signals_in(key))) for key in keys}
-    clips = {key: sum(1 for form in hosted.forms if form.shareable and pool_key(form) == key) for key in keys}
+    pools = hosted.pools()
+    keys = list(pools)
+    members = {key: np.isin(measure.watched, hosted.signals[clips]) for key, clips in pools.items()}
     chosen: dict[float, int] = {}
     for hosts in options.hosts:
         level = deep.hosted_level(hosted, rep, {key: chosen.get(key, hosts) for key in keys}, set(), layout_seed)
@@ -458,7 +455,7 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int], l
         stray = stray_reads(activation, level.layout, hosted.signals, measure.probes.true_signals())
         chosen.update((key, hosts) for key in keys if key not in chosen
                       and (worst[members[key]].mean() if members[key].any() else 0.0)
-                      <= POOL_MEAN_SHARE * options.target_error and stray[key] <= STRAY_SHARE * clips[key])
+                      <= POOL_MEAN_SHARE * options.target_error and stray[key] <= STRAY_SHARE * pools[key].size)
         if len(chosen) == len(keys):
             break
     passed = len(chosen) == len(keys)
@@ -541,8 +538,9 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         truth = probes.truth(watched)
         regions_of = deep.regions.of[watched]
         on_next = on_rep if k <= indicator_layers else None
+        hosted = _HostedClips.of(deep, gates, later) if deep.hosted else None
         if level_facts and level_facts[-1]["plan"] == "superposed":  # noisy reads: the clips' margins absorb them
-            exact = (deep.hosted_level(_HostedClips.of(deep, gates, later), rep, {}, set(signals), 0)
+            exact = (deep.hosted_level(hosted, rep, {}, set(signals), 0)
                      if deep.hosted else deep.superposed_level(gates, later, rep, None, 1, set(signals), 0))
             exact.facts = {"exact_form": "clips"}
         else:  # clean reads: one neuron per AND / OR (lower_chained's exact plan)
@@ -555,7 +553,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
                            len(probed) == len(deep.regions.inputs))
         budget = None if options.superpose == "always" else exact.width
         # layer 1 reads clean inputs: a region with no input on adds exactly 0, so no gating is needed there
-        chosen = (_hosted_candidate(deep, measure, gates, later, rep, budget, rng) if deep.hosted else
+        chosen = (_hosted_candidate(deep, measure, hosted, rep, budget, rng) if hosted is not None else
                   _superposed_candidate(deep, measure, gates, later, rep,
                                         on_rep if 1 < k <= indicator_layers + 1 else None, on_next, k == 1, budget, rng))
         facts = {"level": k, "gates": len(gates), "carried": len(later), "exact_neurons": exact.width}
