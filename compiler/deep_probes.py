@@ -3,12 +3,16 @@
 A gate's test distribution (runtime.sampling) puts the features of its own
 support on in its own patterns and fills the remaining active slots with
 unrelated features. The deep lowering decides every level on such inputs:
-`RegionProbes` draws regions (connected parts of the circuit) while their
-rows fit a budget (every region, in a small circuit), takes
-every pattern of at most s of each region's inputs (or a sample when there
-are too many), fills each up to s active features with random inputs of other
-regions (`fills` times, independently), and keeps the activations of the last layer built so that every
-candidate layer is measured on the actual weights in one more layer pass.
+`RegionProbes` takes patterns of at most s of each region's inputs (regions:
+connected parts of the circuit), as many of every region as fit a row budget
+(a random sample of each, the empty pattern kept), or, when too few would
+fit, every pattern of a random sample of regions; fills each up to s active
+features with random inputs of other regions (`fills` times,
+independently); and keeps the activations of the last layer built so that
+every candidate layer is measured on the actual weights in one more layer
+pass. `OwnRegionReads` reads every signal on its own region's rows and
+counts its errors as the report's stratified rule does, for all signals at
+once (a region per loop took most of a level's time at T = 2,000).
 """
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ from superpose.compiler.ir import Circuit
 from superpose.network import THRESHOLD, Layer
 
 ROW_CHUNK = 1024  # probe rows evaluated by the interpreter at a time (bounds the dense block)
+ENTRY_CHUNK = 1 << 22  # matrix entries looked up at a time
+FORWARD_CHUNK = 8192  # probe rows of one sparse product in forward (bounds W h, which ReLU mostly deletes)
+ROUNDING = 1e-6  # float error of a read summed from a few clips
 
 
 def _region_patterns(inputs: list[int], s: int, most: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
@@ -35,6 +42,15 @@ def _region_patterns(inputs: list[int], s: int, most: int, rng: np.random.Genera
     return [tuple(sorted(rng.choice(inputs, size=r, replace=False).tolist())) for r in sizes]
 
 
+def _capped(patterns: list[tuple[int, ...]], cap: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
+    """`patterns`, or `cap` of them at random (the empty pattern always kept: it is every gate's off state)."""
+    if len(patterns) <= cap:
+        return patterns
+    rest = [p for p in patterns if p]
+    keep = np.sort(rng.choice(len(rest), size=cap - 1, replace=False))
+    return [()] + [rest[i] for i in keep.tolist()]
+
+
 class RegionProbes:
     """Probe rows of a few regions, their truth, and the activations of the last layer.
 
@@ -43,20 +59,27 @@ class RegionProbes:
     """
 
     def __init__(self, circuit: Circuit, region_inputs: dict[int, list[int]], most_rows: int, most_patterns: int,
-                 fills: int, rng: np.random.Generator):
+                 fills: int, least_patterns: int, rng: np.random.Generator):
         s, m = circuit.sparsity, circuit.n_inputs
         patterns = {r: _region_patterns(ins, s, most_patterns, rng) for r, ins in region_inputs.items()}
+        # every region, each with at most `cap` of its patterns (a random sample), the largest cap whose rows
+        # fit (at most most_patterns); when that is under least_patterns, a random sample of regions with all of theirs
+        sizes = np.array([len(p) for p in patterns.values()])
+        cap = max((c for c in range(least_patterns, most_patterns + 1)
+                   if np.minimum(sizes, c).sum() * fills <= most_rows), default=0)
+        every = cap >= least_patterns
+        if every:
+            patterns = {r: _capped(p, cap, rng) for r, p in patterns.items()}
         picked, total = [], 0
         for r in rng.permutation(sorted(region_inputs)).tolist():  # random regions while the rows fit
-            if total + len(patterns[r]) * fills > most_rows and picked:
+            if not every and total + len(patterns[r]) * fills > most_rows and picked:
                 break
             picked.append(r)
             total += len(patterns[r]) * fills
         picked.sort()
         rows, region, pattern = [], [], []
         for r in picked:
-            own = set(region_inputs[r])
-            others = np.array([i for i in range(m) if i not in own], dtype=np.int64)
+            others = np.setdiff1d(np.arange(m), region_inputs[r])
             for index, on in enumerate(patterns[r]):
                 fill = min(s - len(on), others.size)
                 for _ in range(fills if fill else 1):
@@ -70,26 +93,12 @@ class RegionProbes:
         self.region = np.asarray(region, dtype=np.int64)
         self.pattern = np.asarray(pattern, dtype=np.int64)
         self.activation = self.inputs
-        self.watch: list[int] = []  # the signals truth() may be asked for
-        self._truth: np.ndarray | None = None
         self._true_signals: sp.csr_matrix | None = None
         self._circuit = circuit
 
     @property
     def n(self) -> int:
         return self.inputs.shape[0]
-
-    def truth(self, signals: list[int]) -> np.ndarray:
-        """(n, len(signals)) bool: the interpreter's value of every signal on
-        every probe row. The first call evaluates the circuit once for every
-        signal of `watch` (set it first): later calls only select columns."""
-        if self._truth is None:
-            self._truth = np.zeros((self.n, len(self.watch)), dtype=bool)
-            for start in range(0, self.n, ROW_CHUNK):
-                rows = self.inputs[start:start + ROW_CHUNK].toarray()
-                self._truth[start:start + ROW_CHUNK] = evaluate(self._circuit, rows)[:, self.watch]
-        column = {v: i for i, v in enumerate(self.watch)}
-        return self._truth[:, [column[v] for v in signals]]
 
     def true_signals(self) -> sp.csr_matrix:
         """(n, n_signals) bool CSR: every signal true on every probe row
@@ -105,39 +114,91 @@ class RegionProbes:
         """The next layer's ReLU activations on the probe rows, (n, layer.width)
         CSR (mostly zero), computed sparse: a unit no active input reaches is
         ReLU(b), 0 unless its bias is positive, and only those units are dense."""
-        z = (self.activation @ layer.weight.T.tocsr()).tocsr()  # (n, width) W h, no bias
+        weight_t = layer.weight.T.tocsr()
         positive = layer.bias > 0
-        z.data += layer.bias[z.indices]
-        z.data[positive[z.indices]] = 0.0  # positive-bias units are added densely below
-        np.maximum(z.data, 0.0, out=z.data)
-        z.eliminate_zeros()
-        if positive.any():
-            columns = np.flatnonzero(positive)
-            block = np.maximum((self.activation @ layer.weight[columns].T).toarray() + layer.bias[columns], 0.0)
-            rows, at = np.nonzero(block)
-            z = z + sp.csr_matrix((block[rows, at], (rows, columns[at])), shape=z.shape)
-        return z.astype(np.float32)
+        columns = np.flatnonzero(positive)
+        parts = []
+        for start in range(0, self.n, FORWARD_CHUNK):  # in chunks: W h has far more entries than ReLU(W h + b)
+            below = self.activation[start:start + FORWARD_CHUNK]
+            z = (below @ weight_t).tocsr()  # W h, no bias
+            z.data += layer.bias[z.indices]
+            z.data[positive[z.indices]] = 0.0  # positive-bias units are added densely below
+            np.maximum(z.data, 0.0, out=z.data)
+            z.eliminate_zeros()
+            if columns.size:
+                block = np.maximum((below @ layer.weight[columns].T).toarray() + layer.bias[columns], 0.0)
+                rows, at = np.nonzero(block)
+                z = z + sp.csr_matrix((block[rows, at], (rows, columns[at])), shape=z.shape)
+            parts.append(z.astype(np.float32))
+        return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, layer.width), dtype=np.float32)
 
     def advance(self, activation: sp.csr_matrix) -> None:
         """Keep `activation` (from forward) as the last layer's."""
         self.activation = activation
 
 
-def stratified_errors(values: np.ndarray, truth: np.ndarray, pattern: np.ndarray,
-                      tolerance: float | None = None) -> np.ndarray:
-    """Per column, (false-negative rate + false-positive rate) / 2 with every
-    pattern weighted equally on its side: the report's stratified error, a
-    value counting as wrong on the wrong side of THRESHOLD as the report
-    reads it, or, given a `tolerance`, when it is more than that away from
-    the truth. values, truth: (n, k) over rows of one region; pattern: (n,) int."""
-    wrong = (values > THRESHOLD) != truth if tolerance is None else np.abs(values - truth) > tolerance
-    errors = np.zeros(truth.shape[1])
-    n_patterns = int(pattern.max(initial=-1)) + 1
-    counts = np.maximum(np.bincount(pattern, minlength=n_patterns), 1)
-    for j in range(truth.shape[1]):
-        rate = np.bincount(pattern, wrong[:, j], n_patterns) / counts
-        true = np.bincount(pattern, truth[:, j], n_patterns) > 0
-        present = np.bincount(pattern, minlength=n_patterns) > 0
-        sides = [rate[side & present].mean() for side in (true, ~true) if (side & present).any()]
-        errors[j] = sum(sides) / 2
-    return errors
+class OwnRegionReads:
+    """The watched signals of a level, each read on its own region's probe
+    rows only: every (row, column) pair whose column's region is the row's,
+    with the interpreter's value there. pair_row, pair_col, truth: (n_pairs,)."""
+
+    def __init__(self, probes: RegionProbes, watched: list[int], regions: np.ndarray):
+        """watched: signals (columns); regions: (len(watched),) region of each."""
+        order = np.argsort(regions, kind="stable")
+        start = np.searchsorted(regions[order], probes.region, "left")    # (n,) each row's first own column
+        counts = np.searchsorted(regions[order], probes.region, "right") - start
+        self.pair_row = np.repeat(np.arange(probes.n), counts)
+        within = np.arange(self.pair_row.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        self.pair_col = order[np.repeat(start, counts) + within]
+        signals = np.asarray(watched, dtype=np.int64)
+        self.truth = _entries(probes.true_signals(), self.pair_row, signals[self.pair_col]).astype(bool)
+        self.n_cols = len(watched)
+        self.pattern = probes.pattern[self.pair_row]
+
+    def values(self, activation: sp.csr_matrix, readout: sp.csr_matrix, constant: np.ndarray) -> np.ndarray:
+        """(n_pairs,) every pair's value: activation (n, width) CSR of the
+        layer, readout (n_cols, width) CSR and constant (n_cols,) of each column."""
+        readout = readout.tocsr()
+        per_col = np.diff(readout.indptr)
+        counts = per_col[self.pair_col]
+        at = np.repeat(readout.indptr[self.pair_col], counts)
+        at += np.arange(at.size) - np.repeat(np.cumsum(counts) - counts, counts)  # every term of every pair
+        terms = _entries(activation, np.repeat(self.pair_row, counts), readout.indices[at]) * readout.data[at]
+        pair_of_term = np.repeat(np.arange(self.pair_row.size), counts)
+        return np.bincount(pair_of_term, terms, self.pair_row.size) + constant[self.pair_col]
+
+    def wrong(self, values: np.ndarray, tolerance: float | None = None) -> np.ndarray:
+        """(n_pairs,) bool: each pair's value wrong as errors() counts it."""
+        if tolerance is None:
+            return (values > THRESHOLD) != self.truth
+        return np.abs(values - self.truth) >= tolerance - ROUNDING
+
+    def errors(self, values: np.ndarray, tolerance: float | None = None) -> np.ndarray:
+        """(n_cols,) per column, (false-negative rate + false-positive rate) / 2
+        with every pattern weighted equally on its side: the report's
+        stratified error, a value counting as wrong on the wrong side of
+        THRESHOLD as the report reads it, or, given a `tolerance`, when it is
+        that far from the truth or farther: a read one stray host off is
+        at the tolerance of the clips reading it, and two such reads into
+        one clip exceed it."""
+        wrong = self.wrong(values, tolerance)
+        n_patterns = int(self.pattern.max(initial=-1)) + 1
+        key = self.pair_col * n_patterns + self.pattern
+        size = self.n_cols * n_patterns
+        count = np.bincount(key, minlength=size).reshape(self.n_cols, n_patterns)
+        rate = np.bincount(key, wrong, size).reshape(self.n_cols, n_patterns) / np.maximum(count, 1)
+        true = np.bincount(key, self.truth, size).reshape(self.n_cols, n_patterns) > 0
+        errors = np.zeros(self.n_cols)
+        for side in (true & (count > 0), ~true & (count > 0)):  # a side with no pattern adds 0
+            patterns = side.sum(axis=1)
+            errors += np.where(patterns > 0, (rate * side).sum(axis=1) / np.maximum(patterns, 1), 0.0)
+        return errors / 2
+
+
+def _entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(len(rows),) float64: matrix[rows[i], cols[i]], looked up in chunks (scipy builds a dense index per chunk)."""
+    out = np.empty(rows.size)
+    for start in range(0, rows.size, ENTRY_CHUNK):
+        part = slice(start, start + ENTRY_CHUNK)
+        out[part] = np.asarray(matrix[rows[part], cols[part]]).ravel()
+    return out

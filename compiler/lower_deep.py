@@ -35,12 +35,13 @@ every wire is an affine readout of one layer and the next layer's weights
 compose it: W_k = (hosted weights) . (readouts of layer k - 1).
 
 Every level has two plans, measured on the compiled weights with structured
-probes (deep_probes.py: every input pattern of as many regions as the
-probe-row budget allows, the other active slots filled with inputs of other
-regions):
+probes (deep_probes.py: input patterns of every region, as many of each as
+the probe-row budget allows, or, when under LEAST_PATTERNS fit, every
+pattern of a sample of regions; the other active slots filled with inputs
+of other regions):
   - superposed, for each candidate H (densest first): when the probes cover
-    every region, the small neurons of every value read more than the clips'
-    margin off in over target_error of its probes move to large neurons of
+    every region, the small neurons of every value read the clips' margin
+    or more off in over target_error of its probes move to large neurons of
     their own (the measured repair; their share is in the metadata), and the
     level is measured again; it is kept if every probed value is within the
     target. Probing only a sample of regions, there is no repair (it would fix
@@ -66,7 +67,7 @@ from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip, SmallNeuron, carry_clip, clip_neurons, gate_clips
 from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, HostedForm, HostLayout, hosted_form, lay_out,
                                             pool_key, stray_reads)
-from superpose.compiler.deep_probes import RegionProbes, stratified_errors
+from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, Lit, Op, connected_signals
@@ -78,7 +79,8 @@ from superpose.neurons import NeuronRole, table_to_json
 from superpose.network import CompiledCircuit
 
 PROBE_PATTERNS = 256   # a probed region with more input patterns than this is sampled
-PROBE_ROWS = 20_000    # probe inputs per level: every region while they fit, else a sample of regions
+PROBE_ROWS = 64_000    # probe inputs per level (deep_probes.RegionProbes)
+LEAST_PATTERNS = 12    # every region is probed while this many patterns of each fit in PROBE_ROWS
 PROBE_FILLS = 2        # random fills of the other active slots per probed pattern
 SLOPE = 2.0            # k of the clips: a read may stray 1/2 - 1/(2k) = 1/4 unseen (k = 4 measured worse:
                        # a larger slope magnifies what co-tenants of an active region add)
@@ -179,6 +181,7 @@ class _DeepBuilder:
         self.true_at_zero = evaluate(circuit, np.zeros((1, m), dtype=np.float32))[0].astype(bool)
         self.gating = gating
         self.reached: dict[int, frozenset[int]] = {}  # per signal of the last layer, the regions sharing its hosts
+        self.host_cap: dict[float, int] = {}  # per pool, its H in the last layer when that was hosted
         self.hosted = options.design == "hosted"
         self.slope = (HOST_SLOPE if self.hosted else SLOPE) if options.control else 1.0
         # how far a read may stray unseen: one stray host of S (hosted), the clips' margin (spread)
@@ -362,28 +365,32 @@ class _Measure:
     probes: RegionProbes
     width_in: int
     watched: list[int]
-    truth: np.ndarray       # (n probes, len(watched)) bool
-    regions: np.ndarray     # (len(watched),) region of each watched signal
+    reads: OwnRegionReads   # each watched signal on its own region's probe rows
     every_region: bool      # the probes cover every region (else a sample of them)
 
-    def __call__(self, level: _Level, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
-        """(len(watched),) errors, each over its own region's probe rows,
-        counting a value wrong as the report does (on the wrong side of its
-        threshold), then counting it wrong more than `margin` off the truth;
-        and the level's probe activations."""
+    def __call__(self, level: _Level, margin: float = 0.5) -> "_Probed":
+        """The level's probe errors and activations (_Probed)."""
         activation = self.probes.forward(relu_layer(level.rows, self.width_in, "gates"))
         readout = csr_from_rows([level.values[v][0] for v in self.watched], level.width)  # (watched, width)
-        constant = np.array([level.values[v][1] for v in self.watched], dtype=np.float32)
-        errors, misreads = np.zeros(len(self.watched)), np.zeros(len(self.watched))
-        for region in self.probes.regions:  # each value on its own region's rows only
-            rows = np.flatnonzero(self.probes.region == region)
-            cols = np.flatnonzero(self.regions == region)
-            if cols.size:
-                values = (activation[rows] @ readout[cols].T).toarray() + constant[cols]
-                truth = self.truth[np.ix_(rows, cols)]
-                for out, tolerance in ((errors, None), (misreads, margin)):
-                    out[cols] = stratified_errors(values, truth, self.probes.pattern[rows], tolerance)
-        return errors, misreads, activation
+        constant = np.array([level.values[v][1] for v in self.watched], dtype=np.float64)
+        values = self.reads.values(activation, readout, constant)
+        return _Probed(self.reads.errors(values), self.reads.errors(values, margin), activation)
+
+
+@dataclass
+class _Probed:
+    """A candidate level on the probes: per watched signal (len(watched),),
+    its error as the report counts it (wrong side of the threshold), its
+    misreads (a read a margin or more off the truth, which a later level
+    would pass on: every error is one); and the level's activations on the
+    probe rows, (n, width) CSR."""
+    errors: np.ndarray
+    misreads: np.ndarray
+    activation: sp.csr_matrix
+
+    def failing(self, watched: list[int], target: float) -> set[int]:
+        """The watched signals misread over `target`: what the repair dedicates."""
+        return {v for v, e in zip(watched, self.misreads.tolist()) if e > target}
 
 
 def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int], later: set[int],
@@ -391,8 +398,8 @@ def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int
                           on_next: dict[int, Affine] | None, first: bool, budget: int | None,
                           rng: np.random.Generator):
     """The densest candidate H whose probed signals all meet the target after
-    one measured repair, as (level, its on-indicator readouts, probe errors,
-    probe activations); with no budget ("always"), else the sparsest candidate.
+    one measured repair, as (level, its on-indicator readouts, its _Probed);
+    with no budget ("always"), else the sparsest candidate.
     Candidates with `budget` neurons or more are not measured (they cannot win)."""
     options = deep.options
     for hosts in options.hosts:
@@ -406,17 +413,17 @@ def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int
             if budget is not None and level.width >= budget:
                 break
             # a value read by a later level fails when it leaves the clips' margin, not only the threshold
-            errors, misreads, activation = measure(level, deep.margin)
-            failing = {v for v, e in zip(measure.watched, misreads) if e > options.target_error}
+            measured = measure(level, deep.margin)
+            failing = measured.failing(measure.watched, options.target_error)
             if not failing or dedicated:
                 break
             dedicated = failing
         if budget is not None and level.width >= budget:
             continue
-        level.facts.update(plan="superposed", probe_max_error=float(errors.max(initial=0.0)),
-                           probe_mean_error=float(errors.mean()) if errors.size else 0.0)
+        level.facts.update(plan="superposed", probe_max_error=float(measured.errors.max(initial=0.0)),
+                           probe_mean_error=float(measured.errors.mean()) if measured.errors.size else 0.0)
         if not failing or (budget is None and hosts == options.hosts[-1]):
-            return level, level_on, errors, activation
+            return level, level_on, measured
     return None
 
 
@@ -446,14 +453,20 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     keys = list(pools)
     members = {key: np.isin(measure.watched, hosted.signals[clips]) for key, clips in pools.items()}
     chosen: dict[float, int] = {}
+    trial: dict[float, int] = {}
     for hosts in options.hosts:
-        level = deep.hosted_level(hosted, rep, {key: chosen.get(key, hosts) for key in keys}, set(), layout_seed)
+        # a pool is tried no denser than it settled at in the level below (strays only grow with depth)
+        candidate = {key: chosen.get(key, min(hosts, deep.host_cap.get(key, hosts))) for key in keys}
+        if candidate == trial:
+            continue
+        trial = candidate
+        level = deep.hosted_level(hosted, rep, trial, set(), layout_seed)
         if budget is not None and level.width >= budget:
             return None  # sparser candidates are wider still
-        errors, misreads, activation = measure(level, deep.margin)
-        worst = np.maximum(errors, misreads)
-        stray = stray_reads(activation, level.layout, hosted.signals, measure.probes.true_signals())
-        chosen.update((key, hosts) for key in keys if key not in chosen
+        measured = measure(level, deep.margin)
+        worst = np.maximum(measured.errors, measured.misreads)
+        stray = stray_reads(measured.activation, level.layout, hosted.signals, measure.probes.true_signals())
+        chosen.update((key, trial[key]) for key in keys if key not in chosen
                       and (worst[members[key]].mean() if members[key].any() else 0.0)
                       <= POOL_MEAN_SHARE * options.target_error and stray[key] <= STRAY_SHARE * pools[key].size)
         if len(chosen) == len(keys):
@@ -464,19 +477,20 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     # measure, repair the failing signals once, measure again (a repair needs every region probed, as in
     # _superposed_candidate)
     for _ in range(2 if options.control and measure.every_region else 1):
-        level = deep.hosted_level(hosted, rep, chosen, dedicated, layout_seed)
-        if budget is not None and level.width >= budget:
-            return None
-        errors, misreads, activation = measure(level, deep.margin)
-        failing = {v for v, e, r in zip(measure.watched, errors, misreads) if max(e, r) > options.target_error}
+        if dedicated or chosen != trial:  # else the level last measured is this one
+            level = deep.hosted_level(hosted, rep, chosen, dedicated, layout_seed)
+            if budget is not None and level.width >= budget:
+                return None
+            measured = measure(level, deep.margin)
+        failing = measured.failing(measure.watched, options.target_error)
         if not failing or dedicated:
             break
         dedicated = failing
-    level.facts.update(plan="superposed", probe_max_error=float(errors.max(initial=0.0)),
-                       probe_mean_error=float(errors.mean()) if errors.size else 0.0)
+    level.facts.update(plan="superposed", probe_max_error=float(measured.errors.max(initial=0.0)),
+                       probe_mean_error=float(measured.errors.mean()) if measured.errors.size else 0.0)
     if not passed and budget is not None:
         return None
-    return level, None, errors, activation
+    return level, None, measured
 
 
 def _with_indicators(level: _Level, regions: _Regions, on_rep: dict[int, Affine] | None, first: bool
@@ -520,13 +534,12 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         for lit in _operand_literals(circuit, n, base):
             if isinstance(lit, Lit):
                 last_use[lit.signal] = max(last_use.get(lit.signal, 0), int(levels[n]))
-    probes = RegionProbes(circuit, deep.regions.inputs, PROBE_ROWS, PROBE_PATTERNS, PROBE_FILLS,
+    probes = RegionProbes(circuit, deep.regions.inputs, PROBE_ROWS, PROBE_PATTERNS, PROBE_FILLS, LEAST_PATTERNS,
                           np.random.default_rng(rng.integers(2**32)))
     probed = set(probes.regions)
     builder = _Builder(m)
     rep: dict[int, Affine] = {i: ({i: 1.0}, 0.0) for i in range(m)}
     on_rep = {r: ({i: 1.0 for i in ins}, 0.0) for r, ins in deep.regions.inputs.items()} if deep.gating else None
-    probes.watch = [v for v in range(circuit.n_signals) if int(deep.regions.of[v]) in probed]
     estimate_at: dict[int, tuple[int, Affine]] = {i: (0, ({i: 1.0}, 0.0)) for i in range(m)}
     level_facts = []
     table: list[list[NeuronRole]] = []  # the roles of every layer's neurons
@@ -535,8 +548,6 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         later = {v for v in rep if last_use.get(v, 0) > k}
         signals = gates + sorted(later)
         watched = [v for v in signals if int(deep.regions.of[v]) in probed]
-        truth = probes.truth(watched)
-        regions_of = deep.regions.of[watched]
         on_next = on_rep if k <= indicator_layers else None
         hosted = _HostedClips.of(deep, gates, later) if deep.hosted else None
         if level_facts and level_facts[-1]["plan"] == "superposed":  # noisy reads: the clips' margins absorb them
@@ -549,7 +560,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
                            {**exact_plan.values, **{v: ({exact_plan.carried[v]: 1.0}, 0.0) for v in later}},
                            {"exact_form": "chained"})
         exact, exact_on = _with_indicators(exact, deep.regions, on_next, k == 1)
-        measure = _Measure(probes, builder.widths[-1], watched, truth, regions_of,
+        measure = _Measure(probes, builder.widths[-1], watched, OwnRegionReads(probes, watched, deep.regions.of[watched]),
                            len(probed) == len(deep.regions.inputs))
         budget = None if options.superpose == "always" else exact.width
         # layer 1 reads clean inputs: a region with no input on adds exactly 0, so no gating is needed there
@@ -558,18 +569,20 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
                                         on_rep if 1 < k <= indicator_layers + 1 else None, on_next, k == 1, budget, rng))
         facts = {"level": k, "gates": len(gates), "carried": len(later), "exact_neurons": exact.width}
         if chosen is not None and (options.superpose == "always" or chosen[0].width < exact.width):
-            level, level_on, errors, activation = chosen
+            level, level_on, measured = chosen
             facts.update(level.facts, superposed_neurons=level.width)
         else:
             if chosen is not None:
                 facts["superposed_neurons"] = chosen[0].width
             level, level_on = exact, exact_on
-            errors, _, activation = measure(level)
-            facts.update(plan="exact", exact_form=exact.facts["exact_form"], probe_max_error=float(errors.max(initial=0.0)))
+            measured = measure(level)
+            facts.update(plan="exact", exact_form=exact.facts["exact_form"],
+                         probe_max_error=float(measured.errors.max(initial=0.0)))
         builder.add_layer(level.rows, "gates")
         deep.reached = level.reached or {}
+        deep.host_cap = level.layout.pools if level.layout is not None and facts["plan"] == "superposed" else {}
         table.append(level.roles)
-        probes.advance(activation)
+        probes.advance(measured.activation)
         for n in gates:
             estimate_at[n] = (k, level.values[n])
         rep = {v: level.values[v] for v in signals if last_use.get(v, 0) > k}

@@ -8,17 +8,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from bench.gen_circuits import circuits_circuit
 from superpose import compiler
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip
 from superpose.compiler.deep_hosted import HOST_SLOPE, hosted_form
-from superpose.compiler.lower_deep import DeepOptions, lower_deep
+from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
+from superpose.compiler.interpret import evaluate
+from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, lower_deep
 from superpose.network import CompiledCircuit
 from superpose.runtime.artifact import load, save
 from superpose.runtime.cli import EXIT_USER_ERROR, main
@@ -172,3 +176,52 @@ def test_cli_compiles_the_hosted_design(tmp_path, capsys):
     assert compiled.meta.figures["design"] == "hosted" and compiled.meta.figures["copies"] == 2
     assert main(["info", str(out)]) == 0
     assert "hosted design; repair share" in " ".join(capsys.readouterr().out.split())
+
+
+def _probes(rows: int):
+    circuit = circuits_circuit(6, levels=2, sparsity=2, seed=0)
+    deep = _DeepBuilder(circuit, DeepOptions(design="hosted"), np.random.default_rng(0), False)
+    return circuit, deep.regions, RegionProbes(circuit, deep.regions.inputs, rows, 256, 2, 12, np.random.default_rng(1))
+
+
+def test_probes_cover_every_region_with_a_sample_of_patterns_while_it_fits():
+    circuit, regions, every = _probes(10_000)  # every pattern of every region fits (k inputs: 1 + k + k(k - 1)/2)
+    patterns = {r: 1 + len(ins) + math.comb(len(ins), 2) for r, ins in regions.inputs.items()}
+    rows = {r: 2 * (1 + len(ins)) + math.comb(len(ins), 2) for r, ins in regions.inputs.items()}  # 2 fills unless full
+    assert every.regions == sorted(regions.inputs) and every.n == sum(rows.values())
+    circuit, regions, capped = _probes(6 * 2 * 12)  # 12 patterns of each region, the empty one among them
+    assert capped.regions == sorted(regions.inputs)
+    for region in capped.regions:
+        rows = capped.region == region
+        own = capped.inputs[np.flatnonzero(rows)][:, regions.inputs[region]]
+        assert np.unique(capped.pattern[rows]).size == min(12, patterns[region]) and (own.sum(axis=1) == 0).any()
+    circuit, regions, sampled = _probes(100)  # under 12 patterns each: a sample of regions, all their patterns
+    assert 0 < len(sampled.regions) < len(regions.inputs)
+    assert all(np.unique(sampled.pattern[sampled.region == r]).size == patterns[r] for r in sampled.regions)
+
+
+def test_probe_errors_read_each_signal_on_its_own_region_and_weigh_patterns_equally_per_side():
+    circuit, regions, probes = _probes(10_000)
+    watched = list(range(circuit.n_inputs, circuit.n_signals))
+    reads = OwnRegionReads(probes, watched, regions.of[watched])
+    rng = np.random.default_rng(2)
+    activation = sp.random(probes.n, 30, density=0.2, format="csr", random_state=3, dtype=np.float32)
+    readout = sp.random(len(watched), 30, density=0.1, format="csr", random_state=4)
+    constant = rng.normal(size=len(watched))
+    dense = (activation @ readout.T).toarray() + constant
+    values = reads.values(activation, readout, constant)
+    assert np.allclose(values, dense[reads.pair_row, reads.pair_col])
+    truth = evaluate(circuit, probes.inputs.toarray())
+    values = truth[reads.pair_row, np.asarray(watched)[reads.pair_col]] + rng.choice([0.0, 0.7, -0.7], size=values.size,
+                                                                                       p=[0.9, 0.05, 0.05])
+    errors = reads.errors(values)
+    for j, signal in enumerate(watched):  # the rule, column by column
+        mine = np.flatnonzero(reads.pair_col == j)
+        rows = reads.pair_row[mine]
+        assert np.array_equal(rows, np.flatnonzero(probes.region == regions.of[signal]))
+        wrong = (values[mine] > 0.5) != truth[rows, signal]
+        rate = {p: wrong[probes.pattern[rows] == p].mean() for p in np.unique(probes.pattern[rows])}
+        side = {p: truth[rows[probes.pattern[rows] == p][0], signal] for p in rate}
+        expected = sum(np.mean([rate[p] for p in rate if side[p] == s]) for s in (True, False)
+                       if any(side[p] == s for p in rate)) / 2
+        assert errors[j] == pytest.approx(expected)
