@@ -40,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from superpose.compiler.deep_forms import Clip
+from superpose.compiler.lowering import csr_entries
 
 HOST_SLOPE = 16.0  # k: the ramp of a host is 1/16 wide, small against the gaps (1/4 for AND-NOT at S = 2)
 NEGATED_SCALES = tuple(np.round(np.arange(0.3, 1.0001, 0.05), 2).tolist())  # candidate shrinks of a negated read
@@ -221,7 +222,7 @@ def stray_reads(activation: sp.csr_matrix, layout: HostLayout, clip_signals: np.
     reached = (lit @ host_clips).tocsr()                                     # (n, n_clips) lit hosts per clip
     reached.data[:] = 1.0
     rows, clips = reached.nonzero()
-    false = ~np.asarray(true_signals[rows, clip_signals[clips]]).ravel().astype(bool)
+    false = ~csr_entries(true_signals, rows, clip_signals[clips]).astype(bool)
     per_clip = np.bincount(clips[false], minlength=clip_signals.size) / max(activation.shape[0], 1)
     clip_pool = np.full(clip_signals.size, np.nan)
     for h, clips_of_host in enumerate(layout.hosts):

@@ -24,10 +24,10 @@ import scipy.sparse as sp
 
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit
+from superpose.compiler.lowering import csr_entries
 from superpose.network import THRESHOLD, Layer
 
 ROW_CHUNK = 1024  # probe rows evaluated by the interpreter at a time (bounds the dense block)
-ENTRY_CHUNK = 1 << 22  # matrix entries looked up at a time
 FORWARD_CHUNK = 8192  # probe rows of one sparse product in forward (bounds W h, which ReLU mostly deletes)
 ROUNDING = 1e-6  # float error of a read summed from a few clips
 
@@ -151,7 +151,7 @@ class OwnRegionReads:
         within = np.arange(self.pair_row.size) - np.repeat(np.cumsum(counts) - counts, counts)
         self.pair_col = order[np.repeat(start, counts) + within]
         signals = np.asarray(watched, dtype=np.int64)
-        self.truth = _entries(probes.true_signals(), self.pair_row, signals[self.pair_col]).astype(bool)
+        self.truth = csr_entries(probes.true_signals(), self.pair_row, signals[self.pair_col]).astype(bool)
         self.n_cols = len(watched)
         self.pattern = probes.pattern[self.pair_row]
 
@@ -163,7 +163,7 @@ class OwnRegionReads:
         counts = per_col[self.pair_col]
         at = np.repeat(readout.indptr[self.pair_col], counts)
         at += np.arange(at.size) - np.repeat(np.cumsum(counts) - counts, counts)  # every term of every pair
-        terms = _entries(activation, np.repeat(self.pair_row, counts), readout.indices[at]) * readout.data[at]
+        terms = csr_entries(activation, np.repeat(self.pair_row, counts), readout.indices[at]) * readout.data[at]
         pair_of_term = np.repeat(np.arange(self.pair_row.size), counts)
         return np.bincount(pair_of_term, terms, self.pair_row.size) + constant[self.pair_col]
 
@@ -193,12 +193,3 @@ class OwnRegionReads:
             patterns = side.sum(axis=1)
             errors += np.where(patterns > 0, (rate * side).sum(axis=1) / np.maximum(patterns, 1), 0.0)
         return errors / 2
-
-
-def _entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(len(rows),) float64: matrix[rows[i], cols[i]], looked up in chunks (scipy builds a dense index per chunk)."""
-    out = np.empty(rows.size)
-    for start in range(0, rows.size, ENTRY_CHUNK):
-        part = slice(start, start + ENTRY_CHUNK)
-        out[part] = np.asarray(matrix[rows[part], cols[part]]).ravel()
-    return out

@@ -3,13 +3,13 @@
 Every gate of a level, and every value a later level still needs (inputs
 included), becomes a few clips (deep_forms.py). How a superposed level shares
 its neurons is the *design*:
-  - "hosted" (deep_hosted.py): each clip is given S hosts, a
+  - "hosted" (the default; deep_hosted.py): each clip is given S hosts, a
     host being one clip (two ReLUs) of the sum of the forms of the clips of
     different regions it carries, with one threshold per pool placed for one
     stray read; every stored wire is 0 when its region has no input on, so an
     inactive region adds exactly 0 and needs no on-indicator. A pool's H is
     chosen per level by the probes (_hosted_candidate).
-  - "spread" (the default), below: each clip's two ReLUs are small neurons copied onto
+  - "spread", below: each clip's two ReLUs are small neurons copied onto
     large neurons separately, with on-indicators per region.
 
 In the spread design, every clip's ReLUs are *small neurons* with margins
@@ -97,7 +97,7 @@ DEFAULT_HOSTS = {"hosted": (16, 12, 9, 7, 5, 4, 3, 2), "spread": (16, 12, 8, 6, 
 class DeepOptions:
     """Options of strategy "deep"; copies and hosts default to the design's."""
     target_error: float = 0.01             # every probed gate of a superposed level must be within it
-    design: str = "spread"                 # "spread" (small neurons, on-indicators) or "hosted" (clips share hosts)
+    design: str = "hosted"                 # "hosted" (clips share hosts) or "spread" (small neurons, on-indicators)
     copies: int | None = None              # S: hosts (large neurons) per clip (small neuron)
     hosts: tuple[int, ...] | None = None   # candidate H, densest first
     control: bool = True                   # margins, on-indicators, repair; False: none (naive)

@@ -14,6 +14,8 @@ import scipy.sparse as sp
 from superpose.compiler.errors import CompileError
 from superpose.network import Layer, Readout, csr_from_sorted
 
+ENTRY_CHUNK = 1 << 22  # matrix entries csr_entries looks up at a time (scipy builds an index per chunk)
+
 Affine = tuple[dict[int, float], float]  # (unit -> weight over one activation, bias)
 ReadoutTerms = tuple[float, list[tuple[int, int, float]]]  # (bias, [(activation index, unit, weight)])
 
@@ -71,3 +73,12 @@ def check_target_error(target_error: float) -> None:
     """CompileError unless 0 < target_error < 1."""
     if not 0.0 < target_error < 1.0:
         raise CompileError(f"target_error must be strictly between 0 and 1, got {target_error}")
+
+
+def csr_entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(len(rows),) float64: matrix[rows[i], cols[i]], looked up in chunks (scipy builds a dense index per chunk)."""
+    out = np.empty(rows.size)
+    for start in range(0, rows.size, ENTRY_CHUNK):
+        part = slice(start, start + ENTRY_CHUNK)
+        out[part] = np.asarray(matrix[rows[part], cols[part]]).ravel()
+    return out

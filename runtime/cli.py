@@ -632,9 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --strategy chained or deep: superpose a level only where that takes fewer neurons "
                         "than exact ones (auto, default), or every level (always)")
     p.add_argument("--deep-design", dest="design", choices=list(DESIGNS),
-                   help="deep: how a superposed level shares neurons: spread (default: small neurons copied onto "
-                        "large ones, on-indicators per region) or hosted (gates' clips share hosts with thresholds "
-                        "placed for one stray read, no on-indicators)")
+                   help="deep: how a superposed level shares neurons: hosted (default: gates' clips share hosts "
+                        "with thresholds placed for one stray read, no on-indicators) or spread (small neurons "
+                        "copied onto large ones, on-indicators per region)")
     p.add_argument("--copies", type=_positive_int,
                    help="deep: hosts (large neurons) per clip (small neuron) (default: hosted "
                         f"{DEFAULT_COPIES['hosted']}, spread {DEFAULT_COPIES['spread']})")
