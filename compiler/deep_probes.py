@@ -52,7 +52,7 @@ def _capped(patterns: list[tuple[int, ...]], cap: int, rng: np.random.Generator)
 
 
 class RegionProbes:
-    """Probe rows of a few regions, their truth, and the activations of the last layer.
+    """Probe rows of every region (or a sample of regions), and the activations of the last layer.
 
     inputs: (n, n_inputs) CSR; region, pattern: (n,) int, the probed region
     and pattern index of every row; activation: (n, width) CSR of the last layer.

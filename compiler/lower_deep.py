@@ -434,8 +434,9 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     passes at no H (with a budget) or the level is `budget` neurons wide.
 
     Pools do not share hosts, so each pool is judged by its own signals: each
-    candidate H (densest first) is measured with the pools not yet settled at
-    H, and a pool settles at the first H where (1) the mean probe error of its
+    candidate H (densest first, but no denser than the pool's H in the level
+    below, since stray reads only grow with depth) is measured with the pools
+    not yet settled at H, and a pool settles at the first H where (1) the mean probe error of its
     signals is within POOL_MEAN_SHARE of the target: a probed region has a few
     hundred rows at most, too few to resolve one gate's rate near the target
     (one stray row can read as 3%), but the mean over a pool's gates resolves
