@@ -137,10 +137,18 @@ class RegionProbes:
         self.activation = activation
 
 
+def _within(counts: np.ndarray) -> np.ndarray:
+    """(counts.sum(),) each item's position inside its group, for groups of these sizes laid end to end."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
 class OwnRegionReads:
     """The watched signals of a level, each read on its own region's probe
     rows only: every (row, column) pair whose column's region is the row's,
-    with the interpreter's value there. pair_row, pair_col, truth: (n_pairs,)."""
+    with the interpreter's value there. pair_row, pair_col, truth: (n_pairs,);
+    key: (n_pairs,) each pair's (column, pattern) bin; count, sides: per
+    (column, pattern) bin, its pairs and which side of the truth it is on,
+    none of which depends on a candidate level, so they are built once."""
 
     def __init__(self, probes: RegionProbes, watched: list[int], regions: np.ndarray):
         """watched: signals (columns); regions: (len(watched),) region of each."""
@@ -148,30 +156,26 @@ class OwnRegionReads:
         start = np.searchsorted(regions[order], probes.region, "left")    # (n,) each row's first own column
         counts = np.searchsorted(regions[order], probes.region, "right") - start
         self.pair_row = np.repeat(np.arange(probes.n), counts)
-        within = np.arange(self.pair_row.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        self.pair_col = order[np.repeat(start, counts) + within]
+        self.pair_col = order[np.repeat(start, counts) + _within(counts)]
         signals = np.asarray(watched, dtype=np.int64)
         self.truth = csr_entries(probes.true_signals(), self.pair_row, signals[self.pair_col]).astype(bool)
         self.n_cols = len(watched)
-        self.pattern = probes.pattern[self.pair_row]
+        n_patterns = int(probes.pattern.max(initial=-1)) + 1
+        self.key = self.pair_col * n_patterns + probes.pattern[self.pair_row]
+        size = self.n_cols * n_patterns
+        self.count = np.bincount(self.key, minlength=size).reshape(self.n_cols, n_patterns)
+        true = np.bincount(self.key, self.truth, size).reshape(self.n_cols, n_patterns) > 0
+        self.sides = (true & (self.count > 0), ~true & (self.count > 0))  # a side with no pattern adds 0
 
     def values(self, activation: sp.csr_matrix, readout: sp.csr_matrix, constant: np.ndarray) -> np.ndarray:
         """(n_pairs,) every pair's value: activation (n, width) CSR of the
         layer, readout (n_cols, width) CSR and constant (n_cols,) of each column."""
         readout = readout.tocsr()
-        per_col = np.diff(readout.indptr)
-        counts = per_col[self.pair_col]
-        at = np.repeat(readout.indptr[self.pair_col], counts)
-        at += np.arange(at.size) - np.repeat(np.cumsum(counts) - counts, counts)  # every term of every pair
+        counts = np.diff(readout.indptr)[self.pair_col]
+        at = np.repeat(readout.indptr[self.pair_col], counts) + _within(counts)  # every term of every pair
         terms = csr_entries(activation, np.repeat(self.pair_row, counts), readout.indices[at]) * readout.data[at]
         pair_of_term = np.repeat(np.arange(self.pair_row.size), counts)
         return np.bincount(pair_of_term, terms, self.pair_row.size) + constant[self.pair_col]
-
-    def wrong(self, values: np.ndarray, tolerance: float | None = None) -> np.ndarray:
-        """(n_pairs,) bool: each pair's value wrong as errors() counts it."""
-        if tolerance is None:
-            return (values > THRESHOLD) != self.truth
-        return np.abs(values - self.truth) >= tolerance - ROUNDING
 
     def errors(self, values: np.ndarray, tolerance: float | None = None) -> np.ndarray:
         """(n_cols,) per column, (false-negative rate + false-positive rate) / 2
@@ -181,15 +185,13 @@ class OwnRegionReads:
         that far from the truth or farther: a read one stray host off is
         at the tolerance of the clips reading it, and two such reads into
         one clip exceed it."""
-        wrong = self.wrong(values, tolerance)
-        n_patterns = int(self.pattern.max(initial=-1)) + 1
-        key = self.pair_col * n_patterns + self.pattern
-        size = self.n_cols * n_patterns
-        count = np.bincount(key, minlength=size).reshape(self.n_cols, n_patterns)
-        rate = np.bincount(key, wrong, size).reshape(self.n_cols, n_patterns) / np.maximum(count, 1)
-        true = np.bincount(key, self.truth, size).reshape(self.n_cols, n_patterns) > 0
+        if tolerance is None:
+            wrong = (values > THRESHOLD) != self.truth
+        else:
+            wrong = np.abs(values - self.truth) >= tolerance - ROUNDING
+        rate = np.bincount(self.key, wrong, self.count.size).reshape(self.count.shape) / np.maximum(self.count, 1)
         errors = np.zeros(self.n_cols)
-        for side in (true & (count > 0), ~true & (count > 0)):  # a side with no pattern adds 0
+        for side in self.sides:
             patterns = side.sum(axis=1)
             errors += np.where(patterns > 0, (rate * side).sum(axis=1) / np.maximum(patterns, 1), 0.0)
         return errors / 2
