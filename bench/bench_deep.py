@@ -30,6 +30,7 @@ from markdown import table, write_section  # noqa: E402
 
 from superpose.compiler.generators.chain import chain_circuit  # noqa: E402
 from superpose.compiler.generators.circuits import circuits_circuit  # noqa: E402
+from superpose.compiler.lower_cis import width_for_neurons  # noqa: E402
 
 from superpose.compiler import Circuit, CompileError, compile_circuit  # noqa: E402
 from superpose.compiler.strategies import STRATEGIES  # noqa: E402
@@ -63,18 +64,12 @@ def compile_deep(circuit: Circuit, seed: int) -> CompiledCircuit:
     return compile_circuit(circuit, seed=seed, strategy="deep")
 
 
-def cis_width(reference_neurons: int, depth: int) -> int:
-    """The CiS width whose network has `reference_neurons` neurons: depth
-    layers of `width`, a layer-sum neuron in each but the first, one after the last."""
-    return max(1, reference_neurons // depth - 1)
-
-
 def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: dict | None,
             samples: int, confirm: int) -> dict:
     """Compile with one lowering and measure it; a dict of figures (JSON-able)."""
     extra = {}
     if label == "cis" and reference is not None and "neurons" in reference:
-        extra = {"width": cis_width(reference["neurons"], int(circuit.levels().max()))}
+        extra = {"width": width_for_neurons(reference["neurons"], int(circuit.levels().max()))}
     tracemalloc.start()
     start = time.perf_counter()
     try:

@@ -10,6 +10,9 @@ measured_rates, the report's error rule), keeping each gate's worse fill;
 gates over 1% are re-measured on `--confirm` times the samples (fresh ones),
 as the report confirms its worst gates. Prints one markdown row per level;
 BENCHMARKS.md quotes it with this command.
+Then (unless --no-cis) the CiS2 baseline (`--strategy cis`) at the same
+neuron count, measured on the same gates by the same rule, with CiS2's
+closed-form expected MSE per level beside it.
 The full report of 64,000 gates takes far longer than the compile on this
 machine, which is why a sample is measured.
 """
@@ -21,10 +24,12 @@ import time
 
 import numpy as np
 
-from superpose.compiler.co_activity import FILLS
+from superpose.compiler import CompileError, compile_circuit
 from superpose.compiler.generators.circuits import circuits_circuit
-from superpose.compiler.hub_confirm import measured_rates
+from superpose.compiler.hub_confirm import worst_fill_errors
+from superpose.compiler.lower_cis import width_for_neurons
 from superpose.compiler.lower_deep import DeepOptions, lower_deep
+from superpose.network import CompiledCircuit
 
 
 def main() -> None:
@@ -37,6 +42,8 @@ def main() -> None:
     parser.add_argument("--confirm", type=int, default=10,
                         help="gates over 1%% are re-measured on this many times the samples (default 10)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cis", action=argparse.BooleanOptionalAction, default=True,
+                        help="also compile and measure the CiS2 baseline at the same neuron count (default: yes)")
     args = parser.parse_args()
     circuit = circuits_circuit(args.circuits, levels=args.levels, seed=args.seed)
     start = time.time()
@@ -52,25 +59,51 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(args.seed + 1)
     layer_of = np.array(compiled.meta.layer_of_gate)
+    sampled_gates = {}  # level -> the gates measured, the same for the baseline
     for facts in compiled.meta.levels:
         level = facts["level"]
         mine = np.flatnonzero(layer_of == level)
-        gates = np.sort(rng.choice(mine, size=min(args.gates, mine.size), replace=False))
-        errors = _errors(compiled, gates, args.samples, args.seed + 10 * level)
-        over = errors > 0.01
-        sampled = int(over.sum())
-        if sampled:  # the report's confirmation: fresh samples, more of them
-            errors[over] = _errors(compiled, gates[over], args.confirm * args.samples, args.seed + 10 * level + 5)
+        gates = sampled_gates[level] = np.sort(rng.choice(mine, size=min(args.gates, mine.size), replace=False))
+        errors, over = _confirmed_errors(compiled, gates, args, level)
         hosts = "/".join(map(str, facts["hosts"])) if facts["plan"] == "superposed" else "-"
         print(f"| {level} | {facts['plan']} | {hosts} | {facts['neurons']:,} | {mine.size / facts['neurons']:.2f} "
               f"| {facts.get('repaired_small_neurons', 0):,} | {errors.mean():.2%} | {errors.max():.2%} "
-              f"| {sampled}, {(errors > 0.01).sum()} of {gates.size} |")
+              f"| {over}, {(errors > 0.01).sum()} of {gates.size} |", flush=True)
+    if args.cis:
+        _baseline(circuit, compiled, sampled_gates, args)
 
 
-def _errors(compiled, gates: np.ndarray, samples: int, seed: int) -> np.ndarray:
-    """(len(gates),) each gate's stratified error, the worse of the two fills."""
-    return np.max([measured_rates(compiled, gates, samples, seed + i, fill).error for i, fill in enumerate(FILLS)],
-                  axis=0)
+def _baseline(circuit, hosted: CompiledCircuit, sampled_gates: dict[int, np.ndarray], args: argparse.Namespace) -> None:
+    """The CiS2 baseline at the hosted network's neuron count, on the same gates."""
+    depth = len(sampled_gates)
+    start = time.time()
+    try:
+        cis = compile_circuit(circuit, seed=args.seed, strategy="cis", width=width_for_neurons(hosted.n_neurons, depth))
+    except CompileError as error:
+        print(f"\nCiS2 baseline at {hosted.n_neurons:,} neurons: does not compile: {error}")
+        return
+    print(f"\nCiS2 baseline (`--strategy cis`), width {cis.meta.figures['width']:,} per layer: {cis.n_neurons:,} neurons "
+          f"(hosted {hosted.n_neurons:,}), compiled in {time.time() - start:.0f} s; the same gates and rule")
+    print("| level | CiS2 expected MSE (closed form) | mean error | max error | gates over 1% (sampled, confirmed) |")
+    print("|---|---|---|---|---|")
+    for facts in cis.meta.levels:
+        level = facts["level"]
+        errors, over = _confirmed_errors(cis, sampled_gates[level], args, level)
+        print(f"| {level} | {facts['expected_mse']:.4f} | {errors.mean():.2%} | {errors.max():.2%} "
+              f"| {over}, {(errors > 0.01).sum()} of {errors.size} |", flush=True)
+
+
+def _confirmed_errors(compiled: CompiledCircuit, gates: np.ndarray, args: argparse.Namespace, level: int
+                      ) -> tuple[np.ndarray, int]:
+    """(len(gates),) each gate's stratified error, the worse of the two fills,
+    those over 1% re-measured on `confirm` times the samples (fresh ones), as
+    the report confirms its worst gates; and how many were over 1% at first."""
+    errors = worst_fill_errors(compiled, gates, args.samples, args.seed + 10 * level)
+    over = errors > 0.01
+    if over.any():
+        errors[over] = worst_fill_errors(compiled, gates[over], args.confirm * args.samples,
+                                         args.seed + 10 * level + 5)
+    return errors, int(over.sum())
 
 
 if __name__ == "__main__":

@@ -151,6 +151,13 @@ def minimum_width(group_sizes: list[int], spread: int) -> int:
     return low
 
 
+def width_for_neurons(neurons: int, depth: int) -> int:
+    """The width D whose CiS network of `depth` layers has at most `neurons`
+    neurons: depth layers of D, a layer-sum neuron in each but the first and
+    one after the last, depth (D + 1) in all. Used to compare at equal neurons."""
+    return max(1, neurons // depth - 1)
+
+
 def overlap_probability(n_small: int, spread: int, width: int) -> float:
     """p: the probability that two small neurons of a layer share a large one
     (CiS2's expected overlap error times S, theory.md §2b)."""

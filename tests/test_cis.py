@@ -14,7 +14,7 @@ from superpose.compiler import CisOptions, CompileError, compile_circuit, compil
 from superpose.compiler.emit_dsl import emit_dsl
 from superpose.compiler.generators.circuits import circuits_circuit
 from superpose.compiler.interpret import evaluate
-from superpose.compiler.lower_cis import assign_neurons, components, minimum_width
+from superpose.compiler.lower_cis import assign_neurons, components, minimum_width, width_for_neurons
 from superpose.runtime.artifact import save
 from superpose.runtime.cli import main
 from superpose.runtime.report import error_report
@@ -72,6 +72,16 @@ def test_crowded_error_stays_within_the_closed_form_prediction() -> None:
     assert all(r.mean_squared_error <= r.expected_mse for r in levels)
     assert levels[0].mean_squared_error > 0 and levels[-1].mean_error > levels[0].mean_error
     assert compiled.meta.figures["circuits"] >= 32 and compiled.meta.figures["max_active_circuits"] == 4
+
+
+@pytest.mark.parametrize("neurons", [600, 601, 603, 604])
+def test_width_for_neurons_matches_the_neuron_count_it_is_asked_for(neurons: int) -> None:
+    """Compared at equal neurons (bench_deep, bench_hosted): the network at
+    width_for_neurons has the most neurons that do not exceed the count."""
+    circuit = circuits_circuit(8, levels=3, width=4, inputs=8, sparsity=4)
+    compiled = compile_circuit(circuit, strategy="cis", width=width_for_neurons(neurons, 3))
+    wider = compile_circuit(circuit, strategy="cis", width=width_for_neurons(neurons, 3) + 1)
+    assert compiled.n_neurons <= neurons < wider.n_neurons
 
 
 def test_deterministic(tmp_path: Path) -> None:
