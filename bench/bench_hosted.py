@@ -30,6 +30,7 @@ from superpose.compiler.hub_confirm import worst_fill_errors
 from superpose.compiler.lower_cis import width_for_neurons
 from superpose.compiler.lower_deep import DeepOptions, lower_deep
 from superpose.network import CompiledCircuit
+from superpose.runtime.depth_report import LevelError, plot_levels
 
 
 def main() -> None:
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cis", action=argparse.BooleanOptionalAction, default=True,
                         help="also compile and measure the CiS2 baseline at the same neuron count (default: yes)")
+    parser.add_argument("--plot", metavar="PNG", help="also plot mean and max sampled gate error per level there")
     args = parser.parse_args()
     circuit = circuits_circuit(args.circuits, levels=args.levels, seed=args.seed)
     start = time.time()
@@ -60,6 +62,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed + 1)
     layer_of = np.array(compiled.meta.layer_of_gate)
     sampled_gates = {}  # level -> the gates measured, the same for the baseline
+    series = {"hosted": []}
     for facts in compiled.meta.levels:
         level = facts["level"]
         mine = np.flatnonzero(layer_of == level)
@@ -69,28 +72,44 @@ def main() -> None:
         print(f"| {level} | {facts['plan']} | {hosts} | {facts['neurons']:,} | {mine.size / facts['neurons']:.2f} "
               f"| {facts.get('repaired_small_neurons', 0):,} | {errors.mean():.2%} | {errors.max():.2%} "
               f"| {over}, {(errors > 0.01).sum()} of {gates.size} |", flush=True)
+        series["hosted"].append(_level_error(level, errors, facts["neurons"], mine.size))
     if args.cis:
-        _baseline(circuit, compiled, sampled_gates, args)
+        series.update(_baseline(circuit, compiled, sampled_gates, args))
+    if args.plot:
+        plot_levels(series, args.plot, title=f"circuits-T, T = {args.circuits}: sampled gate error against depth "
+                                            f"at {compiled.n_neurons:,} neurons")
+        print(f"\nplot: {args.plot}")
 
 
-def _baseline(circuit, hosted: CompiledCircuit, sampled_gates: dict[int, np.ndarray], args: argparse.Namespace) -> None:
-    """The CiS2 baseline at the hosted network's neuron count, on the same gates."""
+def _level_error(level: int, errors: np.ndarray, neurons: int, gates: int) -> LevelError:
+    """A level's sampled gate errors as depth_report.plot_levels takes them."""
+    return LevelError(level, errors.size, float(errors.mean()), float(np.quantile(errors, 0.99)), float(errors.max()),
+                      neurons, gates / neurons)
+
+
+def _baseline(circuit, hosted: CompiledCircuit, sampled_gates: dict[int, np.ndarray], args: argparse.Namespace
+              ) -> dict[str, list[LevelError]]:
+    """The CiS2 baseline at the hosted network's neuron count, on the same
+    gates; its per-level errors for the plot (none when it does not compile)."""
     depth = len(sampled_gates)
     start = time.time()
     try:
         cis = compile_circuit(circuit, seed=args.seed, strategy="cis", width=width_for_neurons(hosted.n_neurons, depth))
     except CompileError as error:
         print(f"\nCiS2 baseline at {hosted.n_neurons:,} neurons: does not compile: {error}")
-        return
+        return {}
     print(f"\nCiS2 baseline (`--strategy cis`), width {cis.meta.figures['width']:,} per layer: {cis.n_neurons:,} neurons "
           f"(hosted {hosted.n_neurons:,}), compiled in {time.time() - start:.0f} s; the same gates and rule")
     print("| level | CiS2 expected MSE (closed form) | mean error | max error | gates over 1% (sampled, confirmed) |")
     print("|---|---|---|---|---|")
+    rows = []
     for facts in cis.meta.levels:
         level = facts["level"]
         errors, over = _confirmed_errors(cis, sampled_gates[level], args, level)
         print(f"| {level} | {facts['expected_mse']:.4f} | {errors.mean():.2%} | {errors.max():.2%} "
               f"| {over}, {(errors > 0.01).sum()} of {errors.size} |", flush=True)
+        rows.append(_level_error(level, errors, facts["neurons"], facts["gates"]))
+    return {"CiS2 baseline": rows}
 
 
 def _confirmed_errors(compiled: CompiledCircuit, gates: np.ndarray, args: argparse.Namespace, level: int
