@@ -52,6 +52,9 @@ FIRST_FIT_TRIES = 64  # random hosts with room tried for a copy before a new one
 # reads feed the next layer's (bench/proto_hosted.py at T = 2,000: about 0.3% of clips read stray in level 1
 # at 9 / 5 / 4 clips per host, which held 8 levels, and 1% at 16 per host, which failed at level 2 here)
 STRAY_SHARE = 0.004
+# most H of the pool a repaired clip moves to (and sparser than its own pool): at T = 2,000 over 4 levels, 7 to
+# 24 of the 300 to 400 clips misread per level were misread again there, against 2 neurons each on own hosts
+REPACK_HOSTS = 4
 
 
 @dataclass(frozen=True)
@@ -168,32 +171,50 @@ def conflict_free_design(regions: np.ndarray, touch: list[frozenset[int]], copie
     return placed, len(tenants)
 
 
+def repack_hosts(pool_hosts: int) -> int:
+    """H of the repair pool of a pool laid out at `pool_hosts` (lay_out)."""
+    return min(REPACK_HOSTS, pool_hosts - 1)
+
+
 def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[int]], copies: int,
-            hosts: dict[float, int], alone: set[int], layout_seed: int) -> HostLayout:
+            hosts: dict[float, int], layout_seed: int, repacked: set[int] = frozenset(),
+            alone: set[int] = frozenset()) -> HostLayout:
     """Hosts for every clip. forms: one per clip; regions: (n_clips,) region
     of each; touch: per clip, the regions whose activity reaches its reads
     (conflict_free_design); hosts: H of every pool key that has a clip not
-    alone; alone: clips that get a host of their own (the repair). A pool's
-    layout depends only on its clips, H and the seed, so a repair only ever
-    removes co-tenants."""
+    alone. The measured repair: `repacked` clips leave their pool for a
+    pool of their own with the same threshold, at repack_hosts(H) (fresh
+    co-tenants: most clips a probe misreads fail with their co-tenants, not
+    wherever they go); `alone` clips (misread again) get a host of their
+    own. A pool's layout depends only on its clips, H and the seed, so a
+    repair only ever removes co-tenants."""
     keys = sorted({pool_key(f) for f in forms if f.shareable})
     members: dict[int, list[int]] = {}
-    of_clip: list[list[int]] = [[] for _ in forms]
     threshold: list[float] = []
-    for index, key in enumerate(keys):
-        pool = [j for j, f in enumerate(forms) if f.shareable and pool_key(f) == key]
-        if alone.issuperset(pool):
-            continue
-        placed, n_hosts = conflict_free_design(regions[pool], [touch[j] for j in pool], copies, hosts[key],
-                                               np.random.default_rng([layout_seed, index]))
+
+    def place(pool: list[int], key: float, pool_hosts: int, seed: list[int], moved: set[int]) -> None:
+        """Lay out `pool` (clips of one threshold) and keep the hosts of those not in `moved`."""
+        placed, n_hosts = conflict_free_design(regions[pool], [touch[j] for j in pool], copies, pool_hosts,
+                                               np.random.default_rng(seed))
         base = len(threshold)
-        threshold += [key] * n_hosts
+        threshold.extend([key] * n_hosts)
         for j, row in zip(pool, placed.tolist()):
-            if j not in alone:
+            if j not in moved:
                 for unit in row:
                     members.setdefault(base + unit, []).append(j)
+
+    alone = set(alone)
+    repaired = set(repacked) | alone
+    for index, key in enumerate(keys):
+        pool = [j for j, f in enumerate(forms) if f.shareable and pool_key(f) == key]
+        if not repaired.issuperset(pool):
+            place(pool, key, hosts[key], [layout_seed, index], repaired)
+        again = [j for j in pool if j in repacked]
+        if not alone.issuperset(again):
+            place(again, key, repack_hosts(hosts[key]), [layout_seed, len(keys) + index], alone)
     layout_hosts: list[list[int]] = []
     thresholds: list[float] = []
+    of_clip: list[list[int]] = [[] for _ in forms]
     for unit in sorted(members):  # hosts left with no tenant (all repaired) are dropped
         for j in members[unit]:
             of_clip[j].append(len(layout_hosts))

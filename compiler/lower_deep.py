@@ -42,9 +42,10 @@ of other regions):
   - superposed, for each candidate H (densest first): when the probes cover
     every region, the small neurons of every value read the clips' margin
     or more off in over target_error of its probes move to large neurons of
-    their own (the measured repair; their share is in the metadata), and the
-    level is measured again; it is kept if every probed value is within the
-    target. Probing only a sample of regions, there is no repair (it would fix
+    their own (the measured repair; their share is in the metadata; the hosted
+    design first moves them to a repair pool of fresh co-tenants, see
+    _hosted_candidate), and the level is measured again; it is kept if every
+    probed value is within the target. Probing only a sample of regions, there is no repair (it would fix
     only what the probes see) and a level is kept only if no probed value fails;
   - exact: after a clean level, lower_chained's exact plan (one neuron per
     AND/OR, carried values one neuron each); after a superposed level,
@@ -66,7 +67,7 @@ import scipy.sparse as sp
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip, SmallNeuron, carry_clip, clip_neurons, gate_clips
 from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, HostedForm, HostLayout, hosted_form, lay_out,
-                                            pool_key, stray_reads)
+                                            pool_key, repack_hosts, stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
@@ -226,13 +227,20 @@ class _DeepBuilder:
         clips, constants = self.clips(gates, carried)
         return [neuron for clip in clips for neuron in clip_neurons(clip, self.slope)], constants
 
-    def hosted_level(self, hosted: "_HostedClips", rep: dict[int, Affine], hosts: dict[float, int],
-                     dedicated: set[int], layout_seed: int) -> _Level:
+    def hosted_level(self, hosted: "_HostedClips", rep: dict[int, Affine], hosts: dict[float, int], layout_seed: int,
+                     repacked: set[int] = frozenset(), dedicated: set[int] = frozenset()) -> _Level:
         """The level as hosted clips (deep_hosted.py) with H = hosts[pool]; the
-        clips of `dedicated` signals (the repair) get a host of their own."""
+        clips of `repacked` signals move to a repair pool of their threshold and
+        those of `dedicated` signals get a host of their own (the repair:
+        deep_hosted.lay_out)."""
         clips, forms = hosted.clips, hosted.forms
         alone = {j for j, clip in enumerate(clips) if clip.signal in dedicated}
-        layout = lay_out(forms, hosted.regions, hosted.touch, self.options.copies, hosts, alone, layout_seed)
+        moved = {j for j, clip in enumerate(clips) if clip.signal in repacked} - alone
+        # a repair pool of at most S clips per host costs a clip S hosts of two ReLUs, more than a host of its own
+        cramped = {j for j in moved if not forms[j].shareable
+                   or repack_hosts(hosts[pool_key(forms[j])]) <= self.options.copies}
+        alone, moved = alone | cramped, moved - cramped
+        layout = lay_out(forms, hosted.regions, hosted.touch, self.options.copies, hosts, layout_seed, moved, alone)
         reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
         rows: list[Affine] = []
         roles: list[NeuronRole] = []
@@ -263,7 +271,7 @@ class _DeepBuilder:
                  "shared_neurons": 2 * (len(layout.hosts) - len(own)),
                  "single_tenant_neurons": 2 * sum(1 for t in own if t[0] not in alone and forms[t[0]].shareable),
                  "dedicated_neurons": 2 * sum(1 for t in own if t[0] in alone or not forms[t[0]].shareable),
-                 "repaired_small_neurons": len(alone)}
+                 "repaired_small_neurons": len(moved) + len(alone), "repacked_small_neurons": len(moved)}
         reached: dict[int, set[int]] = {}  # the regions that share a host with each signal's clips
         for tenants in layout.hosts:
             regions = {int(hosted.regions[j]) for j in tenants}
@@ -389,7 +397,7 @@ class _Probed:
     activation: sp.csr_matrix
 
     def failing(self, watched: list[int], target: float) -> set[int]:
-        """The watched signals misread over `target`: what the repair dedicates."""
+        """The watched signals misread over `target`: what the repair moves."""
         return {v for v, e in zip(watched, self.misreads.tolist()) if e > target}
 
 
@@ -429,7 +437,7 @@ def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int
 
 def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClips, rep: dict[int, Affine],
                       budget: int | None, rng: np.random.Generator):
-    """The hosted level with the densest H per pool that passes, after one
+    """The hosted level with the densest H per pool that passes, after the
     measured repair; as _superposed_candidate returns, None when a pool
     passes at no H (with a budget) or the level is `budget` neurons wide.
 
@@ -444,8 +452,10 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     confirmation catch; and (2) its false clips with a lit host (stray reads
     for the next layer) stay within deep_hosted.STRAY_SHARE of its clips per
     probe row, so strays grow as little as the budget allows level by level.
-    Then signals over the target move to hosts of their own (when every
-    region is probed) and the level is measured again."""
+    Then (when every region is probed) signals over the target move to a
+    repair pool of fresh co-tenants (deep_hosted.lay_out), the level is
+    measured again, those still over get hosts of their own, and it is
+    measured once more."""
     options = deep.options
     if not options.hosts:
         return None
@@ -461,7 +471,7 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
         if candidate == trial:
             continue
         trial = candidate
-        level = deep.hosted_level(hosted, rep, trial, set(), layout_seed)
+        level = deep.hosted_level(hosted, rep, trial, layout_seed)
         if budget is not None and level.width >= budget:
             return None  # sparser candidates are wider still
         measured = measure(level, deep.margin)
@@ -474,19 +484,24 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
             break
     passed = len(chosen) == len(keys)
     chosen.update((key, options.hosts[-1]) for key in keys if key not in chosen)
+    # the repair (it needs every region probed, as in _superposed_candidate): the failing signals move to a repair
+    # pool and the level is measured again; those failing again get hosts of their own, and it is measured once more
+    repacked: set[int] = set()
     dedicated: set[int] = set()
-    # measure, repair the failing signals once, measure again (a repair needs every region probed, as in
-    # _superposed_candidate)
-    for _ in range(2 if options.control and measure.every_region else 1):
-        if dedicated or chosen != trial:  # else the level last measured is this one
-            level = deep.hosted_level(hosted, rep, chosen, dedicated, layout_seed)
+    rounds = 3 if options.control and measure.every_region else 1
+    for round in range(rounds):
+        if round or chosen != trial:  # else the level last measured is this one
+            level = deep.hosted_level(hosted, rep, chosen, layout_seed, repacked, dedicated)
             if budget is not None and level.width >= budget:
                 return None
             measured = measure(level, deep.margin)
         failing = measured.failing(measure.watched, options.target_error)
-        if not failing or dedicated:
+        if not failing or round == rounds - 1:
             break
-        dedicated = failing
+        if round == 0:
+            repacked = failing
+        else:
+            dedicated = failing
     level.facts.update(plan="superposed", probe_max_error=float(measured.errors.max(initial=0.0)),
                        probe_mean_error=float(measured.errors.mean()) if measured.errors.size else 0.0)
     if not passed and budget is not None:
@@ -552,7 +567,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         on_next = on_rep if k <= indicator_layers else None
         hosted = _HostedClips.of(deep, gates, later) if deep.hosted else None
         if level_facts and level_facts[-1]["plan"] == "superposed":  # noisy reads: the clips' margins absorb them
-            exact = (deep.hosted_level(hosted, rep, {}, set(signals), 0)
+            exact = (deep.hosted_level(hosted, rep, {}, 0, dedicated=set(signals))
                      if deep.hosted else deep.superposed_level(gates, later, rep, None, 1, set(signals), 0))
             exact.facts = {"exact_form": "clips"}
         else:  # clean reads: one neuron per AND / OR (lower_chained's exact plan)

@@ -19,7 +19,7 @@ from bench.gen_circuits import circuits_circuit
 from superpose import compiler
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip
-from superpose.compiler.deep_hosted import HOST_SLOPE, hosted_form
+from superpose.compiler.deep_hosted import HOST_SLOPE, HostedForm, hosted_form, lay_out, repack_hosts
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, lower_deep
@@ -83,7 +83,9 @@ def test_no_wire_owns_a_neuron_of_a_superposed_level_except_repairs(design):
         block = compiled.gate_readout.layer_matrix(k, compiled.layers[k - 1].width).tocsc()
         readers = np.diff(block.indptr)           # gates reading each unit of layer k
         # a unit one gate alone reads: a repaired small neuron's own, or a shared one the repair left one tenant
-        assert facts["dedicated_neurons"] == facts["repaired_small_neurons"] * NEURONS_PER_HOST[design]
+        # (the hosted repair moves a clip to a repair pool first, and to a host of its own if misread there too)
+        own = facts["repaired_small_neurons"] - facts.get("repacked_small_neurons", 0)
+        assert facts["dedicated_neurons"] == own * NEURONS_PER_HOST[design]
         assert (readers == 1).sum() == facts["dedicated_neurons"] + facts["single_tenant_neurons"]
         assert (readers >= 2).sum() == facts["shared_neurons"]
     levels = compiled.meta.levels
@@ -165,6 +167,27 @@ def test_hosted_thresholds_leave_room_for_one_stray_read():
             for strayed in [a] + [a + stray * (np.arange(n) == i) * (a == 0) for i in range(n)]:
                 value = strayed @ scaled
                 assert (value > form.threshold + 0.5 / slope) if truth else (value < form.threshold - 0.5 / slope)
+
+
+def test_the_repair_repacks_with_fresh_co_tenants_then_gives_hosts_of_their_own():
+    # 60 clips of one threshold, one region each, laid out at H = 9, S = 2
+    forms = [HostedForm(((j, 1.0),), 0.75, True) for j in range(60)]
+    regions, touch = np.arange(60), [frozenset({j}) for j in range(60)]
+    before = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7)
+    repacked, alone = set(range(10)), {3, 4}
+    after = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7, repacked=repacked, alone=alone)
+    hosts_before = {frozenset(t) for t in before.hosts}
+    for j in range(60):
+        assert len(after.of_clip[j]) == (1 if j in alone else 2)
+        for h in after.of_clip[j]:
+            tenants = set(after.hosts[h])
+            if j in alone:  # a host of its own, at its own threshold
+                assert tenants == {j} and after.threshold[h] == 0.75
+            elif j in repacked:  # a repair pool of the same threshold: only repaired co-tenants, sparser
+                assert tenants <= repacked - alone and len(tenants) <= repack_hosts(9) < 9
+            else:  # its pool's layout, less the repaired co-tenants
+                assert any(tenants == t - repacked for t in hosts_before)
+    assert np.all(after.threshold == 0.75)
 
 
 def test_cli_compiles_the_hosted_design(tmp_path, capsys):
