@@ -86,7 +86,8 @@ def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: d
     result = {"label": label, "neurons": compiled.n_neurons, "gates": compiled.n_gates, "layers": len(compiled.layers),
               "compile_s": compile_s, "peak_mb": peak / 2 ** 20, "report_s": time.perf_counter() - start,
               "levels": [asdict(r) for r in report.levels()], "samples": samples, "confirm": confirm,
-              "plans": {str(f["level"]): f["plan"] for f in compiled.meta.levels if "plan" in f}}
+              "plans": {str(f["level"]): f["plan"] for f in compiled.meta.levels if "plan" in f},
+              "strategy": compiled.meta.strategy}
     if label == "exact":  # one layer per level: the level's neurons are its layer's width
         for r in result["levels"]:
             r["neurons"] = compiled.layers[r["level"] - 1].width
@@ -165,7 +166,7 @@ def level_rows(label: str, result: dict, key: str = "levels") -> list[list[str]]
                      pct(r["p99_error"]), pct(r["max_error"]), plan])
     rows.append([f"**{label} total**", "", f"{result['gates']:,}", f"{result['neurons']:,}",
                  f"{result['gates'] / result['neurons']:.2f}", "", "", pct(max(r["max_error"] for r in result[key])),
-                 f"compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB; {result['samples']} samples "
+                 (f"lowering {result['strategy']}; " if "strategy" in result else "") + f"compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB; {result['samples']} samples "
                  f"per gate, the {result['confirm']} worst re-measured on {10 * result['samples']}"])
     return rows
 
@@ -238,7 +239,7 @@ def write_markdown(store: dict) -> None:
 distribution of `superpose report` under the **{FILL} fill** (compiler/co_activity.py: each free active slot from
 the gate's neighbourhood, inputs sharing a support with its own, with probability 1/2), the worst gates of each
 lowering re-measured on 10x fresh samples. circuits-T: compiler/generators/circuits.py (T circuits of 8 inputs, 4 wires per
-level, 8 levels, sparsity 4). chain-L: compiler/generators/chain.py. Lowerings: exact; default (no flags: the plan the
+level, 8 levels, sparsity 4; circuits-T-inK: K inputs per circuit). chain-L: compiler/generators/chain.py. Lowerings: exact; default (no flags: the plan the
 compiler picks, deep for circuits-T); flattened (`--strategy hub`, the single superposed layer; the default
 before the deep lowering, and the rows labelled so were measured then, as `default`); chained (`--strategy chained`), chained-always
 (`--superpose-levels always`), naive (`--no-error-control`); cis (`--strategy cis`, the CiS2 baseline at the
@@ -259,6 +260,8 @@ def main() -> None:
     parser.add_argument("--lowerings", default=",".join(LOWERINGS),
                         help=f"comma-separated subset of: {', '.join(LOWERINGS)}")
     parser.add_argument("--circuits", type=int, default=512, help="T of circuits-T")
+    parser.add_argument("--circuit-inputs", type=int, default=8,
+                        help="circuits-T: inputs of each circuit (default 8; other values store as circuits-T-inK)")
     parser.add_argument("--levels", type=int, default=8)
     parser.add_argument("--gates", type=int, default=2048, help="chain-L: gates per level (2,048 as chain-8)")
     parser.add_argument("--inputs", type=int, default=1024, help="chain-L: inputs")
@@ -278,7 +281,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown lowerings {unknown}; choose from {', '.join(LOWERINGS)}")
     if args.benchmark == "circuits":
-        run_benchmark(f"circuits-{args.circuits}", circuits_circuit(args.circuits, args.levels, seed=args.seed), args)
+        key = f"circuits-{args.circuits}" + (f"-in{args.circuit_inputs}" if args.circuit_inputs != 8 else "")
+        run_benchmark(key, circuits_circuit(args.circuits, args.levels, inputs=args.circuit_inputs, seed=args.seed), args)
     elif args.benchmark == "chain":
         run_benchmark(f"chain-{args.levels}", chain_circuit(args.levels, args.gates, args.inputs, seed=args.seed), args)
     elif args.benchmark == "scaling":
