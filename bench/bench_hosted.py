@@ -73,12 +73,15 @@ def main() -> None:
               f"| {facts.get('repaired_small_neurons', 0):,} | {errors.mean():.2%} | {errors.max():.2%} "
               f"| {over}, {(errors > 0.01).sum()} of {gates.size} |", flush=True)
         series["hosted"].append(_level_error(level, errors, facts["neurons"], mine.size))
+    title = f"circuits-T, T = {args.circuits}: sampled gate error against depth at {compiled.n_neurons:,} neurons"
+    if args.plot:  # drawn now and again with the baseline: measuring the baseline can take far longer
+        plot_levels(series, args.plot, title=title)
+        print(f"\nplot: {args.plot}", flush=True)
     if args.cis:
         series.update(_baseline(circuit, compiled, sampled_gates, args))
-    if args.plot:
-        plot_levels(series, args.plot, title=f"circuits-T, T = {args.circuits}: sampled gate error against depth "
-                                            f"at {compiled.n_neurons:,} neurons")
-        print(f"\nplot: {args.plot}")
+        if args.plot and len(series) > 1:
+            plot_levels(series, args.plot, title=title)
+            print(f"\nplot, with the baseline: {args.plot}")
 
 
 def _level_error(level: int, errors: np.ndarray, neurons: int, gates: int) -> LevelError:
