@@ -176,6 +176,17 @@ def repack_hosts(pool_hosts: int) -> int:
     return min(REPACK_HOSTS, pool_hosts - 1)
 
 
+def repair_split(forms: list[HostedForm], hosts: dict[float, int], copies: int, repacked: set[int],
+                 alone: set[int]) -> tuple[set[int], set[int]]:
+    """(re-packed, alone) for lay_out: the `repacked` clips a repair pool
+    holds more cheaply than a host of their own, and the others with `alone`
+    (a repair pool of at most S clips per host costs a clip S hosts of two
+    ReLUs, more than a host of its own)."""
+    cramped = {j for j in repacked - alone
+               if not forms[j].shareable or repack_hosts(hosts[pool_key(forms[j])]) <= copies}
+    return repacked - alone - cramped, alone | cramped
+
+
 def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[int]], copies: int,
             hosts: dict[float, int], layout_seed: int, repacked: set[int] = frozenset(),
             alone: set[int] = frozenset()) -> HostLayout:

@@ -45,8 +45,9 @@ of other regions):
     their own (the measured repair; their share is in the metadata; the hosted
     design first moves them to a repair pool of fresh co-tenants, see
     _hosted_candidate), and the level is measured again; it is kept if every
-    probed value is within the target. Probing only a sample of regions, there is no repair (it would fix
-    only what the probes see) and a level is kept only if no probed value fails;
+    probed value is within the target. Probing only a sample of regions, there
+    is no repair (it would fix only what the probes see) and a level is kept
+    only if no probed value fails;
   - exact: after a clean level, lower_chained's exact plan (one neuron per
     AND/OR, carried values one neuron each); after a superposed level,
     dedicated clips (their margins absorb the noisy reads).
@@ -67,7 +68,7 @@ import scipy.sparse as sp
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip, SmallNeuron, carry_clip, clip_neurons, gate_clips
 from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, HostedForm, HostLayout, hosted_form, lay_out,
-                                            pool_key, repack_hosts, stray_reads)
+                                            pool_key, repair_split, stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
@@ -234,12 +235,9 @@ class _DeepBuilder:
         those of `dedicated` signals get a host of their own (the repair:
         deep_hosted.lay_out)."""
         clips, forms = hosted.clips, hosted.forms
-        alone = {j for j, clip in enumerate(clips) if clip.signal in dedicated}
-        moved = {j for j, clip in enumerate(clips) if clip.signal in repacked} - alone
-        # a repair pool of at most S clips per host costs a clip S hosts of two ReLUs, more than a host of its own
-        cramped = {j for j in moved if not forms[j].shareable
-                   or repack_hosts(hosts[pool_key(forms[j])]) <= self.options.copies}
-        alone, moved = alone | cramped, moved - cramped
+        moved, alone = repair_split(forms, hosts, self.options.copies,
+                                    {j for j, clip in enumerate(clips) if clip.signal in repacked},
+                                    {j for j, clip in enumerate(clips) if clip.signal in dedicated})
         layout = lay_out(forms, hosted.regions, hosted.touch, self.options.copies, hosts, layout_seed, moved, alone)
         reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
         rows: list[Affine] = []
