@@ -398,6 +398,11 @@ class _Probed:
         """The watched signals misread over `target`: what the repair moves."""
         return {v for v, e in zip(watched, self.misreads.tolist()) if e > target}
 
+    def summary(self) -> dict[str, float]:
+        """The probe error facts of a superposed level: worst and mean."""
+        return {"probe_max_error": float(self.errors.max(initial=0.0)),
+                "probe_mean_error": float(self.errors.mean()) if self.errors.size else 0.0}
+
 
 def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int], later: set[int],
                           rep: dict[int, Affine], gate_rep: dict[int, Affine] | None,
@@ -426,8 +431,7 @@ def _superposed_candidate(deep: _DeepBuilder, measure: _Measure, gates: list[int
             dedicated = failing
         if budget is not None and level.width >= budget:
             continue
-        level.facts.update(plan="superposed", probe_max_error=float(measured.errors.max(initial=0.0)),
-                           probe_mean_error=float(measured.errors.mean()) if measured.errors.size else 0.0)
+        level.facts.update(plan="superposed", **measured.summary())
         if not failing or (budget is None and hosts == options.hosts[-1]):
             return level, level_on, measured
     return None
@@ -487,21 +491,20 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     repacked: set[int] = set()
     dedicated: set[int] = set()
     rounds = 3 if options.control and measure.every_region else 1
-    for round in range(rounds):
-        if round or chosen != trial:  # else the level last measured is this one
+    for attempt in range(rounds):
+        if attempt or chosen != trial:  # else the level last measured is this one
             level = deep.hosted_level(hosted, rep, chosen, layout_seed, repacked, dedicated)
             if budget is not None and level.width >= budget:
                 return None
             measured = measure(level, deep.margin)
         failing = measured.failing(measure.watched, options.target_error)
-        if not failing or round == rounds - 1:
+        if not failing or attempt == rounds - 1:
             break
-        if round == 0:
+        if attempt == 0:
             repacked = failing
         else:
             dedicated = failing
-    level.facts.update(plan="superposed", probe_max_error=float(measured.errors.max(initial=0.0)),
-                       probe_mean_error=float(measured.errors.mean()) if measured.errors.size else 0.0)
+    level.facts.update(plan="superposed", **measured.summary())
     if not passed and budget is not None:
         return None
     return level, None, measured
