@@ -395,8 +395,15 @@ class _Probed:
     activation: sp.csr_matrix
 
     def failing(self, watched: list[int], target: float) -> set[int]:
-        """The watched signals misread over `target`: what the repair moves."""
-        return {v for v, e in zip(watched, self.misreads.tolist()) if e > target}
+        """The watched signals misread or wrong over `target`: what the repair
+        moves (a margin under 1/2 makes every error a misread; hosted at S = 1
+        its margin is a whole unit, and an error is then not always one)."""
+        return {v for v, e in zip(watched, self.worst.tolist()) if e > target}
+
+    @property
+    def worst(self) -> np.ndarray:
+        """(len(watched),) each signal's error or misread rate, the larger."""
+        return np.maximum(self.errors, self.misreads)
 
     def summary(self) -> dict[str, float]:
         """The probe error facts of a superposed level: worst and mean."""
@@ -459,10 +466,10 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     measured again, those still over get hosts of their own, and it is
     measured once more."""
     options = deep.options
-    if not options.hosts:
+    pools = hosted.pools()
+    if not options.hosts or not pools:  # no clip may share a host (e.g. S = 1 leaves no room for a stray read)
         return None
     layout_seed = int(rng.integers(2**32))
-    pools = hosted.pools()
     keys = list(pools)
     members = {key: np.isin(measure.watched, hosted.signals[clips]) for key, clips in pools.items()}
     chosen: dict[float, int] = {}
@@ -477,7 +484,7 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
         if budget is not None and level.width >= budget:
             return None  # sparser candidates are wider still
         measured = measure(level, deep.margin)
-        worst = np.maximum(measured.errors, measured.misreads)
+        worst = measured.worst
         stray = stray_reads(measured.activation, level.layout, hosted.signals, measure.probes.true_signals())
         chosen.update((key, trial[key]) for key in keys if key not in chosen
                       and (worst[members[key]].mean() if members[key].any() else 0.0)

@@ -169,6 +169,13 @@ def test_hosted_thresholds_leave_room_for_one_stray_read():
                 assert (value > form.threshold + 0.5 / slope) if truth else (value < form.threshold - 0.5 / slope)
 
 
+def test_a_level_with_no_clip_that_may_share_is_exact():
+    # S = 1: one stray host reads as a whole unit, so no threshold has room for it and no clip shares a host
+    compiled = lower_deep(circuits_circuit(**SMALL["hosted"]),
+                          DeepOptions(design="hosted", superpose="always", copies=1, hosts=(4,)), np.random.default_rng(0))
+    assert [f["plan"] for f in compiled.meta.levels] == ["exact"] * SMALL["hosted"]["levels"]
+
+
 def test_the_repair_repacks_with_fresh_co_tenants_then_gives_hosts_of_their_own():
     # 60 clips of one threshold, one region each, laid out at H = 9, S = 2
     forms = [HostedForm(((j, 1.0),), 0.75, True) for j in range(60)]
