@@ -240,12 +240,14 @@ def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[
 
 
 def stray_reads(activation: sp.csr_matrix, layout: HostLayout, clip_signals: np.ndarray,
-                true_signals: sp.csr_matrix) -> dict[float, float]:
+                true_signals: sp.csr_matrix, read_later: np.ndarray) -> dict[float, float]:
     """Per pool key, the mean count per probe row of its clips whose signal is
-    false and that have a lit host: the stray reads the next layer sums.
+    false, read by a later level and that have a lit host: the stray reads
+    the next layer sums (a stray on a clip nothing reads is harmless).
     activation: (n, 2 n_hosts) of the level's ReLUs (host h is units 2h,
     2h + 1); clip_signals: (n_clips,) signal of each clip; true_signals: (n,
-    n_signals) bool CSR of the signals true on each row."""
+    n_signals) bool CSR of the signals true on each row; read_later:
+    (n_clips,) bool."""
     values = activation[:, 0::2] - activation[:, 1::2]   # (n, n_hosts) each host's clip
     lit = (values > 0.5).astype(np.float32).tocsr()
     pairs = np.array([(h, j) for h, clips in enumerate(layout.hosts) for j in clips], dtype=np.int64).T
@@ -254,7 +256,7 @@ def stray_reads(activation: sp.csr_matrix, layout: HostLayout, clip_signals: np.
     reached = (lit @ host_clips).tocsr()                                     # (n, n_clips) lit hosts per clip
     reached.data[:] = 1.0
     rows, clips = reached.nonzero()
-    false = ~csr_entries(true_signals, rows, clip_signals[clips]).astype(bool)
+    false = ~csr_entries(true_signals, rows, clip_signals[clips]).astype(bool) & read_later[clips]
     per_clip = np.bincount(clips[false], minlength=clip_signals.size) / max(activation.shape[0], 1)
     clip_pool = np.full(clip_signals.size, np.nan)
     for h, clips_of_host in enumerate(layout.hosts):

@@ -19,7 +19,8 @@ from bench.gen_circuits import circuits_circuit
 from superpose import compiler
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip
-from superpose.compiler.deep_hosted import HOST_SLOPE, HostedForm, hosted_form, lay_out, repack_hosts
+from superpose.compiler.deep_hosted import (HOST_SLOPE, HostedForm, hosted_form, lay_out, repack_hosts,
+                                            stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, lower_deep
@@ -195,6 +196,22 @@ def test_the_repair_repacks_with_fresh_co_tenants_then_gives_hosts_of_their_own(
             else:  # its pool's layout, less the repaired co-tenants
                 assert any(tenants == t - repacked for t in hosts_before)
     assert np.all(after.threshold == 0.75)
+
+
+def test_stray_reads_count_false_clips_with_a_lit_host_that_a_later_level_reads():
+    # two hosts of 3 clips each, S = 1 for brevity; host 0 lit on row 0 (its clip 0 true), host 1 lit on row 1 with
+    # no clip of its true (a false light): clips 1, 2 stray on row 0; 3, 4, 5 on row 1, but clip 5 is read by no
+    # later level
+    layout = lay_out([HostedForm(((j, 1.0),), 0.75, True) for j in range(6)], np.arange(6),
+                     [frozenset({j}) for j in range(6)], 1, {0.75: 3}, layout_seed=0)
+    lit = np.zeros((2, 2 * len(layout.hosts)))
+    lit[0, 2 * layout.of_clip[0][0]] = lit[1, 2 * layout.of_clip[3][0]] = 1.0
+    true_signals = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=bool))
+    read_later = np.array([True] * 5 + [False])
+    hosts_of = {j: layout.of_clip[j][0] for j in range(6)}
+    expected = sum(1 for row, host in ((0, hosts_of[0]), (1, hosts_of[3])) for j in range(6)
+                   if hosts_of[j] == host and read_later[j] and not true_signals[row, j])
+    assert stray_reads(sp.csr_matrix(lit), layout, np.arange(6), true_signals, read_later) == {0.75: expected / 2}
 
 
 def test_cli_compiles_the_hosted_design(tmp_path, capsys):
