@@ -351,14 +351,14 @@ class _HostedClips:
     read_later: np.ndarray          # (len(clips),) bool: each clip's signal is read by a later level
 
     @classmethod
-    def of(cls, deep: _DeepBuilder, gates: list[int], carried: set[int], read_later: set[int]) -> "_HostedClips":
+    def of(cls, deep: _DeepBuilder, gates: list[int], carried: set[int], read_later: list[int]) -> "_HostedClips":
         clips, constants = deep.clips(gates, carried)
         forms = [hosted_form(clip, deep.stray, deep.slope) for clip in clips]
         signals = np.array([clip.signal for clip in clips], dtype=np.int64)
         regions = deep.regions.of[signals]
         touch = [frozenset({int(region)}.union(*(deep.reached.get(s, ()) for s, _ in clip.terms)))
                  for clip, region in zip(clips, regions)]
-        return cls(clips, constants, forms, regions, signals, touch, np.isin(signals, sorted(read_later)))
+        return cls(clips, constants, forms, regions, signals, touch, np.isin(signals, read_later))
 
     def pools(self) -> dict[float, np.ndarray]:
         """Per pool key, the indices of the shareable clips in it."""
@@ -581,10 +581,10 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         gates = [n for n in deep.computed if levels[n] == k]
         later = {v for v in rep if last_use.get(v, 0) > k}
         signals = gates + sorted(later)
+        read_later = [v for v in signals if last_use.get(v, 0) > k]  # the values a later level reads
         watched = [v for v in signals if int(deep.regions.of[v]) in probed]
         on_next = on_rep if k <= indicator_layers else None
-        hosted = (_HostedClips.of(deep, gates, later, {v for v in signals if last_use.get(v, 0) > k})
-                  if deep.hosted else None)
+        hosted = _HostedClips.of(deep, gates, later, read_later) if deep.hosted else None
         if level_facts and level_facts[-1]["plan"] == "superposed":  # noisy reads: the clips' margins absorb them
             exact = (deep.hosted_level(hosted, rep, {}, 0, dedicated=set(signals))
                      if deep.hosted else deep.superposed_level(gates, later, rep, None, 1, set(signals), 0))
@@ -620,7 +620,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         probes.advance(measured.activation)
         for n in gates:
             estimate_at[n] = (k, level.values[n])
-        rep = {v: level.values[v] for v in signals if last_use.get(v, 0) > k}
+        rep = {v: level.values[v] for v in read_later}
         on_rep = level_on
         facts["neurons"] = level.width
         facts["gates_per_neuron"] = len(gates) / level.width if level.width else math.nan
