@@ -164,10 +164,11 @@ def level_rows(label: str, result: dict, key: str = "levels") -> list[list[str]]
         rows.append([label, str(r["level"]), f"{r['gates']:,}", "-" if r["neurons"] is None else f"{r['neurons']:,}",
                      "-" if r["gates_per_neuron"] is None else f"{r['gates_per_neuron']:.2f}", pct(r["mean_error"]),
                      pct(r["p99_error"]), pct(r["max_error"]), plan])
+    lowering = f"lowering {result['strategy']}; " if "strategy" in result else ""  # rows stored before it was kept
     rows.append([f"**{label} total**", "", f"{result['gates']:,}", f"{result['neurons']:,}",
                  f"{result['gates'] / result['neurons']:.2f}", "", "", pct(max(r["max_error"] for r in result[key])),
-                 (f"lowering {result['strategy']}; " if "strategy" in result else "") + f"compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB; {result['samples']} samples "
-                 f"per gate, the {result['confirm']} worst re-measured on {10 * result['samples']}"])
+                 f"{lowering}compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB; {result['samples']} "
+                 f"samples per gate, the {result['confirm']} worst re-measured on {10 * result['samples']}"])
     return rows
 
 
