@@ -22,12 +22,11 @@ from math import comb
 import numpy as np
 import scipy.sparse as sp
 
-from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit
 from superpose.compiler.lowering import csr_entries
+from superpose.compiler.packed_truth import packed_truth
 from superpose.network import THRESHOLD, Layer
 
-ROW_CHUNK = 1024  # probe rows evaluated by the interpreter at a time (bounds the dense block)
 FORWARD_CHUNK = 8192  # probe rows of one sparse product in forward (bounds W h, which ReLU mostly deletes)
 ROUNDING = 1e-6  # float error of a read summed from a few clips
 
@@ -102,12 +101,9 @@ class RegionProbes:
 
     def true_signals(self) -> sp.csr_matrix:
         """(n, n_signals) bool CSR: every signal true on every probe row
-        (few per row: wires are sparse), evaluated once."""
+        (few per row: wires are sparse), evaluated once (packed_truth)."""
         if self._true_signals is None:
-            blocks = []
-            for start in range(0, self.n, ROW_CHUNK):
-                blocks.append(sp.csr_matrix(evaluate(self._circuit, self.inputs[start:start + ROW_CHUNK].toarray())))
-            self._true_signals = sp.vstack(blocks, format="csr")
+            self._true_signals = packed_truth(self._circuit, self.inputs)
         return self._true_signals
 
     def forward(self, layer: Layer) -> sp.csr_matrix:
