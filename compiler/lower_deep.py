@@ -173,8 +173,8 @@ def _on_indicator_rows(regions: _Regions, on_rep: dict[int, Affine], first: bool
 class _DeepBuilder:
     """Everything one compilation shares across levels."""
 
-    def __init__(self, circuit: Circuit, options: DeepOptions, rng: np.random.Generator, gating: bool):
-        self.circuit, self.options, self.rng = circuit, options, rng
+    def __init__(self, circuit: Circuit, options: DeepOptions, gating: bool):
+        self.circuit, self.options = circuit, options
         self.base = _resolve(circuit)
         m = circuit.n_inputs
         self.computed = [n for n in range(m, circuit.n_signals) if self.base[n] == Lit(n)]
@@ -541,7 +541,9 @@ def lower_deep(circuit: Circuit, options: DeepOptions, rng: np.random.Generator)
     """Lower `circuit` (which must declare a sparsity) level by level, each
     level superposed or exact, whichever meets the target with fewer neurons.
     When no level ends up superposed, the on-indicators serve nothing: the
-    circuit is lowered again without them (every level exact)."""
+    circuit is lowered again without them (every level exact). With
+    superpose "auto", the all-exact network is returned instead when it has
+    no more neurons (counted first, built only then)."""
     seed = int(rng.integers(2**32))
     depth = int(max(circuit.levels(), default=0))
     gating = options.control and options.design == "spread"  # hosted clips need no on-indicators
@@ -550,9 +552,8 @@ def lower_deep(circuit: Circuit, options: DeepOptions, rng: np.random.Generator)
     needed = max(superposed, default=1) - 1 if gating else 0  # layers whose on-indicators some level reads
     if needed < depth - 1 and gating:
         compiled = _lower(circuit, options, np.random.default_rng(seed), needed)
-    if options.superpose == "auto" and superposed:
-        exact = _lower(circuit, dataclasses.replace(options, hosts=()), np.random.default_rng(seed), 0)
-        compiled = exact if exact.n_neurons <= compiled.n_neurons else compiled
+    if options.superpose == "auto" and superposed and _exact_neurons(circuit, options) <= compiled.n_neurons:
+        compiled = _lower(circuit, dataclasses.replace(options, hosts=()), np.random.default_rng(seed), 0)
     return compiled
 
 
@@ -560,14 +561,8 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
     """lower_deep with on-indicators in layers 1 .. indicator_layers (0: none, no gating)."""
     if circuit.sparsity is None:
         raise CompileError("the deep lowering needs a sparsity declaration (or --sparsity)")
-    deep = _DeepBuilder(circuit, options, rng, indicator_layers > 0)
+    deep = _DeepBuilder(circuit, options, indicator_layers > 0)
     m, base, levels = circuit.n_inputs, deep.base, deep.levels
-    depth = int(max((levels[n] for n in deep.computed), default=0))
-    last_use: dict[int, int] = {}
-    for n in deep.computed:
-        for lit in _operand_literals(circuit, n, base):
-            if isinstance(lit, Lit):
-                last_use[lit.signal] = max(last_use.get(lit.signal, 0), int(levels[n]))
     probes = RegionProbes(circuit, deep.regions.inputs, PROBE_ROWS, PROBE_PATTERNS, PROBE_FILLS, LEAST_PATTERNS,
                           np.random.default_rng(rng.integers(2**32)))
     probed = set(probes.regions)
@@ -577,11 +572,9 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
     estimate_at: dict[int, tuple[int, Affine]] = {i: (0, ({i: 1.0}, 0.0)) for i in range(m)}
     level_facts = []
     table: list[list[NeuronRole]] = []  # the roles of every layer's neurons
-    for k in range(1, depth + 1):
-        gates = [n for n in deep.computed if levels[n] == k]
-        later = {v for v in rep if last_use.get(v, 0) > k}
+    schedule = _schedule(deep)
+    for k, (gates, later, read_later) in enumerate(schedule, 1):
         signals = gates + sorted(later)
-        read_later = [v for v in signals if last_use.get(v, 0) > k]  # the values a later level reads
         watched = [v for v in signals if int(deep.regions.of[v]) in probed]
         on_next = on_rep if k <= indicator_layers else None
         hosted = _HostedClips.of(deep, gates, later, read_later) if deep.hosted else None
@@ -590,10 +583,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
                      if deep.hosted else deep.superposed_level(gates, later, rep, None, 1, set(signals), 0))
             exact.facts = {"exact_form": "clips"}
         else:  # clean reads: one neuron per AND / OR (lower_chained's exact plan)
-            exact_plan = _exact_plan(circuit, gates, base, rep, later)
-            exact = _Level(exact_plan.rows, exact_plan.roles,
-                           {**exact_plan.values, **{v: ({exact_plan.carried[v]: 1.0}, 0.0) for v in later}},
-                           {"exact_form": "chained"})
+            exact = _chained_exact_level(deep, gates, rep, later)
         exact, exact_on = _with_indicators(exact, deep.regions, on_next, k == 1)
         measure = _Measure(probes, builder.widths[-1], watched, OwnRegionReads(probes, watched, deep.regions.of[watched]),
                            len(probed) == len(deep.regions.inputs))
@@ -635,5 +625,47 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
                "repair_share": repaired / small if small else 0.0,
                "owned_neuron_share": owned / sum(f["neurons"] for f in superposed) if superposed else 0.0}
     meta = CircuitMeta("deep", "deep", circuit.sparsity, target_error=options.target_error, control=options.control,
-                       depth=depth, levels=level_facts, figures=figures, neurons=table_to_json(table))
+                       depth=len(schedule), levels=level_facts, figures=figures, neurons=table_to_json(table))
     return assemble(circuit, base, levels, estimate_at, builder, meta)
+
+
+def _schedule(deep: _DeepBuilder) -> list[tuple[list[int], set[int], list[int]]]:
+    """Per level 1 .. depth: (its gates, the values it carries for later
+    levels, the values of its layer a later level reads)."""
+    circuit, levels = deep.circuit, deep.levels
+    last_use: dict[int, int] = {}  # the last level reading each signal
+    for n in deep.computed:
+        for lit in _operand_literals(circuit, n, deep.base):
+            if isinstance(lit, Lit):
+                last_use[lit.signal] = max(last_use.get(lit.signal, 0), int(levels[n]))
+    depth = int(max((levels[n] for n in deep.computed), default=0))
+    stored = set(range(circuit.n_inputs))  # the values the last layer built holds for later levels
+    schedule = []
+    for k in range(1, depth + 1):
+        gates = [n for n in deep.computed if levels[n] == k]
+        later = {v for v in stored if last_use.get(v, 0) > k}
+        read_later = [v for v in gates + sorted(later) if last_use.get(v, 0) > k]
+        schedule.append((gates, later, read_later))
+        stored = set(read_later)
+    return schedule
+
+
+def _chained_exact_level(deep: _DeepBuilder, gates: list[int], rep: dict[int, Affine], later: set[int]) -> _Level:
+    """A level on clean reads, exact: one neuron per AND / OR (lower_chained's exact plan)."""
+    plan = _exact_plan(deep.circuit, gates, deep.base, rep, later)
+    return _Level(plan.rows, plan.roles, {**plan.values, **{v: ({plan.carried[v]: 1.0}, 0.0) for v in later}},
+                  {"exact_form": "chained"})
+
+
+def _exact_neurons(circuit: Circuit, options: DeepOptions) -> int:
+    """The neurons of _lower with no level superposed, counted without probing
+    it: most of that compile's time is the forward pass of its OR neurons,
+    which are on for almost every probe row (1 - ReLU(1 - sum))."""
+    deep = _DeepBuilder(circuit, options, False)
+    rep: dict[int, Affine] = {i: ({i: 1.0}, 0.0) for i in range(circuit.n_inputs)}
+    neurons = 0
+    for gates, later, read_later in _schedule(deep):
+        level = _chained_exact_level(deep, gates, rep, later)
+        neurons += level.width
+        rep = {v: level.values[v] for v in read_later}
+    return neurons

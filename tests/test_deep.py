@@ -23,7 +23,7 @@ from superpose.compiler.deep_hosted import (HOST_SLOPE, HostedForm, hosted_form,
                                             stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.interpret import evaluate
-from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, lower_deep
+from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, _exact_neurons, _lower, lower_deep
 from superpose.network import CompiledCircuit
 from superpose.runtime.artifact import load, save
 from superpose.runtime.cli import EXIT_USER_ERROR, main
@@ -94,6 +94,15 @@ def test_no_wire_owns_a_neuron_of_a_superposed_level_except_repairs(design):
                                                           / sum(f["small_neurons"] for f in levels))
     owned = sum(f["dedicated_neurons"] + f["single_tenant_neurons"] for f in levels)
     assert compiled.meta.figures["owned_neuron_share"] == pytest.approx(owned / sum(f["neurons"] for f in levels))
+
+
+@pytest.mark.parametrize("circuit", [compiler.load_circuit(p) for p in SPARSE_PROGRAMS]
+                         + [circuits_circuit(8, levels=3, sparsity=2, seed=0)],
+                         ids=[p.stem for p in SPARSE_PROGRAMS] + ["circuits_T"])
+def test_the_exact_network_is_counted_as_it_would_be_built(circuit):
+    """lower_deep compares a mixed plan with the all-exact network by a count, building it only when it wins."""
+    options = DeepOptions(hosts=())
+    assert _exact_neurons(circuit, options) == _lower(circuit, options, np.random.default_rng(0), 0).n_neurons
 
 
 def test_region_design_overlap():
@@ -227,7 +236,7 @@ def test_cli_compiles_the_hosted_design(tmp_path, capsys):
 
 def _probes(rows: int):
     circuit = circuits_circuit(6, levels=2, sparsity=2, seed=0)
-    deep = _DeepBuilder(circuit, DeepOptions(design="hosted"), np.random.default_rng(0), False)
+    deep = _DeepBuilder(circuit, DeepOptions(design="hosted"), False)
     return circuit, deep.regions, RegionProbes(circuit, deep.regions.inputs, rows, 256, 2, 12, np.random.default_rng(1))
 
 
