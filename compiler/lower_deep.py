@@ -68,7 +68,7 @@ import scipy.sparse as sp
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip, SmallNeuron, carry_clip, clip_neurons, gate_clips
 from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, HostedForm, HostLayout, hosted_form, lay_out,
-                                            pool_key, repair_split, stray_reads)
+                                            pool_members, repair_split, stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
@@ -362,8 +362,7 @@ class _HostedClips:
 
     def pools(self) -> dict[float, np.ndarray]:
         """Per pool key, the indices of the shareable clips in it."""
-        keys = [pool_key(form) if form.shareable else None for form in self.forms]
-        return {key: np.array([j for j, k in enumerate(keys) if k == key]) for key in sorted(set(keys) - {None})}
+        return {key: np.array(pool) for key, pool in pool_members(self.forms)}
 
 
 @dataclass

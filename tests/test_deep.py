@@ -19,8 +19,8 @@ from bench.gen_circuits import circuits_circuit
 from superpose import compiler
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip
-from superpose.compiler.deep_hosted import (HOST_SLOPE, HostedForm, hosted_form, lay_out, repack_hosts,
-                                            stray_reads)
+from superpose.compiler.deep_hosted import (HOST_SLOPE, HostedForm, conflict_free_design, hosted_form, lay_out,
+                                            repack_hosts, stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, _exact_neurons, _lower, lower_deep
@@ -184,6 +184,27 @@ def test_a_level_with_no_clip_that_may_share_is_exact():
     compiled = lower_deep(circuits_circuit(**SMALL["hosted"]),
                           DeepOptions(design="hosted", superpose="always", copies=1, hosts=(4,)), np.random.default_rng(0))
     assert [f["plan"] for f in compiled.meta.levels] == ["exact"] * SMALL["hosted"]["levels"]
+
+
+def _touching_items(n: int, n_regions: int, seed: int) -> tuple[np.ndarray, list[frozenset[int]]]:
+    """n items of random regions, each touching its own and up to 4 others."""
+    rng = np.random.default_rng(seed)
+    regions = rng.integers(0, n_regions, n)
+    return regions, [frozenset({int(r)} | set(rng.integers(0, n_regions, rng.integers(0, 5)).tolist())) for r in regions]
+
+
+def test_co_tenants_stay_out_of_each_others_touch_and_two_regions_share_at_most_one_host():
+    regions, touch = _touching_items(400, 300, seed=0)
+    placed, n_hosts = conflict_free_design(regions, touch, 2, 6, np.random.default_rng(1))
+    tenants = [np.flatnonzero((placed == h).any(axis=1)) for h in range(n_hosts)]
+    assert max(t.size for t in tenants) <= 6 and all(len(set(placed[j])) == 2 for j in range(400))
+    shared: dict[frozenset[int], int] = {}
+    for t in tenants:
+        for a, b in itertools.combinations(t.tolist(), 2):
+            assert regions[a] not in touch[b] and regions[b] not in touch[a]  # no circuit strays its own host
+            pair = frozenset({int(regions[a]), int(regions[b])})
+            shared[pair] = shared.get(pair, 0) + 1
+    assert shared and max(shared.values()) == 1
 
 
 def test_the_repair_repacks_with_fresh_co_tenants_then_gives_hosts_of_their_own():
