@@ -139,13 +139,17 @@ def conflict_free_design(regions: np.ndarray, touch: list[frozenset[int]], copie
     too). Otherwise one active region sharing hosts with two clips of
     another strays both, and a gate reading both (an OR) reads the two
     strays as one true operand and lights its host, which strays all its
-    co-tenants: false lights that grow with depth (circuits-T: 1.25 -> 1.28
-    gates per neuron at T = 2,000, 1.57 -> 1.62 at T = 4,000, every sampled
-    gate within 1%). Asking more, that no region reach two tenants of one
-    host (disjoint touches), gave 1.35 at T = 2,000 but 1.25 at T = 4,000,
-    where the touches of a level above a dense one are too large to pack.
-    Random first fit: hosts with room are tried at random, a host is opened
-    when none fits."""
+    co-tenants: false lights that grow with depth.
+    Random first fit: hosts with room are tried at random, and the first
+    whose tenants' touches are disjoint from the item's is taken (then no
+    active region reaches two tenants of the host, whose two stray reads
+    would sum at S = 2 to a true operand's read), else the first the rules
+    allow; a host is opened when none does. Requiring disjoint touches packs
+    badly above a dense level, whose touches are large (circuits-T, T =
+    4,000: 1.25 gates per neuron); preferring them: 1.38 at T = 2,000 (1.25
+    with rule (1) alone, 1.28 with both rules), 1.53 at T = 4,000 (1.57,
+    1.62), every sampled gate within 1% (BENCHMARKS.md, `## deep: hosted
+    clips in the compiler`)."""
     n = regions.size
     n_hosts = max(copies, -(-n * copies // hosts))
     tenants: list[list[int]] = [[] for _ in range(n_hosts)]
@@ -158,13 +162,16 @@ def conflict_free_design(regions: np.ndarray, touch: list[frozenset[int]], copie
         region, reach = int(regions[j]), touch[j]
         partners = met.setdefault(region, set())
         for copy in range(copies):
-            chosen = -1
+            chosen = allowed = -1
             for k in rng.integers(0, len(open_hosts), size=FIRST_FIT_TRIES).tolist() if open_hosts else []:
                 h = open_hosts[k]
                 if (region not in host_touch[h] and reach.isdisjoint(host_regions[h])
                         and partners.isdisjoint(host_regions[h])):
-                    chosen = h
-                    break
+                    if reach.isdisjoint(host_touch[h]):
+                        chosen = h
+                        break
+                    allowed = h if allowed < 0 else allowed
+            chosen = allowed if chosen < 0 else chosen
             if chosen < 0:  # none of the tried hosts fits: open one
                 chosen = len(tenants)
                 tenants.append([])

@@ -207,6 +207,17 @@ def test_co_tenants_stay_out_of_each_others_touch_and_two_regions_share_at_most_
     assert shared and max(shared.values()) == 1
 
 
+def test_the_layout_prefers_co_tenants_no_one_region_reaches_together():
+    """Where it is easy (small touches, many regions), no region reaches two tenants of one host."""
+    rng = np.random.default_rng(0)
+    regions = rng.integers(0, 400, 300)
+    touch = [frozenset({int(r)} | set(rng.integers(0, 400, rng.integers(1, 3)).tolist())) for r in regions]
+    placed, n_hosts = conflict_free_design(regions, touch, 2, 4, np.random.default_rng(1))
+    for h in range(n_hosts):
+        tenants = np.flatnonzero((placed == h).any(axis=1)).tolist()
+        assert all(not touch[a] & touch[b] for a, b in itertools.combinations(tenants, 2))
+
+
 def test_the_repair_repacks_with_fresh_co_tenants_then_gives_hosts_of_their_own():
     # 60 clips of one threshold, one region each, laid out at H = 9, S = 2
     forms = [HostedForm(((j, 1.0),), 0.75, True) for j in range(60)]
