@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("semantics", ["superpose.compiler.errors", "superpose.compiler.interpret", "superpose.compiler.multilinear",
                    "superpose.compiler.limits"]),
     ("analyses", ["superpose.compiler.co_activity", "superpose.compiler.sampling", "superpose.compiler.sparsity",
-                  "superpose.compiler.constant_gates"]),
+                  "superpose.compiler.constant_gates", "superpose.compiler.packed_truth"]),
     ("network", ["superpose.metadata", "superpose.network", "superpose.neurons"]),
     ("front ends", ["superpose.compiler.source", "superpose.compiler.parse", "superpose.compiler.check",
                     "superpose.compiler.frontend", "superpose.compiler.emit_dsl", "superpose.compiler.netlists.*",
