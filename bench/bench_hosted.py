@@ -48,7 +48,7 @@ def main() -> None:
                         help="also compile and measure the CiS2 baseline at the same neuron count (default: yes)")
     parser.add_argument("--cis-levels", type=int, metavar="N",
                         help="measure the baseline's first N levels only (confirming its many gates over 1%% on fresh "
-                             "samples takes over 25 minutes a level from level 3 at T = 2,000; default: all)")
+                             "samples is most of a run's time from level 3; default: all)")
     parser.add_argument("--plot", metavar="PNG", help="also plot mean and max sampled gate error per level there")
     args = parser.parse_args()
     circuit = circuits_circuit(args.circuits, levels=args.levels, seed=args.seed)
