@@ -15,6 +15,8 @@ which rows it sees.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -22,6 +24,7 @@ from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, connected_signals
 
 PACKED_CHUNK = 1024  # packed rows interpreted at a time (bounds the dense (rows, n_signals) block)
+Pattern = tuple[int, tuple[int, ...]]  # (part, the inputs of that part on)
 
 
 def signal_parts(circuit: Circuit) -> np.ndarray:
@@ -38,53 +41,16 @@ def packed_truth(circuit: Circuit, inputs: sp.csr_matrix) -> sp.csr_matrix:
     interpret.evaluate gives it."""
     n = inputs.shape[0]
     part = signal_parts(circuit)
-    inputs = sp.csr_matrix(inputs)
-    inputs.sort_indices()
-    entry_row = np.repeat(np.arange(n), np.diff(inputs.indptr))
-    entry_part = part[inputs.indices]
-    order = np.lexsort((inputs.indices, entry_part, entry_row))  # by row, then part, then input
-    slot_of: dict[tuple[int, tuple[int, ...]], int] = {}  # (part, pattern) -> its packed row - 1
-    patterns_of_part: dict[int, int] = {}
-    group_row, group_pattern = [], []  # per (row, part touched): the row and the (part, pattern) id
-    start = 0
-    rows_sorted, parts_sorted, inputs_sorted = entry_row[order], entry_part[order], inputs.indices[order]
-    for end in range(1, order.size + 1):
-        if end < order.size and rows_sorted[end] == rows_sorted[start] and parts_sorted[end] == parts_sorted[start]:
-            continue
-        key = (int(parts_sorted[start]), tuple(inputs_sorted[start:end].tolist()))
-        if key not in slot_of:
-            slot_of[key] = patterns_of_part.get(key[0], 0)
-            patterns_of_part[key[0]] = slot_of[key] + 1
-        group_row.append(int(rows_sorted[start]))
-        group_pattern.append(key)
-        start = end
-    keys = list(slot_of)  # every (part, pattern), in first-seen order
-    key_index = {key: u for u, key in enumerate(keys)}
-    slots = np.array([1 + slot_of[key] for key in keys], dtype=np.int64)  # each key's packed row
-    packed = np.zeros((1 + max(patterns_of_part.values(), default=0), circuit.n_inputs), dtype=bool)
-    for key, slot in zip(keys, slots.tolist()):
-        packed[slot, list(key[1])] = True
-    labels = np.sort(part)
-    by_part = np.argsort(part, kind="stable")  # signals grouped by part
-
-    def members(p: int) -> np.ndarray:
-        return by_part[np.searchsorted(labels, p, "left"):np.searchsorted(labels, p, "right")]
-
-    zero = evaluate(circuit, packed[:1])[0]
-    zero_of_part = {p: np.sort(members(p)[zero[members(p)]]) for p in patterns_of_part}
-    true_in: list[np.ndarray] = [np.zeros(0, np.int64)] * len(keys)  # per (part, pattern): its true signals
-    for chunk in range(1, packed.shape[0], PACKED_CHUNK):
-        values = evaluate(circuit, packed[chunk:chunk + PACKED_CHUNK])  # (chunk rows, n_signals)
-        for u in np.flatnonzero((slots >= chunk) & (slots < chunk + PACKED_CHUNK)).tolist():
-            signals = members(keys[u][0])
-            true_in[u] = np.sort(signals[values[slots[u] - chunk, signals]])
-    zero_in = [zero_of_part[p] for p, _ in keys]  # per (part, pattern): its part's true signals at zero
-    groups = np.array([key_index[key] for key in group_pattern], dtype=np.int64)
-    rows = np.asarray(group_row, dtype=np.int64)
+    rows, keys = _touched_patterns(sp.csr_matrix(inputs), part)
+    patterns = list(dict.fromkeys(keys))  # the distinct ones, first seen first
+    true_in, zero = _pattern_truth(circuit, part, patterns)
+    index = {key: u for u, key in enumerate(patterns)}
+    groups = np.array([index[key] for key in keys], dtype=np.int64)
     zero_true = np.flatnonzero(zero)
-    # every row at the all-zero truth, minus the touched parts' zero truth, plus their packed truth
+    zero_in = _part_members(part, zero)
+    # every row at the all-zero truth, minus the touched parts' zero truth, plus their truth under the row's pattern
     add_rows, add_cols = _spread(rows, groups, true_in)
-    del_rows, del_cols = _spread(rows, groups, zero_in)
+    del_rows, del_cols = _spread(rows, groups, [zero_in(p) for p, _ in patterns])
     entries_row = np.concatenate([np.repeat(np.arange(n), zero_true.size), add_rows, del_rows])
     entries_col = np.concatenate([np.tile(zero_true, n), add_cols, del_cols])
     data = np.concatenate([np.ones(n * zero_true.size + add_rows.size, np.int8), -np.ones(del_rows.size, np.int8)])
@@ -92,6 +58,56 @@ def packed_truth(circuit: Circuit, inputs: sp.csr_matrix) -> sp.csr_matrix:
     truth.sum_duplicates()
     truth.eliminate_zeros()
     return truth.astype(bool)
+
+
+
+def _touched_patterns(inputs: sp.csr_matrix, part: np.ndarray) -> tuple[np.ndarray, list[Pattern]]:
+    """(rows, keys) for every (row, part) pair where the row has an input of
+    the part on: the row ((n_pairs,) int64) and the part's Pattern there."""
+    inputs.sort_indices()
+    entry_row = np.repeat(np.arange(inputs.shape[0]), np.diff(inputs.indptr))
+    order = np.lexsort((inputs.indices, part[inputs.indices], entry_row))  # by row, then part, then input
+    rows, parts, columns = entry_row[order], part[inputs.indices][order], inputs.indices[order]
+    starts = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (parts[1:] != parts[:-1])])
+    ends = np.r_[starts[1:], rows.size]
+    keys = [(int(parts[a]), tuple(columns[a:b].tolist())) for a, b in zip(starts.tolist(), ends.tolist())]
+    return rows[starts].astype(np.int64), keys
+
+
+def _pattern_truth(circuit: Circuit, part: np.ndarray, patterns: list[Pattern]
+                   ) -> tuple[list[np.ndarray], np.ndarray]:
+    """(per pattern, the sorted signals of its part true under it; (n_signals,)
+    bool, the all-zero truth). Packed row 1 + k holds the k-th pattern of
+    every part, row 0 none."""
+    slot: list[int] = []
+    seen: dict[int, int] = {}
+    for p, _ in patterns:
+        slot.append(1 + seen.get(p, 0))
+        seen[p] = seen.get(p, 0) + 1
+    packed = np.zeros((1 + max(seen.values(), default=0), circuit.n_inputs), dtype=bool)
+    for (_, on), row in zip(patterns, slot):
+        packed[row, list(on)] = True
+    members = _part_members(part, np.ones(circuit.n_signals, dtype=bool))
+    slots = np.array(slot, dtype=np.int64)
+    true_in: list[np.ndarray] = [np.zeros(0, np.int64)] * len(patterns)
+    zero = evaluate(circuit, packed[:1])[0]
+    for chunk in range(1, packed.shape[0], PACKED_CHUNK):
+        values = evaluate(circuit, packed[chunk:chunk + PACKED_CHUNK])  # (chunk rows, n_signals)
+        for u in np.flatnonzero((slots >= chunk) & (slots < chunk + PACKED_CHUNK)).tolist():
+            signals = members(patterns[u][0])
+            true_in[u] = signals[values[slots[u] - chunk, signals]]
+    return true_in, zero
+
+
+def _part_members(part: np.ndarray, keep: np.ndarray) -> Callable[[int], np.ndarray]:
+    """A function: part label -> the sorted signals of that part where `keep` ((n_signals,) bool) holds."""
+    order = np.argsort(part, kind="stable")  # signals grouped by part, ascending within each
+    labels = part[order]
+
+    def members(p: int) -> np.ndarray:
+        signals = order[np.searchsorted(labels, p, "left"):np.searchsorted(labels, p, "right")]
+        return signals[keep[signals]]
+    return members
 
 
 def _spread(rows: np.ndarray, groups: np.ndarray, members: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
