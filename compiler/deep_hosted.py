@@ -147,9 +147,9 @@ def conflict_free_design(regions: np.ndarray, touch: list[frozenset[int]], copie
     allow; a host is opened when none does. Requiring disjoint touches packs
     badly above a dense level, whose touches are large (circuits-T, T =
     4,000: 1.25 gates per neuron); preferring them: 1.38 at T = 2,000 (1.25
-    with rule (1) alone, 1.28 with both rules), 1.53 at T = 4,000 (1.57,
-    1.62), every sampled gate within 1% (BENCHMARKS.md, `## deep: hosted
-    clips in the compiler`)."""
+    with rule (1) alone, 1.28 with both rules; every sampled gate within
+    1%), 1.53 at T = 4,000 (1.57, 1.62; one sampled gate of 400 at 1.13%)
+    (BENCHMARKS.md, `## deep: hosted clips in the compiler`)."""
     n = regions.size
     n_hosts = max(copies, -(-n * copies // hosts))
     tenants: list[list[int]] = [[] for _ in range(n_hosts)]
