@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from bench.gen_circuits import circuits_circuit
 from superpose import compiler
+from superpose.compiler import lower_deep as deep_module
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip
 from superpose.compiler.deep_hosted import (HOST_SLOPE, HostedForm, conflict_free_design, hosted_form, lay_out,
@@ -216,6 +217,33 @@ def test_the_layout_prefers_co_tenants_no_one_region_reaches_together():
     for h in range(n_hosts):
         tenants = np.flatnonzero((placed == h).any(axis=1)).tolist()
         assert all(not touch[a] & touch[b] for a, b in itertools.combinations(tenants, 2))
+
+
+def test_a_pool_that_passes_at_no_h_gets_hosts_of_its_own_and_the_others_still_share(monkeypatch):
+    """With a budget, one failing pool no longer makes its whole level exact."""
+    captured = []
+    real = deep_module._hosted_candidate
+
+    def capture(deep, measure, hosted, rep, budget, rng):
+        captured.append((deep, measure, hosted, rep))
+        return real(deep, measure, hosted, rep, budget, rng)
+
+    monkeypatch.setattr(deep_module, "_hosted_candidate", capture)
+    lower_deep(circuits_circuit(100, levels=1, sparsity=2, seed=0), DeepOptions(design="hosted", superpose="always"),
+               np.random.default_rng(0))
+    deep, measure, hosted, rep = captured[0]  # level 1
+    measure.probes.advance(measure.probes.inputs)  # back to the probes' state before level 1
+    pools = hosted.pools()
+    failing = max(pools)
+    monkeypatch.setattr(deep_module, "stray_reads",  # the pool `failing` misses its stray budget at every H
+                        lambda activation, layout, *rest: {k: math.inf if k == failing else 0.0 for k in layout.pools})
+    for budget in (10**9, None):
+        level, _, _ = real(deep, measure, hosted, rep, budget, np.random.default_rng(0))
+        alone = [len(level.layout.hosts[h]) == 1 for j in pools[failing] for h in level.layout.of_clip[j]]
+        shared = [len(level.layout.hosts[h]) > 1 for key in pools if key != failing
+                  for j in pools[key] for h in level.layout.of_clip[j]]
+        assert any(shared)
+        assert all(alone) if budget is not None else np.mean(alone) < 0.5  # without one: the sparsest H, shared
 
 
 def test_the_repair_repacks_with_fresh_co_tenants_then_gives_hosts_of_their_own():
