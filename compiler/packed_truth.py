@@ -41,7 +41,7 @@ def packed_truth(circuit: Circuit, inputs: sp.csr_matrix) -> sp.csr_matrix:
     interpret.evaluate gives it."""
     n = inputs.shape[0]
     part = signal_parts(circuit)
-    rows, keys = _touched_patterns(sp.csr_matrix(inputs), part)
+    rows, keys = _touched_patterns(sp.csr_matrix(inputs, copy=True), part)  # a copy: its indices get sorted
     patterns = list(dict.fromkeys(keys))  # the distinct ones, first seen first
     true_in, zero = _pattern_truth(circuit, part, patterns)
     index = {key: u for u, key in enumerate(patterns)}
@@ -58,7 +58,6 @@ def packed_truth(circuit: Circuit, inputs: sp.csr_matrix) -> sp.csr_matrix:
     truth.sum_duplicates()
     truth.eliminate_zeros()
     return truth.astype(bool)
-
 
 
 def _touched_patterns(inputs: sp.csr_matrix, part: np.ndarray) -> tuple[np.ndarray, list[Pattern]]:
