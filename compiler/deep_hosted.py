@@ -52,9 +52,11 @@ FIRST_FIT_TRIES = 64  # random hosts with room tried for a copy before a new one
 # reads feed the next layer's (bench/proto_hosted.py at T = 2,000: about 0.3% of clips read stray in level 1
 # at 9 / 5 / 4 clips per host, which held 8 levels, and 1% at 16 per host, which failed at level 2 here)
 STRAY_SHARE = 0.004
-# most H of the pool a repaired clip moves to (and sparser than its own pool): at T = 2,000 over 4 levels, 7 to
-# 24 of the 300 to 400 clips misread per level were misread again there, against 2 neurons each on own hosts
-REPACK_HOSTS = 4
+# the same where only the last level reads the clips: their strays light hosts of the last level alone, whose
+# errors its probes measure and its repair catches, and cascade no further (circuits-T, T = 2,000, the level
+# before the last: the OR pool missed 0.004 at H = 4 by a few percent and took H = 3, 1,400 more neurons; at 1.5x
+# and 2x it keeps H = 4, capped by the level below; BENCHMARKS.md)
+STRAY_SHARE_BEFORE_LAST = 2 * STRAY_SHARE
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,69 @@ class HostLayout:
     pools: dict[float, int]  # pool key -> hosts per clip it was laid out with (H)
 
 
+class _FirstFit:
+    """Random first fit of items onto hosts of at most `hosts` items each,
+    under conflict_free_design's rules, starting from the hosts' `tenants`
+    (indices into regions and touch; the list is filled in place)."""
+
+    def __init__(self, regions: np.ndarray, touch: list[frozenset[int]], hosts: int, rng: np.random.Generator,
+                 tenants: list[list[int]]):
+        self.regions, self.touch, self.hosts, self.rng, self.tenants = regions, touch, hosts, rng, tenants
+        self.host_regions = [{int(regions[j]) for j in t} for t in tenants]
+        self.host_touch = [set().union(*(touch[j] for j in t)) for t in tenants]
+        self.met: dict[int, set[int]] = {}  # per region, the regions it shares a host with
+        for present in self.host_regions:
+            for region in present:
+                self.met.setdefault(region, set()).update(present - {region})
+        # hosts with room, in no order (a full one is swapped out)
+        self.open_hosts = [h for h, t in enumerate(tenants) if len(t) < hosts]
+
+    def place(self, j: int, copies: int) -> list[int]:
+        """The `copies` hosts item j goes to (a host is opened when none of the tried ones fits)."""
+        chosen_hosts = []
+        for _ in range(copies):
+            chosen = self._fitting(j)
+            if chosen < 0:  # none of the tried hosts fits: open one
+                chosen = len(self.tenants)
+                self.tenants.append([])
+                self.host_regions.append(set())
+                self.host_touch.append(set())
+                self.open_hosts.append(chosen)
+            self._add(j, chosen)
+            chosen_hosts.append(chosen)
+        return chosen_hosts
+
+    def _fitting(self, j: int) -> int:
+        """A random host with room the rules allow for item j, one whose tenants' touches are disjoint from j's
+        if one of the tried is; -1 if none of them fits."""
+        region, reach = int(self.regions[j]), self.touch[j]
+        partners = self.met.get(region, set())
+        allowed = -1
+        tries = self.rng.integers(0, len(self.open_hosts), size=FIRST_FIT_TRIES).tolist() if self.open_hosts else []
+        for k in tries:
+            h = self.open_hosts[k]
+            if (region not in self.host_touch[h] and reach.isdisjoint(self.host_regions[h])
+                    and partners.isdisjoint(self.host_regions[h])):
+                if reach.isdisjoint(self.host_touch[h]):
+                    return h
+                allowed = h if allowed < 0 else allowed
+        return allowed
+
+    def _add(self, j: int, h: int) -> None:
+        """Item j becomes a tenant of host h (which is closed when full)."""
+        region = int(self.regions[j])
+        for other in self.host_regions[h]:
+            self.met.setdefault(other, set()).add(region)
+        self.met.setdefault(region, set()).update(self.host_regions[h])
+        self.tenants[h].append(j)
+        self.host_regions[h].add(region)
+        self.host_touch[h].update(self.touch[j])
+        if len(self.tenants[h]) >= self.hosts:
+            at = self.open_hosts.index(h)
+            self.open_hosts[at] = self.open_hosts[-1]
+            self.open_hosts.pop()
+
+
 def conflict_free_design(regions: np.ndarray, touch: list[frozenset[int]], copies: int, hosts: int,
                          rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """Hosts for the items of one pool: ((n_items, copies) host indices in
@@ -151,61 +216,11 @@ def conflict_free_design(regions: np.ndarray, touch: list[frozenset[int]], copie
     1%), 1.53 at T = 4,000 (1.57, 1.62; one sampled gate of 400 at 1.13%)
     (BENCHMARKS.md, `## deep: hosted clips in the compiler`)."""
     n = regions.size
-    n_hosts = max(copies, -(-n * copies // hosts))
-    tenants: list[list[int]] = [[] for _ in range(n_hosts)]
-    host_regions: list[set[int]] = [set() for _ in range(n_hosts)]
-    host_touch: list[set[int]] = [set() for _ in range(n_hosts)]
-    met: dict[int, set[int]] = {}  # per region, the regions it shares a host with
-    open_hosts = list(range(n_hosts))  # hosts with room, in no order (a full one is swapped out)
+    fit = _FirstFit(regions, touch, hosts, rng, [[] for _ in range(max(copies, -(-n * copies // hosts)))])
     placed = np.zeros((n, copies), dtype=np.int64)
     for j in rng.permutation(n).tolist():
-        region, reach = int(regions[j]), touch[j]
-        partners = met.setdefault(region, set())
-        for copy in range(copies):
-            chosen = allowed = -1
-            for k in rng.integers(0, len(open_hosts), size=FIRST_FIT_TRIES).tolist() if open_hosts else []:
-                h = open_hosts[k]
-                if (region not in host_touch[h] and reach.isdisjoint(host_regions[h])
-                        and partners.isdisjoint(host_regions[h])):
-                    if reach.isdisjoint(host_touch[h]):
-                        chosen = h
-                        break
-                    allowed = h if allowed < 0 else allowed
-            chosen = allowed if chosen < 0 else chosen
-            if chosen < 0:  # none of the tried hosts fits: open one
-                chosen = len(tenants)
-                tenants.append([])
-                host_regions.append(set())
-                host_touch.append(set())
-                open_hosts.append(chosen)
-            for other in host_regions[chosen]:
-                met.setdefault(other, set()).add(region)
-            partners.update(host_regions[chosen])
-            tenants[chosen].append(j)
-            host_regions[chosen].add(region)
-            host_touch[chosen].update(reach)
-            placed[j, copy] = chosen
-            if len(tenants[chosen]) >= hosts:
-                at = open_hosts.index(chosen)
-                open_hosts[at] = open_hosts[-1]
-                open_hosts.pop()
-    return placed, len(tenants)
-
-
-def repack_hosts(pool_hosts: int) -> int:
-    """H of the repair pool of a pool laid out at `pool_hosts` (lay_out)."""
-    return min(REPACK_HOSTS, pool_hosts - 1)
-
-
-def repair_split(forms: list[HostedForm], hosts: dict[float, int], copies: int, repacked: set[int],
-                 alone: set[int]) -> tuple[set[int], set[int]]:
-    """(re-packed, alone) for lay_out: the `repacked` clips a repair pool
-    holds more cheaply than a host of their own, and the others with `alone`
-    (a repair pool of at most S clips per host costs a clip S hosts of two
-    ReLUs, more than a host of its own)."""
-    cramped = {j for j in repacked - alone
-               if not forms[j].shareable or repack_hosts(hosts[pool_key(forms[j])]) <= copies}
-    return repacked - alone - cramped, alone | cramped
+        placed[j] = fit.place(j, copies)
+    return placed, len(fit.tenants)
 
 
 def pool_members(forms: list[HostedForm]) -> list[tuple[float, list[int]]]:
@@ -220,43 +235,45 @@ def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[
     """Hosts for every clip. forms: one per clip; regions: (n_clips,) region
     of each; touch: per clip, the regions whose activity reaches its reads
     (conflict_free_design); hosts: H of every pool key that has a clip not
-    alone. The measured repair: `repacked` clips leave their pool for a
-    pool of their own with the same threshold, at repack_hosts(H) (fresh
-    co-tenants: most clips a probe misreads fail with their co-tenants, not
-    wherever they go); `alone` clips (misread again) get a host of their
-    own. A pool's layout depends only on its clips, H and the seed, so a
-    repair only ever removes co-tenants."""
-    pools = pool_members(forms)
-    members: dict[int, list[int]] = {}
-    threshold: list[float] = []
-
-    def place(pool: list[int], key: float, pool_hosts: int, seed: list[int], moved: set[int]) -> None:
-        """Lay out `pool` (clips of one threshold) and keep the hosts of those not in `moved`."""
-        placed, n_hosts = conflict_free_design(regions[pool], [touch[j] for j in pool], copies, pool_hosts,
-                                               np.random.default_rng(seed))
-        base = len(threshold)
-        threshold.extend([key] * n_hosts)
-        for j, row in zip(pool, placed.tolist()):
-            if j not in moved:
-                for unit in row:
-                    members.setdefault(base + unit, []).append(j)
-
+    alone. The measured repair: `repacked` clips leave their places in
+    their pool's layout and take, by first fit, the places they and the
+    other repacked clips left (fresh co-tenants: most clips a probe misreads
+    fail with their co-tenants, not wherever they go), a host being opened
+    only where no vacancy fits; `alone` clips (misread again: they may be
+    repacked too) get a host of their own, and a repacked clip keeps its new
+    place whatever else is alone. A pool's layout depends only on its
+    clips, H and the seed, and the re-pack only on the repacked clips too,
+    so a second repair only ever removes co-tenants. (A separate repair pool
+    of at most 4 clips per host instead, as before: circuits-T, T = 2,000,
+    44,912 neurons against 44,256, every sampled gate within 1% in both;
+    BENCHMARKS.md.)"""
     alone = set(alone)
-    repaired = set(repacked) | alone
-    for index, (key, pool) in enumerate(pools):
-        if not repaired.issuperset(pool):
-            place(pool, key, hosts[key], [layout_seed, index], repaired)
-        again = [j for j in pool if j in repacked]
-        if not alone.issuperset(again):
-            place(again, key, repack_hosts(hosts[key]), [layout_seed, len(pools) + index], alone)
     layout_hosts: list[list[int]] = []
     thresholds: list[float] = []
+    for index, (key, pool) in enumerate(pool_members(forms)):
+        if alone.issuperset(pool):
+            continue
+        placed, n_hosts = conflict_free_design(regions[pool], [touch[j] for j in pool], copies, hosts[key],
+                                               np.random.default_rng([layout_seed, index]))
+        tenants: list[list[int]] = [[] for _ in range(n_hosts)]
+        for j, row in zip(pool, placed.tolist()):
+            if j not in repacked:
+                for unit in row:
+                    tenants[unit].append(j)
+        moved = [j for j in pool if j in repacked]
+        rng = np.random.default_rng([layout_seed, index, 1])
+        fit = _FirstFit(regions, touch, hosts[key], rng, tenants)
+        for i in rng.permutation(len(moved)).tolist():
+            fit.place(moved[i], copies)
+        for clips in tenants:  # hosts left with no tenant (all repaired) are dropped
+            kept = [j for j in clips if j not in alone]
+            if kept:
+                layout_hosts.append(kept)
+                thresholds.append(key)
     of_clip: list[list[int]] = [[] for _ in forms]
-    for unit in sorted(members):  # hosts left with no tenant (all repaired) are dropped
-        for j in members[unit]:
-            of_clip[j].append(len(layout_hosts))
-        layout_hosts.append(members[unit])
-        thresholds.append(threshold[unit])
+    for h, clips in enumerate(layout_hosts):
+        for j in clips:
+            of_clip[j].append(h)
     for j, form in enumerate(forms):
         if not of_clip[j]:
             of_clip[j].append(len(layout_hosts))

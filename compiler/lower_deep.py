@@ -43,7 +43,7 @@ of other regions):
     every region, the small neurons of every value read the clips' margin
     or more off in over target_error of its probes move to large neurons of
     their own (the measured repair; their share is in the metadata; the hosted
-    design first moves them to a repair pool of fresh co-tenants, see
+    design first moves them to fresh co-tenants in their pool, see
     _hosted_candidate), and the level is measured again; it is kept if every
     probed value is within the target. Probing only a sample of regions, there
     is no repair (it would fix only what the probes see) and a level is kept
@@ -67,8 +67,8 @@ import scipy.sparse as sp
 
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip, SmallNeuron, carry_clip, clip_neurons, gate_clips
-from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, HostedForm, HostLayout, hosted_form, lay_out,
-                                            pool_members, repair_split, stray_reads)
+from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, STRAY_SHARE_BEFORE_LAST, HostedForm, HostLayout,
+                                            hosted_form, lay_out, pool_members, stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
@@ -234,13 +234,14 @@ class _DeepBuilder:
     def hosted_level(self, hosted: "_HostedClips", rep: dict[int, Affine], hosts: dict[float, int], layout_seed: int,
                      repacked: set[int] = frozenset(), dedicated: set[int] = frozenset()) -> _Level:
         """The level as hosted clips (deep_hosted.py) with H = hosts[pool]; the
-        clips of `repacked` signals move to a repair pool of their threshold and
-        those of `dedicated` signals get a host of their own (the repair:
-        deep_hosted.lay_out)."""
+        clips of `repacked` signals move to fresh co-tenants in their pool and
+        those of `dedicated` signals (which may be repacked too) get a host of
+        their own (the repair: deep_hosted.lay_out)."""
         clips, forms = hosted.clips, hosted.forms
-        moved, alone = repair_split(forms, hosts, self.options.copies,
-                                    {j for j, clip in enumerate(clips) if clip.signal in repacked},
-                                    {j for j, clip in enumerate(clips) if clip.signal in dedicated})
+        moved = {j for j, clip in enumerate(clips) if clip.signal in repacked and forms[j].shareable}
+        # a repaired clip that shares no pool has nowhere to re-pack: a host of its own
+        alone = {j for j, clip in enumerate(clips)
+                 if clip.signal in dedicated or clip.signal in repacked and j not in moved}
         layout = lay_out(forms, hosted.regions, hosted.touch, self.options.copies, hosts, layout_seed, moved, alone)
         reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
         rows: list[Affine] = []
@@ -272,7 +273,7 @@ class _DeepBuilder:
                  "shared_neurons": 2 * (len(layout.hosts) - len(own)),
                  "single_tenant_neurons": 2 * sum(1 for t in own if t[0] not in alone and forms[t[0]].shareable),
                  "dedicated_neurons": 2 * sum(1 for t in own if t[0] in alone or not forms[t[0]].shareable),
-                 "repaired_small_neurons": len(moved) + len(alone), "repacked_small_neurons": len(moved)}
+                 "repaired_small_neurons": len(moved | alone), "repacked_small_neurons": len(moved - alone)}
         reached: dict[int, set[int]] = {}  # the regions that share a host with each signal's clips
         for tenants in layout.hosts:
             regions = {int(hosted.regions[j]) for j in tenants}
@@ -352,16 +353,20 @@ class _HostedClips:
     signals: np.ndarray             # (len(clips),) each clip's signal
     touch: list[frozenset[int]]     # per clip, the regions whose activity reaches its reads
     read_later: np.ndarray          # (len(clips),) bool: each clip's signal is read by a later level
+    stray_share: float              # the stray budget per clip read later (_hosted_candidate)
 
     @classmethod
-    def of(cls, deep: _DeepBuilder, gates: list[int], carried: set[int], read_later: list[int]) -> "_HostedClips":
+    def of(cls, deep: _DeepBuilder, gates: list[int], carried: set[int], read_later: list[int],
+           before_last: bool) -> "_HostedClips":
+        """The level's clips; before_last: only the last level reads them (a looser stray budget)."""
         clips, constants = deep.clips(gates, carried)
         forms = [hosted_form(clip, deep.stray, deep.slope) for clip in clips]
         signals = np.array([clip.signal for clip in clips], dtype=np.int64)
         regions = deep.regions.of[signals]
         touch = [frozenset({int(region)}.union(*(deep.reached.get(s, ()) for s, _ in clip.terms)))
                  for clip, region in zip(clips, regions)]
-        return cls(clips, constants, forms, regions, signals, touch, np.isin(signals, read_later))
+        return cls(clips, constants, forms, regions, signals, touch, np.isin(signals, read_later),
+                   STRAY_SHARE_BEFORE_LAST if before_last else STRAY_SHARE)
 
     def pools(self) -> dict[float, np.ndarray]:
         """Per pool key, the indices of the shareable clips in it."""
@@ -466,14 +471,15 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     the typical rate, and the tail is what the repair and the report's
     confirmation catch; and (2) its false clips with a lit host that a later
     level reads (stray reads for the next layer) stay within
-    deep_hosted.STRAY_SHARE of them per probe row, so strays grow as little
+    deep_hosted.STRAY_SHARE of them per probe row (STRAY_SHARE_BEFORE_LAST
+    where only the last level reads them), so strays grow as little
     as the budget allows level by level. (One budget for all the level's
     pools, letting the often-true OR pool use what the AND pool left, saved
     1.6% at T = 2,000 but left a level-7 gate at 25%.) A pool none of whose
     clips a later level reads (the last level) has no stray budget and no
     cap from the level below. Then (when every region is probed) signals
-    over the target move to a repair pool of fresh co-tenants
-    (deep_hosted.lay_out), the level is measured again, those still over get
+    over the target move to fresh co-tenants in their pool, in the places
+    they left (deep_hosted.lay_out), the level is measured again, those still over get
     hosts of their own, and it is measured once more."""
     options = deep.options
     pools = hosted.pools()
@@ -505,7 +511,7 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
                             hosted.read_later)
         chosen.update((key, trial[key]) for key in keys if key not in chosen
                       and (worst[members[key]].mean() if members[key].any() else 0.0)
-                      <= mean_share * options.target_error and stray[key] <= STRAY_SHARE * read[key])
+                      <= mean_share * options.target_error and stray[key] <= hosted.stray_share * read[key])
         if len(chosen) == len(keys):
             break
     failed = [key for key in keys if key not in chosen]
@@ -513,8 +519,9 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     # with a budget, the clips of a pool that passed at no H get hosts of their own (the level is kept only if it
     # still saves neurons); with none ("always"), they keep the sparsest H
     own = {int(s) for key in failed for s in hosted.signals[pools[key]]} if budget is not None else set()
-    # the repair (it needs every region probed, as in _superposed_candidate): the failing signals move to a repair
-    # pool and the level is measured again; those failing again get hosts of their own, and it is measured once more
+    # the repair (it needs every region probed, as in _superposed_candidate): the failing signals move to fresh
+    # co-tenants and the level is measured again; those failing again (repacked or not) get hosts of their own, the
+    # other repacked clips keeping their new places, and it is measured once more
     repacked: set[int] = set()
     dedicated = set(own)
     rounds = 3 if repaired else 1
@@ -585,7 +592,7 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
         signals = gates + sorted(later)
         watched = [v for v in signals if int(deep.regions.of[v]) in probed]
         on_next = on_rep if k <= indicator_layers else None
-        hosted = _HostedClips.of(deep, gates, later, read_later) if deep.hosted else None
+        hosted = _HostedClips.of(deep, gates, later, read_later, k == len(schedule) - 1) if deep.hosted else None
         if level_facts and level_facts[-1]["plan"] == "superposed":  # noisy reads: the clips' margins absorb them
             exact = (deep.hosted_level(hosted, rep, {}, 0, dedicated=set(signals))
                      if deep.hosted else deep.superposed_level(gates, later, rep, None, 1, set(signals), 0))

@@ -20,8 +20,8 @@ from superpose import compiler
 from superpose.compiler import lower_deep as deep_module
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip
-from superpose.compiler.deep_hosted import (HOST_SLOPE, HostedForm, conflict_free_design, hosted_form, lay_out,
-                                            repack_hosts, stray_reads)
+from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, STRAY_SHARE_BEFORE_LAST, HostedForm,
+                                            conflict_free_design, hosted_form, lay_out, stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, _exact_neurons, _lower, lower_deep
@@ -85,7 +85,7 @@ def test_no_wire_owns_a_neuron_of_a_superposed_level_except_repairs(design):
         block = compiled.gate_readout.layer_matrix(k, compiled.layers[k - 1].width).tocsc()
         readers = np.diff(block.indptr)           # gates reading each unit of layer k
         # a unit one gate alone reads: a repaired small neuron's own, or a shared one the repair left one tenant
-        # (the hosted repair moves a clip to a repair pool first, and to a host of its own if misread there too)
+        # (the hosted repair moves a clip to fresh co-tenants first, and to a host of its own if misread again)
         own = facts["repaired_small_neurons"] - facts.get("repacked_small_neurons", 0)
         assert facts["dedicated_neurons"] == own * NEURONS_PER_HOST[design]
         assert (readers == 1).sum() == facts["dedicated_neurons"] + facts["single_tenant_neurons"]
@@ -246,25 +246,54 @@ def test_a_pool_that_passes_at_no_h_gets_hosts_of_its_own_and_the_others_still_s
         assert all(alone) if budget is not None else np.mean(alone) < 0.5  # without one: the sparsest H, shared
 
 
-def test_the_repair_repacks_with_fresh_co_tenants_then_gives_hosts_of_their_own():
+def test_only_the_level_before_the_last_has_the_looser_stray_budget(monkeypatch):
+    """Strays read by the last level alone cascade no further: that level's budget is STRAY_SHARE_BEFORE_LAST."""
+    shares = []
+    real = deep_module._hosted_candidate
+
+    def capture(deep, measure, hosted, rep, budget, rng):
+        shares.append(hosted.stray_share)
+        return real(deep, measure, hosted, rep, budget, rng)
+
+    monkeypatch.setattr(deep_module, "_hosted_candidate", capture)
+    lower_deep(circuits_circuit(24, levels=4, sparsity=2, seed=0), DeepOptions(design="hosted", superpose="always"),
+               np.random.default_rng(0))
+    assert shares == [STRAY_SHARE, STRAY_SHARE, STRAY_SHARE_BEFORE_LAST, STRAY_SHARE]
+    assert STRAY_SHARE_BEFORE_LAST > STRAY_SHARE
+
+
+def test_the_repair_repacks_into_the_places_left_then_gives_hosts_of_their_own():
     # 60 clips of one threshold, one region each, laid out at H = 9, S = 2
     forms = [HostedForm(((j, 1.0),), 0.75, True) for j in range(60)]
     regions, touch = np.arange(60), [frozenset({j}) for j in range(60)]
     before = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7)
-    repacked, alone = set(range(10)), {3, 4}
-    after = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7, repacked=repacked, alone=alone)
-    hosts_before = {frozenset(t) for t in before.hosts}
+    repacked = set(range(10))
+    after = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7, repacked=repacked)
+    hosts_before = [frozenset(t) for t in before.hosts]
+    assert len(after.hosts) == len(before.hosts)  # the repacked clips fill the places they left: no host opened
     for j in range(60):
-        assert len(after.of_clip[j]) == (1 if j in alone else 2)
+        assert len(after.of_clip[j]) == 2
         for h in after.of_clip[j]:
             tenants = set(after.hosts[h])
-            if j in alone:  # a host of its own, at its own threshold
-                assert tenants == {j} and after.threshold[h] == 0.75
-            elif j in repacked:  # a repair pool of the same threshold: only repaired co-tenants, sparser
-                assert tenants <= repacked - alone and len(tenants) <= repack_hosts(9) < 9
-            else:  # its pool's layout, less the repaired co-tenants
-                assert any(tenants == t - repacked for t in hosts_before)
-    assert np.all(after.threshold == 0.75)
+            assert len(tenants) <= 9
+            if j not in repacked:  # its pool's layout, less the repacked co-tenants, plus repacked newcomers
+                assert any(tenants - repacked == t - repacked and j in t for t in hosts_before)
+    # fresh co-tenants: no repacked clip keeps both of its hosts' tenants as they were
+    for j in repacked:
+        old = {frozenset(before.hosts[h]) - {j} for h in before.of_clip[j]}
+        assert old != {frozenset(after.hosts[h]) - {j} for h in after.of_clip[j]}
+    # a second repair gives hosts of their own and only removes co-tenants: the others keep their places
+    alone = {3, 4, 20}
+    again = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7, repacked=repacked, alone=alone)
+    kept = {frozenset(t) - alone for t in after.hosts} - {frozenset()}
+    for j in range(60):
+        if j in alone:  # a host of its own, at its own threshold
+            assert len(again.of_clip[j]) == 1
+            h = again.of_clip[j][0]
+            assert again.hosts[h] == [j] and again.threshold[h] == 0.75
+        else:
+            assert all(frozenset(again.hosts[h]) in kept for h in again.of_clip[j])
+    assert np.all(again.threshold == 0.75)
 
 
 def test_stray_reads_count_false_clips_with_a_lit_host_that_a_later_level_reads():
