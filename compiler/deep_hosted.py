@@ -57,6 +57,10 @@ STRAY_SHARE = 0.004
 # before the last: the OR pool missed 0.004 at H = 4 by a few percent and took H = 3, 1,400 more neurons; at 1.5x
 # and 2x it keeps H = 4, capped by the level below; BENCHMARKS.md)
 STRAY_SHARE_BEFORE_LAST = 2 * STRAY_SHARE
+# most H of the repair pool the clips misread after the re-pack move to (and sparser than their own pool):
+# circuits-T, T = 2,000, two instances: 42,634 and 42,488 neurons at 5, against 42,780 and 42,580 at 4 and 42,580
+# and 42,690 at 6 (40 to 100 clips per level reach it, 400 at the last level; BENCHMARKS.md)
+REPACK_HOSTS = 5
 
 
 @dataclass(frozen=True)
@@ -229,47 +233,53 @@ def pool_members(forms: list[HostedForm]) -> list[tuple[float, list[int]]]:
     return [(key, [j for j, f in enumerate(forms) if f.shareable and pool_key(f) == key]) for key in keys]
 
 
+def repack_hosts(pool_hosts: int) -> int:
+    """H of the repair pool of a pool laid out at `pool_hosts` (lay_out)."""
+    return min(REPACK_HOSTS, pool_hosts - 1)
+
+
 def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[int]], copies: int,
             hosts: dict[float, int], layout_seed: int, repacked: set[int] = frozenset(),
-            alone: set[int] = frozenset()) -> HostLayout:
+            pooled: set[int] = frozenset(), alone: set[int] = frozenset()) -> HostLayout:
     """Hosts for every clip. forms: one per clip; regions: (n_clips,) region
     of each; touch: per clip, the regions whose activity reaches its reads
     (conflict_free_design); hosts: H of every pool key that has a clip not
-    alone. The measured repair: `repacked` clips leave their places in
-    their pool's layout and take, by first fit, the places they and the
-    other repacked clips left (fresh co-tenants: most clips a probe misreads
-    fail with their co-tenants, not wherever they go), a host being opened
-    only where no vacancy fits; `alone` clips (misread again: they may be
-    repacked too) get a host of their own, and a repacked clip keeps its new
-    place whatever else is alone. A pool's layout depends only on its
-    clips, H and the seed, and the re-pack only on the repacked clips too,
-    so a second repair only ever removes co-tenants. (A separate repair pool
-    of at most 4 clips per host instead, as before: circuits-T, T = 2,000,
-    44,912 neurons against 44,256, every sampled gate within 1% in both;
-    BENCHMARKS.md.)"""
-    alone = set(alone)
+    alone. The measured repair, in three stages (most clips a probe misreads
+    fail with their co-tenants, not wherever they go):
+      - `repacked` clips leave their places in their pool's layout and take,
+        by first fit, the places they and the other repacked clips left
+        (fresh co-tenants at no cost), a host being opened only where no
+        vacancy fits;
+      - `pooled` clips (misread after that) move to a repair pool of their
+        threshold, at repack_hosts(H) clips per host;
+      - `alone` clips (misread there too) get a host of their own.
+    Each stage only removes clips from the places the stage before gave
+    (every layout depends only on its clips, H and the seed), so a repair
+    only ever removes co-tenants of the clips it leaves in place. Measured
+    (circuits-T, T = 2,000; BENCHMARKS.md): the repair pool alone as the
+    first stage, 44,912 neurons; the re-pack then hosts of their own,
+    43,412; all three, 42,634."""
     layout_hosts: list[list[int]] = []
     thresholds: list[float] = []
-    for index, (key, pool) in enumerate(pool_members(forms)):
-        if alone.issuperset(pool):
-            continue
-        placed, n_hosts = conflict_free_design(regions[pool], [touch[j] for j in pool], copies, hosts[key],
-                                               np.random.default_rng([layout_seed, index]))
-        tenants: list[list[int]] = [[] for _ in range(n_hosts)]
-        for j, row in zip(pool, placed.tolist()):
-            if j not in repacked:
-                for unit in row:
-                    tenants[unit].append(j)
-        moved = [j for j in pool if j in repacked]
-        rng = np.random.default_rng([layout_seed, index, 1])
-        fit = _FirstFit(regions, touch, hosts[key], rng, tenants)
-        for i in rng.permutation(len(moved)).tolist():
-            fit.place(moved[i], copies)
-        for clips in tenants:  # hosts left with no tenant (all repaired) are dropped
-            kept = [j for j in clips if j not in alone]
+
+    def keep(tenants: list[list[int]], gone: set[int], key: float) -> None:
+        for clips in tenants:  # hosts left with no tenant (all moved on) are dropped
+            kept = [j for j in clips if j not in gone]
             if kept:
                 layout_hosts.append(kept)
                 thresholds.append(key)
+
+    alone, pooled = set(alone), set(pooled)
+    for index, (key, pool) in enumerate(pool_members(forms)):
+        if not (alone | pooled).issuperset(pool):
+            keep(_stage_tenants(regions, touch, copies, hosts[key], np.random.default_rng([layout_seed, index]),
+                                pool, set(repacked), np.random.default_rng([layout_seed, index, 1])),
+                 alone | pooled, key)
+        again = [j for j in pool if j in pooled]
+        if not alone.issuperset(again):
+            keep(_stage_tenants(regions, touch, copies, repack_hosts(hosts[key]),
+                                np.random.default_rng([layout_seed, index, 2]), again),
+                 alone, key)
     of_clip: list[list[int]] = [[] for _ in forms]
     for h, clips in enumerate(layout_hosts):
         for j in clips:
@@ -280,6 +290,26 @@ def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[
             layout_hosts.append([j])
             thresholds.append(form.threshold)
     return HostLayout(layout_hosts, np.array(thresholds), of_clip, dict(hosts))
+
+
+def _stage_tenants(regions: np.ndarray, touch: list[frozenset[int]], copies: int, hosts: int,
+                   rng: np.random.Generator, items: list[int], refilled: set[int] = frozenset(),
+                   refill_rng: np.random.Generator | None = None) -> list[list[int]]:
+    """The tenants of every host of a conflict-free layout of `items` at H =
+    hosts, after the `refilled` items leave their places and take, by first
+    fit in random order, the places they left (lay_out)."""
+    placed, n_hosts = conflict_free_design(regions[items], [touch[j] for j in items], copies, hosts, rng)
+    tenants: list[list[int]] = [[] for _ in range(n_hosts)]
+    for j, row in zip(items, placed.tolist()):
+        if j not in refilled:
+            for unit in row:
+                tenants[unit].append(j)
+    moved = [j for j in items if j in refilled]
+    if moved:
+        fit = _FirstFit(regions, touch, hosts, refill_rng, tenants)
+        for i in refill_rng.permutation(len(moved)).tolist():
+            fit.place(moved[i], copies)
+    return tenants
 
 
 def stray_reads(activation: sp.csr_matrix, layout: HostLayout, clip_signals: np.ndarray,

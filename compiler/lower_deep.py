@@ -68,7 +68,7 @@ import scipy.sparse as sp
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip, SmallNeuron, carry_clip, clip_neurons, gate_clips
 from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, STRAY_SHARE_BEFORE_LAST, HostedForm, HostLayout,
-                                            hosted_form, lay_out, pool_members, stray_reads)
+                                            hosted_form, lay_out, pool_key, pool_members, repack_hosts, stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.errors import CompileError
 from superpose.compiler.interpret import evaluate
@@ -232,17 +232,22 @@ class _DeepBuilder:
         return [neuron for clip in clips for neuron in clip_neurons(clip, self.slope)], constants
 
     def hosted_level(self, hosted: "_HostedClips", rep: dict[int, Affine], hosts: dict[float, int], layout_seed: int,
-                     repacked: set[int] = frozenset(), dedicated: set[int] = frozenset()) -> _Level:
+                     repacked: set[int] = frozenset(), pooled: set[int] = frozenset(),
+                     dedicated: set[int] = frozenset()) -> _Level:
         """The level as hosted clips (deep_hosted.py) with H = hosts[pool]; the
-        clips of `repacked` signals move to fresh co-tenants in their pool and
-        those of `dedicated` signals (which may be repacked too) get a host of
-        their own (the repair: deep_hosted.lay_out)."""
-        clips, forms = hosted.clips, hosted.forms
-        moved = {j for j, clip in enumerate(clips) if clip.signal in repacked and forms[j].shareable}
-        # a repaired clip that shares no pool has nowhere to re-pack: a host of its own
-        alone = {j for j, clip in enumerate(clips)
-                 if clip.signal in dedicated or clip.signal in repacked and j not in moved}
-        layout = lay_out(forms, hosted.regions, hosted.touch, self.options.copies, hosts, layout_seed, moved, alone)
+        repair (deep_hosted.lay_out): the clips of `repacked` signals move to
+        fresh co-tenants in their pool, those of `pooled` signals to a repair
+        pool and those of `dedicated` signals to a host of their own."""
+        clips, forms, copies = hosted.clips, hosted.forms, self.options.copies
+        shared = [forms[j].shareable for j in range(len(clips))]
+        moved = {j for j, clip in enumerate(clips) if clip.signal in repacked and shared[j]}
+        # a repair pool of at most S clips per host costs a clip S hosts of two ReLUs, more than a host of its own
+        pooled_clips = {j for j, clip in enumerate(clips) if clip.signal in pooled and shared[j]
+                        and repack_hosts(hosts[pool_key(forms[j])]) > copies}
+        # a repaired clip that shares no pool (or too sparse a repair pool) gets a host of its own
+        alone = {j for j, clip in enumerate(clips) if clip.signal in dedicated
+                 or clip.signal in pooled and j not in pooled_clips or clip.signal in repacked and not shared[j]}
+        layout = lay_out(forms, hosted.regions, hosted.touch, copies, hosts, layout_seed, moved, pooled_clips, alone)
         reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
         rows: list[Affine] = []
         roles: list[NeuronRole] = []
@@ -273,7 +278,8 @@ class _DeepBuilder:
                  "shared_neurons": 2 * (len(layout.hosts) - len(own)),
                  "single_tenant_neurons": 2 * sum(1 for t in own if t[0] not in alone and forms[t[0]].shareable),
                  "dedicated_neurons": 2 * sum(1 for t in own if t[0] in alone or not forms[t[0]].shareable),
-                 "repaired_small_neurons": len(moved | alone), "repacked_small_neurons": len(moved - alone)}
+                 "repaired_small_neurons": len(moved | pooled_clips | alone),
+                 "repacked_small_neurons": len((moved | pooled_clips) - alone)}
         reached: dict[int, set[int]] = {}  # the regions that share a host with each signal's clips
         for tenants in layout.hosts:
             regions = {int(hosted.regions[j]) for j in tenants}
@@ -519,25 +525,21 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     # with a budget, the clips of a pool that passed at no H get hosts of their own (the level is kept only if it
     # still saves neurons); with none ("always"), they keep the sparsest H
     own = {int(s) for key in failed for s in hosted.signals[pools[key]]} if budget is not None else set()
-    # the repair (it needs every region probed, as in _superposed_candidate): the failing signals move to fresh
-    # co-tenants and the level is measured again; those failing again (repacked or not) get hosts of their own, the
-    # other repacked clips keeping their new places, and it is measured once more
-    repacked: set[int] = set()
-    dedicated = set(own)
-    rounds = 3 if repaired else 1
+    # the repair (it needs every region probed, as in _superposed_candidate), measured after every stage: the
+    # failing signals move to fresh co-tenants in their pool, then those failing after that to a repair pool, then
+    # those failing there too to hosts of their own; every stage leaves the others in place (deep_hosted.lay_out)
+    stages: list[set[int]] = [set(), set(), set(own)]  # repacked, pooled, dedicated
+    rounds = 4 if repaired else 1
     for attempt in range(rounds):
         if attempt or chosen != trial or own:  # else the level last measured is this one
-            level = deep.hosted_level(hosted, rep, chosen, layout_seed, repacked, dedicated)
+            level = deep.hosted_level(hosted, rep, chosen, layout_seed, *stages)
             if budget is not None and level.width >= budget:
                 return None
             measured = measure(level, deep.margin)
         failing = measured.failing(measure.watched, options.target_error)
         if not failing or attempt == rounds - 1:
             break
-        if attempt == 0:
-            repacked = failing - own
-        else:
-            dedicated = own | failing
+        stages[attempt] |= failing - own
     level.facts.update(plan="superposed", **measured.summary())
     return level, None, measured
 

@@ -21,7 +21,7 @@ from superpose.compiler import lower_deep as deep_module
 from superpose.compiler.deep_codes import region_design
 from superpose.compiler.deep_forms import Clip
 from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, STRAY_SHARE_BEFORE_LAST, HostedForm,
-                                            conflict_free_design, hosted_form, lay_out, stray_reads)
+                                            conflict_free_design, hosted_form, lay_out, repack_hosts, stray_reads)
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, _exact_neurons, _lower, lower_deep
@@ -85,7 +85,7 @@ def test_no_wire_owns_a_neuron_of_a_superposed_level_except_repairs(design):
         block = compiled.gate_readout.layer_matrix(k, compiled.layers[k - 1].width).tocsc()
         readers = np.diff(block.indptr)           # gates reading each unit of layer k
         # a unit one gate alone reads: a repaired small neuron's own, or a shared one the repair left one tenant
-        # (the hosted repair moves a clip to fresh co-tenants first, and to a host of its own if misread again)
+        # (the hosted repair moves a clip to fresh co-tenants first, a repair pool next, and then a host of its own)
         own = facts["repaired_small_neurons"] - facts.get("repacked_small_neurons", 0)
         assert facts["dedicated_neurons"] == own * NEURONS_PER_HOST[design]
         assert (readers == 1).sum() == facts["dedicated_neurons"] + facts["single_tenant_neurons"]
@@ -262,7 +262,7 @@ def test_only_the_level_before_the_last_has_the_looser_stray_budget(monkeypatch)
     assert STRAY_SHARE_BEFORE_LAST > STRAY_SHARE
 
 
-def test_the_repair_repacks_into_the_places_left_then_gives_hosts_of_their_own():
+def test_the_repair_repacks_into_the_places_left_then_a_repair_pool_then_hosts_of_their_own():
     # 60 clips of one threshold, one region each, laid out at H = 9, S = 2
     forms = [HostedForm(((j, 1.0),), 0.75, True) for j in range(60)]
     regions, touch = np.arange(60), [frozenset({j}) for j in range(60)]
@@ -282,18 +282,30 @@ def test_the_repair_repacks_into_the_places_left_then_gives_hosts_of_their_own()
     for j in repacked:
         old = {frozenset(before.hosts[h]) - {j} for h in before.of_clip[j]}
         assert old != {frozenset(after.hosts[h]) - {j} for h in after.of_clip[j]}
-    # a second repair gives hosts of their own and only removes co-tenants: the others keep their places
-    alone = {3, 4, 20}
-    again = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7, repacked=repacked, alone=alone)
-    kept = {frozenset(t) - alone for t in after.hosts} - {frozenset()}
+    # the second stage: a repair pool of fresh, fewer co-tenants; the others keep their places, less those gone
+    pooled = {3, 4, 5, 6, 20, 30}
+    pool_stage = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7, repacked=repacked, pooled=pooled)
+    kept = {frozenset(t) - pooled for t in after.hosts} - {frozenset()}
+    for j in range(60):
+        assert len(pool_stage.of_clip[j]) == 2
+        for h in pool_stage.of_clip[j]:
+            tenants = frozenset(pool_stage.hosts[h])
+            if j in pooled:
+                assert tenants <= pooled and len(tenants) <= repack_hosts(9) < 9
+            else:
+                assert tenants in kept
+    # the third: hosts of their own, and only removes co-tenants
+    alone = {3, 20, 40}
+    last = lay_out(forms, regions, touch, 2, {0.75: 9}, layout_seed=7, repacked=repacked, pooled=pooled, alone=alone)
+    kept = {frozenset(t) - alone for t in pool_stage.hosts} - {frozenset()}
     for j in range(60):
         if j in alone:  # a host of its own, at its own threshold
-            assert len(again.of_clip[j]) == 1
-            h = again.of_clip[j][0]
-            assert again.hosts[h] == [j] and again.threshold[h] == 0.75
+            assert len(last.of_clip[j]) == 1
+            h = last.of_clip[j][0]
+            assert last.hosts[h] == [j] and last.threshold[h] == 0.75
         else:
-            assert all(frozenset(again.hosts[h]) in kept for h in again.of_clip[j])
-    assert np.all(again.threshold == 0.75)
+            assert all(frozenset(last.hosts[h]) in kept for h in last.of_clip[j])
+    assert np.all(last.threshold == 0.75)
 
 
 def test_stray_reads_count_false_clips_with_a_lit_host_that_a_later_level_reads():
