@@ -263,6 +263,7 @@ def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[
     thresholds: list[float] = []
 
     def keep(tenants: list[list[int]], gone: set[int], key: float) -> None:
+        """Add the hosts of one stage at threshold `key`, less the clips `gone` to a later stage."""
         for clips in tenants:  # hosts left with no tenant (all moved on) are dropped
             kept = [j for j in clips if j not in gone]
             if kept:

@@ -43,11 +43,11 @@ of other regions):
     every region, the small neurons of every value read the clips' margin
     or more off in over target_error of its probes move to large neurons of
     their own (the measured repair; their share is in the metadata; the hosted
-    design first moves them to fresh co-tenants in their pool, see
-    _hosted_candidate), and the level is measured again; it is kept if every
-    probed value is within the target. Probing only a sample of regions, there
-    is no repair (it would fix only what the probes see) and a level is kept
-    only if no probed value fails;
+    design first moves them to fresh co-tenants in their pool, then to a
+    repair pool, see _hosted_candidate), and the level is measured again; it
+    is kept if every probed value is within the target. Probing only a
+    sample of regions, there is no repair (it would fix only what the probes
+    see) and a level is kept only if no probed value fails;
   - exact: after a clean level, lower_chained's exact plan (one neuron per
     AND/OR, carried values one neuron each); after a superposed level,
     dedicated clips (their margins absorb the noisy reads).
@@ -239,14 +239,14 @@ class _DeepBuilder:
         fresh co-tenants in their pool, those of `pooled` signals to a repair
         pool and those of `dedicated` signals to a host of their own."""
         clips, forms, copies = hosted.clips, hosted.forms, self.options.copies
-        shared = [forms[j].shareable for j in range(len(clips))]
-        moved = {j for j, clip in enumerate(clips) if clip.signal in repacked and shared[j]}
+        shareable = [form.shareable for form in forms]
+        moved = {j for j, clip in enumerate(clips) if clip.signal in repacked and shareable[j]}
         # a repair pool of at most S clips per host costs a clip S hosts of two ReLUs, more than a host of its own
-        pooled_clips = {j for j, clip in enumerate(clips) if clip.signal in pooled and shared[j]
+        pooled_clips = {j for j, clip in enumerate(clips) if clip.signal in pooled and shareable[j]
                         and repack_hosts(hosts[pool_key(forms[j])]) > copies}
         # a repaired clip that shares no pool (or too sparse a repair pool) gets a host of its own
         alone = {j for j, clip in enumerate(clips) if clip.signal in dedicated
-                 or clip.signal in pooled and j not in pooled_clips or clip.signal in repacked and not shared[j]}
+                 or clip.signal in pooled and j not in pooled_clips or clip.signal in repacked and not shareable[j]}
         layout = lay_out(forms, hosted.regions, hosted.touch, copies, hosts, layout_seed, moved, pooled_clips, alone)
         reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
         rows: list[Affine] = []
@@ -483,10 +483,11 @@ def _hosted_candidate(deep: _DeepBuilder, measure: _Measure, hosted: _HostedClip
     pools, letting the often-true OR pool use what the AND pool left, saved
     1.6% at T = 2,000 but left a level-7 gate at 25%.) A pool none of whose
     clips a later level reads (the last level) has no stray budget and no
-    cap from the level below. Then (when every region is probed) signals
-    over the target move to fresh co-tenants in their pool, in the places
-    they left (deep_hosted.lay_out), the level is measured again, those still over get
-    hosts of their own, and it is measured once more."""
+    cap from the level below. Then (when every region is probed) the
+    repair, the level measured after every stage: signals over the target
+    move to fresh co-tenants in their pool, in the places they left; those
+    still over to a repair pool; those over there too to hosts of their own
+    (deep_hosted.lay_out)."""
     options = deep.options
     pools = hosted.pools()
     if not options.hosts or not pools:  # no clip may share a host (e.g. S = 1 leaves no room for a stray read)
