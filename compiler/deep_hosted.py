@@ -270,12 +270,13 @@ def lay_out(forms: list[HostedForm], regions: np.ndarray, touch: list[frozenset[
                 layout_hosts.append(kept)
                 thresholds.append(key)
 
-    alone, pooled = set(alone), set(pooled)
+    alone, pooled, repacked = set(alone), set(pooled), set(repacked)
+    moved_on = alone | pooled  # the clips that leave the pool's own layout
     for index, (key, pool) in enumerate(pool_members(forms)):
-        if not (alone | pooled).issuperset(pool):
+        if not moved_on.issuperset(pool):
             keep(_stage_tenants(regions, touch, copies, hosts[key], np.random.default_rng([layout_seed, index]),
-                                pool, set(repacked), np.random.default_rng([layout_seed, index, 1])),
-                 alone | pooled, key)
+                                pool, repacked, np.random.default_rng([layout_seed, index, 1])),
+                 moved_on, key)
         again = [j for j in pool if j in pooled]
         if not alone.issuperset(again):
             keep(_stage_tenants(regions, touch, copies, repack_hosts(hosts[key]),
