@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--circuits", type=int, default=2000, help="T (default 2000)")
     parser.add_argument("--levels", type=int, default=8, help="levels of each circuit (default 8)")
     parser.add_argument("--copies", type=int, default=2, help="S: hosts per clip (default 2)")
+    parser.add_argument("--target-error", type=float, default=0.01,
+                        help="the compile's target (DeepOptions.target_error, default 0.01); gates are judged against "
+                             "1%% whatever it is: a tighter target buys a shorter tail with neurons")
     parser.add_argument("--gates", type=int, default=150, help="gates measured per level (default 150)")
     parser.add_argument("--samples", type=int, default=300, help="stratified samples per gate and fill (default 300)")
     parser.add_argument("--confirm", type=int, default=10,
@@ -53,11 +56,13 @@ def main() -> None:
     args = parser.parse_args()
     circuit = circuits_circuit(args.circuits, levels=args.levels, seed=args.seed)
     start = time.time()
-    compiled = lower_deep(circuit, DeepOptions(design="hosted", copies=args.copies), np.random.default_rng(args.seed))
+    compiled = lower_deep(circuit, DeepOptions(target_error=args.target_error, design="hosted", copies=args.copies),
+                          np.random.default_rng(args.seed))
     seconds = time.time() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # GiB (ru_maxrss is in KiB on Linux)
     n_gates = len(circuit.gate_signals)
-    print(f"circuits-T, T = {args.circuits}, {args.levels} levels, hosted, S = {args.copies}: {n_gates:,} gates on "
+    print(f"circuits-T, T = {args.circuits}, {args.levels} levels, hosted, S = {args.copies}, compile target "
+          f"{args.target_error:.2%}: {n_gates:,} gates on "
           f"{compiled.n_neurons:,} neurons = {n_gates / compiled.n_neurons:.2f} gates per neuron (exact 1.00), "
           f"compiled in {seconds:.0f} s, peak memory {peak:.1f} GiB; {args.gates} gates per level x {args.samples} samples per fill")
     print("| level | plan | H (AND-NOT / OR / AND pools) | neurons | gates/neuron | repaired clips | mean error "

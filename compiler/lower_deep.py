@@ -279,7 +279,10 @@ class _DeepBuilder:
                  "single_tenant_neurons": 2 * sum(1 for t in own if t[0] not in alone and forms[t[0]].shareable),
                  "dedicated_neurons": 2 * sum(1 for t in own if t[0] in alone or not forms[t[0]].shareable),
                  "repaired_small_neurons": len(moved | pooled_clips | alone),
-                 "repacked_small_neurons": len((moved | pooled_clips) - alone)}
+                 # the repair's first two stages (the third is dedicated_neurons): fresh co-tenants in their pool,
+                 # a repair pool
+                 "repacked_small_neurons": len(moved - pooled_clips - alone),
+                 "repair_pool_small_neurons": len(pooled_clips - alone)}
         reached: dict[int, set[int]] = {}  # the regions that share a host with each signal's clips
         for tenants in layout.hosts:
             regions = {int(hosted.regions[j]) for j in tenants}

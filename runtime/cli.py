@@ -349,11 +349,13 @@ def _print_deep_plans(circuit: CompiledCircuit, console: Console) -> None:
                         "copies": "S", "small_neurons": "small neurons", "shared_neurons": "shared",
                         "single_tenant_neurons": "one tenant", "dedicated_neurons": "dedicated",
                         "repaired_small_neurons": "repaired", "repacked_small_neurons": "re-packed",
+                        "repair_pool_small_neurons": "repair pool",
                         "on_indicators": "on-indicators", "neurons": "neurons",
                         "superposed_neurons": "superposed plan", "exact_neurons": "exact plan",
                         "probe_max_error": "probe max error"})
     console.print(f"{circuit.meta.figures.get('design', 'spread')} design; repair share (small neurons of superposed levels "
-                  f"moved by the repair: to neurons of their own, or re-packed with fresh co-tenants in the hosted design): "
+                  f"moved by the repair: to neurons of their own, or in the hosted design re-packed with fresh "
+                  f"co-tenants in their pool or moved to a sparser repair pool): "
                   f"{circuit.meta.figures['repair_share']:.2%}; neurons of superposed levels read by one wire "
                   f"alone: {circuit.meta.figures['owned_neuron_share']:.2%}")
 

@@ -86,7 +86,8 @@ def test_no_wire_owns_a_neuron_of_a_superposed_level_except_repairs(design):
         readers = np.diff(block.indptr)           # gates reading each unit of layer k
         # a unit one gate alone reads: a repaired small neuron's own, or a shared one the repair left one tenant
         # (the hosted repair moves a clip to fresh co-tenants first, a repair pool next, and then a host of its own)
-        own = facts["repaired_small_neurons"] - facts.get("repacked_small_neurons", 0)
+        own = (facts["repaired_small_neurons"] - facts.get("repacked_small_neurons", 0)
+               - facts.get("repair_pool_small_neurons", 0))
         assert facts["dedicated_neurons"] == own * NEURONS_PER_HOST[design]
         assert (readers == 1).sum() == facts["dedicated_neurons"] + facts["single_tenant_neurons"]
         assert (readers >= 2).sum() == facts["shared_neurons"]
