@@ -246,7 +246,8 @@ class _DeepBuilder:
                         and repack_hosts(hosts[pool_key(forms[j])]) > copies}
         # a repaired clip that shares no pool (or too sparse a repair pool) gets a host of its own
         alone = {j for j, clip in enumerate(clips) if clip.signal in dedicated
-                 or clip.signal in pooled and j not in pooled_clips or clip.signal in repacked and not shareable[j]}
+                 or (clip.signal in pooled and j not in pooled_clips)
+                 or (clip.signal in repacked and not shareable[j])}
         layout = lay_out(forms, hosted.regions, hosted.touch, copies, hosts, layout_seed, moved, pooled_clips, alone)
         reads = {s: self.stored(s, rep) for s in {s for form in forms for s, _ in form.terms}}
         rows: list[Affine] = []
