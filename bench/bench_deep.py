@@ -35,7 +35,7 @@ from superpose.compiler.lower_cis import width_for_neurons  # noqa: E402
 from superpose.compiler import Circuit, CompileError, compile_circuit  # noqa: E402
 from superpose.compiler.strategies import STRATEGIES  # noqa: E402
 from superpose.network import CompiledCircuit  # noqa: E402
-from superpose.runtime.depth_report import LevelError, plot_levels  # noqa: E402
+from superpose.runtime.depth_report import LevelError, gate_levels, plot_levels, sample_per_level  # noqa: E402
 from superpose.runtime.report import error_report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -82,10 +82,13 @@ def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: d
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     start = time.perf_counter()
-    report = error_report(compiled, samples=samples, confirm=confirm, fill=FILL, seed=args.seed, progress=True)
+    levels_of_gates = gate_levels(compiled)
+    sample = None if args.gates_per_level is None else sample_per_level(levels_of_gates, args.gates_per_level, args.seed)
+    report = error_report(compiled, samples=samples, confirm=confirm, fill=FILL, seed=args.seed, progress=True,
+                          gates=sample)
     result = {"label": label, "neurons": compiled.n_neurons, "gates": compiled.n_gates, "layers": len(compiled.layers),
               "compile_s": compile_s, "peak_mb": peak / 2 ** 20, "report_s": time.perf_counter() - start,
-              "levels": [asdict(r) for r in report.levels()], "samples": samples, "confirm": confirm,
+              "levels": _level_dicts(report.levels(), levels_of_gates, sample), "samples": samples, "confirm": confirm,
               "plans": {str(f["level"]): f["plan"] for f in compiled.meta.levels if "plan" in f},
               "strategy": compiled.meta.strategy}
     if label == "exact":  # one layer per level: the level's neurons are its layer's width
@@ -95,13 +98,25 @@ def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: d
     if label == "cis":
         result.update({k: compiled.meta.figures[k] for k in ("width", "spread", "circuits", "small_neurons_per_circuit")})
         result["matched"] = reference["label"] if reference else "narrowest"
+    if sample is not None:
+        result["gates_per_level"] = args.gates_per_level
     if label in UNIFORM_TOO:
-        uniform = error_report(compiled, samples=samples, confirm=confirm, fill="uniform", seed=args.seed)
-        result["uniform_levels"] = [asdict(r) for r in uniform.levels()]
+        uniform = error_report(compiled, samples=samples, confirm=confirm, fill="uniform", seed=args.seed, gates=sample)
+        result["uniform_levels"] = _level_dicts(uniform.levels(), levels_of_gates, sample)
     worst = max((r["max_error"] for r in result["levels"]), default=0.0)
     print(f"{label}: {compiled.n_neurons:,} neurons, compile {compile_s:.1f} s, peak {result['peak_mb']:.0f} MB, "
           f"report {result['report_s']:.0f} s, max error {worst:.3%}", flush=True)
     return result
+
+
+def _level_dicts(rows: list[LevelError], levels_of_gates: list[int], sample: list[int] | None) -> list[dict]:
+    """The report's level rows as dicts; for a sampled report, `gates` is the
+    level's gate count, not the sample's (the result's gates_per_level says that)."""
+    dicts = [asdict(r) for r in rows]
+    if sample is not None:
+        for r in dicts:
+            r["gates"] = levels_of_gates.count(r["level"])
+    return dicts
 
 
 def run_benchmark(key: str, circuit: Circuit, args: argparse.Namespace) -> None:
@@ -165,10 +180,12 @@ def level_rows(label: str, result: dict, key: str = "levels") -> list[list[str]]
                      "-" if r["gates_per_neuron"] is None else f"{r['gates_per_neuron']:.2f}", pct(r["mean_error"]),
                      pct(r["p99_error"]), pct(r["max_error"]), plan])
     lowering = f"lowering {result['strategy']}; " if "strategy" in result else ""  # rows stored before it was kept
+    sampled = f"{result['gates_per_level']} random gates per level measured, " if "gates_per_level" in result else ""
     rows.append([f"**{label} total**", "", f"{result['gates']:,}", f"{result['neurons']:,}",
                  f"{result['gates'] / result['neurons']:.2f}", "", "", pct(max(r["max_error"] for r in result[key])),
-                 f"{lowering}compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB; {result['samples']} "
-                 f"samples per gate, the {result['confirm']} worst re-measured on {10 * result['samples']}"])
+                 f"{lowering}compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB; {sampled}"
+                 f"{result['samples']} samples per gate, the {result['confirm']} worst re-measured on "
+                 f"{10 * result['samples']}"])
     return rows
 
 
@@ -219,8 +236,8 @@ def scaling_body(name: str, rows: dict) -> str:
                      "neurons", "gates/neuron", "compile s"], out))
 
 
-FULL_RUNS = {"circuits-512": "circuits --circuits 512", "circuits-2000": "circuits --circuits 2000",
-             "circuits-4000": "circuits --circuits 4000", "chain-8": "chain"}
+FULL_RUNS = {"circuits-512": "circuits --circuits 512", "circuits-2000": "circuits --circuits 2000 --gates-per-level 300",
+             "circuits-4000": "circuits --circuits 4000 --gates-per-level 300", "chain-8": "chain"}
 
 
 def missing_runs(store: dict) -> str:
@@ -268,6 +285,9 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=1024, help="chain-L: inputs")
     parser.add_argument("--samples", type=int, default=100, help="stratified samples per gate")
     parser.add_argument("--confirm", type=int, default=200, help="worst gates re-measured on 10x fresh samples")
+    parser.add_argument("--gates-per-level", type=int, metavar="N",
+                        help="measure N random gates of each level (error_report(gates=...)) instead of every gate: "
+                             "circuits-2000 and -4000 have 64,000 and 128,000 gates (default: every gate)")
     parser.add_argument("--cis-neurons-of", default="deep", help="cis gets this lowering's neuron count "
                         "(falls back to exact's when that one did not run); narrowest: cis at its narrowest width")
     parser.add_argument("--scale-levels", default="2,4,8,16,32")

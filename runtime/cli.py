@@ -37,7 +37,7 @@ from superpose.neurons import neuron_table
 from superpose.runtime.artifact import load, save
 from superpose.runtime.components import components
 from superpose.runtime.datasets import BATCH_ROWS, MODES, Distribution, sample_inputs
-from superpose.runtime.depth_report import is_deep, plot_levels, render_levels
+from superpose.runtime.depth_report import gate_levels, is_deep, plot_levels, render_levels, sample_per_level
 from superpose.runtime.dictionary import dictionaries, variance_report
 from superpose.runtime.json_output import strict_json
 from superpose.runtime.output_files import STDOUT, check_output, write_atomically
@@ -384,16 +384,23 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     if args.worst_case_budget < 0:
         raise UserError(f"--worst-case-budget must be >= 0, got {args.worst_case_budget}")
     circuit = _load(args.artifact, console)
+    levels_of_gates = gate_levels(circuit)
+    sample = None
+    if args.gates_per_level is not None:
+        if levels_of_gates is None:
+            raise UserError(f"{args.artifact}: --gates-per-level needs the gates' levels, and the artifact records "
+                            f"neither its layers nor its program")
+        sample = sample_per_level(levels_of_gates, args.gates_per_level, args.seed)
     report = error_report(circuit, samples=args.samples, max_active=args.max_active, seed=args.seed,
                           progress=console.is_terminal, confirm=args.confirm, max_samples=args.max_samples,
-                          fill=args.fill)
+                          fill=args.fill, gates=sample)
     report.render(console, top=args.top)
     _print_sparsity_summary(circuit, console)
     levels = report.levels()
     if is_deep(levels):
         render_levels(levels, console)
     if args.worst_case:
-        rows = worst_cases(circuit, report.gate_levels, report.max_active, args.worst_case_budget,
+        rows = worst_cases(circuit, levels_of_gates, report.max_active, args.worst_case_budget,
                            {g.name: g.error for g in report.gates})
         render_worst_cases(rows, console, args.worst_case_budget)
         report.worst_case = worst_cases_json(rows)
@@ -687,6 +694,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "probability 1/2 from its neighbourhood (inputs that share a gate's support with its "
                         "own: in a program of independent circuits, its circuit's inputs) and else from the "
                         "rest, or 'uniform', every one from all inputs")
+    p.add_argument("--gates-per-level", type=_positive_int, metavar="N",
+                   help="measure N gates of each level, drawn at random (seeded by --seed), instead of every gate: "
+                        "a circuit of tens of thousands of gates takes hours whole; gates per neuron still counts "
+                        "every gate (default: every gate)")
     p.add_argument("--worst-case", action="store_true",
                    help="also run verify's search over every gate and print, per level and overall, the worst "
                         "counterexample it finds (gate, inputs on, readout against expected) next to the "

@@ -48,6 +48,17 @@ def gate_levels(circuit: CompiledCircuit) -> list[int] | None:
     return [int(depth[signal]) for signal in circuit.program.gate_signals]
 
 
+def sample_per_level(levels: list[int], per_level: int, seed: int) -> list[int]:
+    """Up to `per_level` gate indices of every level of `levels` ((n_gates,)
+    gate_levels), drawn without replacement from a generator seeded by `seed`;
+    sorted. A level with fewer gates gives all of them."""
+    rng = np.random.default_rng(seed)
+    by_level = np.asarray(levels)
+    chosen = [rng.choice(np.flatnonzero(by_level == level), size=min(per_level, int((by_level == level).sum())),
+                         replace=False) for level in sorted(set(levels))]
+    return sorted(int(g) for g in np.concatenate(chosen)) if chosen else []
+
+
 def level_errors(errors: np.ndarray, levels_of_gates: list[int] | None, level_facts: list[dict],
                  squared_errors: np.ndarray) -> list[LevelError]:
     """One row per level that holds at least one gate, shallowest first.

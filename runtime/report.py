@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import asdict, dataclass, field, fields
-from typing import TextIO
+from typing import Sequence, TextIO
 
 import numpy as np
 import scipy.sparse as sp
@@ -63,9 +63,10 @@ class ErrorReport:
     n_neurons: int
     features_per_dim: float
     facts: dict = field(default_factory=dict)
-    gate_levels: list[int] | None = None   # (n_gates,) level of every gate (depth_report.gate_levels)
+    gate_levels: list[int] | None = None   # (len(gates),) level of every measured gate (depth_report.gate_levels)
     fill: str = DEFAULT_FILL               # how the free active slots were filled (compiler/co_activity.py)
     worst_case: list[dict] | None = None   # verify's worst counterexample per level, when asked (runtime/worst_case.py)
+    circuit_gates: int | None = None       # the circuit's gate count when `gates` holds only a sample of them
 
     def errors(self) -> np.ndarray:
         return np.array([g.error for g in self.gates])
@@ -76,9 +77,14 @@ class ErrorReport:
                 "mean_error": float(errors.mean()) if errors.size else 0.0,
                 "p99_error": float(np.percentile(errors, 99)) if errors.size else 0.0,
                 "max_error": float(errors.max(initial=0.0)),
-                "gates_per_neuron": len(self.gates) / self.n_neurons if self.n_neurons else None,
+                "gates_per_neuron": self.total_gates() / self.n_neurons if self.n_neurons else None,
                 "features_per_dim": self.features_per_dim, "neurons": self.n_neurons,
-                "constant_gates": sum(g.constant is not None for g in self.gates)}
+                "constant_gates": sum(g.constant is not None for g in self.gates),
+                **({} if self.circuit_gates is None else {"circuit_gates": self.circuit_gates})}
+
+    def total_gates(self) -> int:
+        """The circuit's gates, measured or not (a sampled report measures some)."""
+        return len(self.gates) if self.circuit_gates is None else self.circuit_gates
 
     def worst(self, n: int | None = None) -> list[GateError]:
         ranked = sorted(self.gates, key=lambda g: (-g.error, g.min_margin, g.name))
@@ -100,7 +106,8 @@ class ErrorReport:
     def __str__(self) -> str:
         s = self.summary()
         worst = self.worst(1)
-        return (f"{self.circuit}: {s['gates']} gates, {self.samples_per_gate} stratified samples each, max active "
+        sampled = "" if self.circuit_gates is None else f" (sampled of {self.circuit_gates:,})"
+        return (f"{self.circuit}: {s['gates']} gates{sampled}, {self.samples_per_gate} stratified samples each, max active "
                 f"{self.max_active}; error mean {s['mean_error']:.4%}, p99 {s['p99_error']:.4%}, max "
                 f"{s['max_error']:.4%}" + (f" ({worst[0].name})" if worst else "")
                 + (f"; {s['constant_gates']} constant" if s["constant_gates"] else ""))
@@ -113,7 +120,8 @@ class ErrorReport:
     def render(self, console: Console, top: int = 15) -> None:
         confirmed = self.facts.get("confirmed_gates", 0)
         note = f"; the {confirmed} worst re-measured on {CONFIRM_FACTOR}x fresh samples" if confirmed else ""
-        table = Table(title=f"{self.circuit}: worst gates of {len(self.gates)} "
+        sampled = "" if self.circuit_gates is None else f" sampled of {self.circuit_gates:,}"
+        table = Table(title=f"{self.circuit}: worst gates of {len(self.gates):,}{sampled} "
                             f"({self.samples_per_gate} stratified samples each{note}, max active {self.max_active}, "
                             f"{self.fill} fill)")
         table.add_column("samples", justify="right")
@@ -166,7 +174,8 @@ def _measure(circuit: CompiledCircuit, samples: int, max_active: int | None, see
 
 def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int | None = None,
                  seed: int = 0, progress: bool = False, confirm: int = 0,
-                 max_samples: int = MAX_SAMPLES, fill: str = DEFAULT_FILL) -> ErrorReport:
+                 max_samples: int = MAX_SAMPLES, fill: str = DEFAULT_FILL,
+                 gates: Sequence[int] | None = None) -> ErrorReport:
     """Measure every gate on `samples` stratified inputs (half true, half false).
     max_active defaults to the declared sparsity. The worst of many noisy
     estimates is biased upward (the worst gate is partly the unluckiest), so
@@ -176,7 +185,10 @@ def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int 
     inputs. `fill` says how a gate's other active inputs are drawn:
     "neighbourhood" (the default), each with probability 1/2 from the inputs
     that share a computation with its own, or "uniform" from all inputs
-    (compiler/co_activity.py)."""
+    (compiler/co_activity.py). `gates` (gate indices) measures only those, a
+    sample of a circuit too large to measure whole: the report then lists them
+    alone, in index order, and its summary counts the circuit's gates per
+    neuron from all of them."""
     if samples < 2:
         raise UserError(f"samples must be at least 2, got {samples}")
     if samples > max_samples:
@@ -188,16 +200,31 @@ def error_report(circuit: CompiledCircuit, samples: int = 1000, max_active: int 
         max_active = circuit.meta.sparsity
     if max_active is not None:
         max_active = min(int(max_active), circuit.n_inputs)
+    measured = range(circuit.n_gates) if gates is None else _gate_sample(circuit, gates)
     with Progress(disable=not progress, transient=True) as bar:
-        results = _measure(circuit, samples, max_active, seed, None, bar, "measuring gates", fill)
+        results = _measure(circuit, samples, max_active, seed, None if gates is None else list(measured), bar,
+                           "measuring gates", fill)
         if confirm > 0:
             worst = sorted(results, key=lambda g: (-results[g].error, results[g].min_margin))[:confirm]
             results.update(_measure(circuit, samples * CONFIRM_FACTOR, max_active, seed + CONFIRM_SEED_OFFSET,
                                     sorted(worst), bar, "re-measuring the worst gates", fill))
-    facts = dict(circuit.meta.to_json(), confirmed_gates=min(confirm, circuit.n_gates))
-    return ErrorReport(circuit.name, [results[g] for g in range(circuit.n_gates)], samples, max_active,
+    facts = dict(circuit.meta.to_json(), confirmed_gates=min(confirm, len(measured)))
+    levels = gate_levels(circuit)
+    return ErrorReport(circuit.name, [results[g] for g in measured], samples, max_active,
                        circuit.n_neurons, circuit.meta.features_per_dim, facts,
-                       gate_levels(circuit), fill)
+                       None if levels is None else [levels[g] for g in measured], fill,
+                       circuit_gates=None if gates is None else circuit.n_gates)
+
+
+def _gate_sample(circuit: CompiledCircuit, gates: Sequence[int]) -> list[int]:
+    """The distinct gate indices of `gates`, sorted; a clear error for one out of range."""
+    chosen = sorted({int(g) for g in gates})
+    if not chosen:
+        raise UserError("gates: measure at least one gate")
+    if chosen[0] < 0 or chosen[-1] >= circuit.n_gates:
+        bad = chosen[0] if chosen[0] < 0 else chosen[-1]
+        raise UserError(f"gates: indices run from 0 to {circuit.n_gates - 1}, got {bad}")
+    return chosen
 
 
 def _gate_error(name: str, values: np.ndarray, wanted: np.ndarray, rates: StratifiedRates, i: int) -> GateError:
