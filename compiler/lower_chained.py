@@ -42,14 +42,14 @@ import scipy.sparse as sp
 
 from superpose.compiler.co_activity import neighbourhoods_of
 from superpose.compiler.errors import CompileError
-from superpose.compiler.interpret import evaluate
 from superpose.compiler.ir import Circuit, Lit, Op, resolve_buffers
 from superpose.compiler.hub_packing import (CONSTANT, choose_danger_limit, hub_layer, monomial_readers, pack_pairs,
                                             pair_errors, pair_roles, tolerates_thresholding, without_pairs)
 from superpose.compiler.multilinear import complement, count_patterns, node_polynomial
+from superpose.compiler.packed_truth import packed_truth
 from superpose.compiler.sampling import every_support_pattern, sample_gate
-from superpose.compiler.lowering import (Affine, check_target_error, combine, negate, readout_from_affines,
-                                         relu_layer)
+from superpose.compiler.lowering import (Affine, check_target_error, combine, csr_entries, negate,
+                                         readout_from_affines, relu_layer)
 from superpose.metadata import CircuitMeta
 from superpose.network import THRESHOLD, CompiledCircuit, Layer
 from superpose.neurons import NeuronRole, literal_reads, table_to_json
@@ -64,7 +64,7 @@ PROBE_PATTERNS = 256       # a probing gate with at most this many support patte
 PROBE_SAMPLES = 16         # else on this many samples; one miss in a block is a 6% rate, so any miss fails
 PROBED_DEEPER = 256        # deeper gates with more patterns sampled per level
 UNIFORM_PROBES = 2000      # uniform s-sparse inputs among every level's probes (wire sparsity, pair repair)
-PROBE_CHUNK = 8192         # probe samples evaluated at a time (bounds memory)
+PROBE_CHUNK = 8192         # probe samples read through a hub layer at a time (bounds memory)
 NEAR_STREAM = 1            # the random stream of a gate's neighbourhood-fill probes (beside its uniform ones)
 HUB_MIN_PAIRS = 16         # fewer pairs than this in a level: exact neurons are as cheap and exact
 # The share of the target a level's hub packing aims its predicted worst pair at. The probes (both fills)
@@ -214,10 +214,8 @@ def probe_wires(circuit: Circuit, signals: list[int], gates: list[int], samples:
     blocks += [samples.of(g) for g in gates] + [samples.near(g) for g in gates]
     inputs = sp.vstack(blocks, format="csr")
     prefix = Circuit(circuit.name, circuit.input_names, circuit.nodes[:max(signals) + 1 - m])  # topological
-    chunks = [sp.csr_matrix(evaluate(prefix, inputs[i:i + PROBE_CHUNK].toarray())[:, signals])
-              for i in range(0, inputs.shape[0], PROBE_CHUNK)]
     block = np.repeat(np.arange(len(blocks)), [b.shape[0] for b in blocks])
-    return sp.vstack(chunks, format="csr"), block
+    return packed_truth(prefix, inputs)[:, signals], block
 
 
 def measured_pair_errors(rows: list[dict[int, float]], biases: list[float],
@@ -227,38 +225,49 @@ def measured_pair_errors(rows: list[dict[int, float]], biases: list[float],
     (one block per probing gate's distribution), among the samples of a block
     where one of the pair's features is on. Per block, because a consumer's
     distribution can turn a misfire on systematically that the pooled rate
-    would dilute. values: (n, n_features) bool CSR; block: (n,) int."""
-    weight = np.zeros((values.shape[1], len(rows)), np.float32)
-    for j, row in enumerate(rows):
-        weight[list(row), j] = list(row.values())
+    would dilute. values: (n, n_features) bool CSR; block: (n,) int.
+
+    Only those (sample, pair) cells count, and hub biases are negative
+    (hub_layer), so a neuron is lit only on samples with one of its features
+    on: everything is computed on sparse cells, in time linear in the probes
+    (a dense (samples, pairs) block per chunk grew with the square of the
+    circuit: circuits-T has both in proportion to T)."""
+    n_pairs = len(estimate)
+    weight = sp.csr_matrix((np.array([w for row in rows for w in row.values()], np.float32),
+                            (np.array([f for row in rows for f in row], np.int64),
+                             np.repeat(np.arange(len(rows)), [len(row) for row in rows]))),
+                           shape=(values.shape[1], len(rows)))
+    bias = np.asarray(biases, np.float32)
+    if (bias > 0).any():
+        raise ValueError("measured_pair_errors: a hub neuron with a positive bias is lit with no feature on")
+    reads = [(j, i, w) for i, terms in enumerate(estimate.values()) for j, w in terms if j != CONSTANT]
+    reads = sp.csr_matrix((np.array([w for _, _, w in reads], np.float32),
+                           (np.array([j for j, _, _ in reads], np.int64), np.array([i for _, i, _ in reads], np.int64))),
+                          shape=(len(rows), n_pairs))
+    offset = np.array([sum(w for j, w in terms if j == CONSTANT) for terms in estimate.values()], np.float32)
     pairs = list(estimate)
-    reads = np.zeros((len(rows), len(pairs)), np.float32)  # hub neuron -> pair estimate
-    offset = np.zeros(len(pairs), np.float32)
-    for i, terms in enumerate(estimate.values()):
-        for j, w in terms:
-            if j == CONSTANT:
-                offset[i] += w
-            else:
-                reads[j, i] += w
-    first, second = (np.array([p[i] for p in pairs], np.int64) for i in (0, 1))
+    members = np.array([f for pair in pairs for f in pair], np.int64)
+    incidence = sp.csr_matrix((np.ones(members.size, np.float32), (members, np.repeat(np.arange(n_pairs), 2))),
+                              shape=(values.shape[1], n_pairs))  # feature -> the pairs it belongs to
     n_blocks = int(block.max(initial=0)) + 1
-    wrong = sp.csr_matrix((len(pairs), n_blocks), dtype=np.int64)
-    relevant = sp.csr_matrix((len(pairs), n_blocks), dtype=np.int64)
+    keys, relevant, wrong = [], [], []
     for i in range(0, values.shape[0], PROBE_CHUNK):
-        chunk = values[i:i + PROBE_CHUNK]
-        z = np.maximum(chunk @ weight + np.asarray(biases, np.float32), 0.0)
-        est = z @ reads + offset
-        on = chunk.toarray()
-        seen = on[:, first] | on[:, second]
-        missed = ((est > THRESHOLD) != (on[:, first] & on[:, second])) & seen
-        members = sp.csr_matrix((np.ones(chunk.shape[0], np.int64), block[i:i + PROBE_CHUNK],
-                                 np.arange(chunk.shape[0] + 1)), shape=(chunk.shape[0], n_blocks))
-        wrong = wrong + sp.csr_matrix(missed.T.astype(np.int64)) @ members
-        relevant = relevant + sp.csr_matrix(seen.T.astype(np.int64)) @ members
-    worst = np.zeros(len(pairs))
-    rows_of, blocks_of = wrong.nonzero()
-    rates = np.asarray(wrong[rows_of, blocks_of]).ravel() / np.asarray(relevant[rows_of, blocks_of]).ravel()
-    np.maximum.at(worst, rows_of, rates)
+        chunk = values[i:i + PROBE_CHUNK].astype(np.float32)
+        lit = (chunk @ weight).tocsr()
+        lit.data = np.maximum(lit.data + bias[lit.indices], 0.0)
+        est = (lit @ reads).tocsr()
+        seen = (chunk @ incidence).tocoo()  # (chunk, pairs): how many of the pair's features are on, where any is
+        missed = (csr_entries(est, seen.row, seen.col) + offset[seen.col] > THRESHOLD) != (seen.data == 2)
+        cell, where = np.unique(seen.col.astype(np.int64) * n_blocks + block[i + seen.row], return_inverse=True)
+        keys.append(cell)
+        relevant.append(np.bincount(where, minlength=cell.size))
+        wrong.append(np.bincount(where, weights=missed, minlength=cell.size))
+    cell, where = np.unique(np.concatenate(keys or [np.zeros(0, np.int64)]), return_inverse=True)
+    seen_count = np.bincount(where, weights=np.concatenate(relevant or [np.zeros(0)]), minlength=cell.size)
+    wrong_count = np.bincount(where, weights=np.concatenate(wrong or [np.zeros(0)]), minlength=cell.size)
+    worst = np.zeros(n_pairs)
+    np.maximum.at(worst, cell // n_blocks, np.divide(wrong_count, seen_count, where=seen_count > 0,
+                                                      out=np.zeros(cell.size)))
     return dict(zip(pairs, worst.tolist()))
 
 
