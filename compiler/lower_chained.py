@@ -240,10 +240,11 @@ def measured_pair_errors(rows: list[dict[int, float]], biases: list[float],
     bias = np.asarray(biases, np.float32)
     if (bias > 0).any():
         raise ValueError("measured_pair_errors: a hub neuron with a positive bias is lit with no feature on")
-    reads = [(j, i, w) for i, terms in enumerate(estimate.values()) for j, w in terms if j != CONSTANT]
-    reads = sp.csr_matrix((np.array([w for _, _, w in reads], np.float32),
-                           (np.array([j for j, _, _ in reads], np.int64), np.array([i for _, i, _ in reads], np.int64))),
-                          shape=(len(rows), n_pairs))
+    read_terms = [(j, i, w) for i, terms in enumerate(estimate.values()) for j, w in terms if j != CONSTANT]
+    reads = sp.csr_matrix((np.array([w for _, _, w in read_terms], np.float32),
+                           (np.array([j for j, _, _ in read_terms], np.int64),
+                            np.array([i for _, i, _ in read_terms], np.int64))),
+                          shape=(len(rows), n_pairs))  # hub neuron -> pair estimate
     offset = np.array([sum(w for j, w in terms if j == CONSTANT) for terms in estimate.values()], np.float32)
     pairs = list(estimate)
     members = np.array([f for pair in pairs for f in pair], np.int64)
