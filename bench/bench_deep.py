@@ -15,6 +15,7 @@ others). A lowering that cannot compile a program is recorded with its message.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -64,9 +65,25 @@ def compile_deep(circuit: Circuit, seed: int) -> CompiledCircuit:
     return compile_circuit(circuit, seed=seed, strategy="deep")
 
 
+def weights_digest(compiled: CompiledCircuit) -> str:
+    """SHA-256 of everything the report reads of a network: its layers and its gate readout."""
+    digest = hashlib.sha256()
+    arrays = [a for layer in compiled.layers
+              for a in (layer.weight.data, layer.weight.indices, layer.weight.indptr, layer.bias, np.array([layer.relu]))]
+    readout = compiled.gate_readout
+    arrays += [a for at in sorted(readout.blocks) for a in (np.array([at]), readout.blocks[at].rows,
+               readout.blocks[at].weight.data, readout.blocks[at].weight.indices, readout.blocks[at].weight.indptr)]
+    for a in arrays + [readout.bias]:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest()
+
+
 def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: dict | None,
-            samples: int, confirm: int) -> dict:
-    """Compile with one lowering and measure it; a dict of figures (JSON-able)."""
+            samples: int, confirm: int, measured: dict[str, dict] | None = None) -> dict:
+    """Compile with one lowering and measure it; a dict of figures (JSON-able).
+    measured: weights digest -> the result of a lowering of this run that
+    compiled the same weights (the default plan is often another lowering
+    with its defaults): its error figures are taken, not measured again."""
     extra = {}
     if label == "cis" and reference is not None and "neurons" in reference:
         extra = {"width": width_for_neurons(reference["neurons"], int(circuit.levels().max()))}
@@ -81,16 +98,24 @@ def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: d
     compile_s = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    digest = weights_digest(compiled)
+    result = {"label": label, "neurons": compiled.n_neurons, "gates": compiled.n_gates, "layers": len(compiled.layers),
+              "compile_s": compile_s, "peak_mb": peak / 2 ** 20, "samples": samples, "confirm": confirm,
+              "plans": {str(f["level"]): f["plan"] for f in compiled.meta.levels if "plan" in f},
+              "strategy": compiled.meta.strategy}
+    if measured is not None and digest in measured:
+        same = measured[digest]
+        result.update({k: same[k] for k in ("levels", "uniform_levels", "gates_per_level", "report_s") if k in same},
+                      same_weights_as=same["label"])
+        print(f"{label}: {compiled.n_neurons:,} neurons, compile {compile_s:.1f} s, peak {result['peak_mb']:.0f} MB; "
+              f"the same weights as {same['label']}: its error figures", flush=True)
+        return result
     start = time.perf_counter()
     levels_of_gates = gate_levels(compiled)
     sample = None if args.gates_per_level is None else sample_per_level(levels_of_gates, args.gates_per_level, args.seed)
     report = error_report(compiled, samples=samples, confirm=confirm, fill=FILL, seed=args.seed, progress=True,
                           gates=sample)
-    result = {"label": label, "neurons": compiled.n_neurons, "gates": compiled.n_gates, "layers": len(compiled.layers),
-              "compile_s": compile_s, "peak_mb": peak / 2 ** 20, "report_s": time.perf_counter() - start,
-              "levels": _level_dicts(report.levels(), levels_of_gates, sample), "samples": samples, "confirm": confirm,
-              "plans": {str(f["level"]): f["plan"] for f in compiled.meta.levels if "plan" in f},
-              "strategy": compiled.meta.strategy}
+    result.update(report_s=time.perf_counter() - start, levels=_level_dicts(report.levels(), levels_of_gates, sample))
     if label == "exact":  # one layer per level: the level's neurons are its layer's width
         for r in result["levels"]:
             r["neurons"] = compiled.layers[r["level"] - 1].width
@@ -106,6 +131,8 @@ def measure(circuit: Circuit, label: str, args: argparse.Namespace, reference: d
     worst = max((r["max_error"] for r in result["levels"]), default=0.0)
     print(f"{label}: {compiled.n_neurons:,} neurons, compile {compile_s:.1f} s, peak {result['peak_mb']:.0f} MB, "
           f"report {result['report_s']:.0f} s, max error {worst:.3%}", flush=True)
+    if measured is not None:
+        measured[digest] = result
     return result
 
 
@@ -123,10 +150,12 @@ def run_benchmark(key: str, circuit: Circuit, args: argparse.Namespace) -> None:
     """Every requested lowering on one program; rows stored under `key`."""
     command = "python bench/bench_deep.py " + " ".join(sys.argv[1:])
     order = sorted(args.lowerings, key=lambda label: label == "cis")   # cis last: it is sized after another
+    measured: dict[str, dict] = {}
     for label in order:
         rows = load().get(key, {})
         reference = cis_reference(rows, args.cis_neurons_of) if label == "cis" else None
-        record(key, label, dict(measure(circuit, label, args, reference, args.samples, args.confirm), command=command))
+        record(key, label, dict(measure(circuit, label, args, reference, args.samples, args.confirm, measured),
+                                command=command))
 
 
 def cis_reference(rows: dict, matched: str) -> dict | None:
@@ -181,6 +210,8 @@ def level_rows(label: str, result: dict, key: str = "levels") -> list[list[str]]
                      pct(r["p99_error"]), pct(r["max_error"]), plan])
     lowering = f"lowering {result['strategy']}; " if "strategy" in result else ""  # rows stored before it was kept
     sampled = f"{result['gates_per_level']} random gates per level measured, " if "gates_per_level" in result else ""
+    if "same_weights_as" in result:
+        sampled = f"the same weights as {result['same_weights_as']} (its error figures); " + sampled
     rows.append([f"**{label} total**", "", f"{result['gates']:,}", f"{result['neurons']:,}",
                  f"{result['gates'] / result['neurons']:.2f}", "", "", pct(max(r["max_error"] for r in result[key])),
                  f"{lowering}compile {result['compile_s']:.1f} s, peak {result['peak_mb']:.0f} MB; {sampled}"
