@@ -54,6 +54,8 @@ def compile_circuit(circuit: Circuit, *, strategy: str | None = None, seed: int 
     compiled = chosen.lower(circuit, chosen_options, np.random.default_rng(seed))
     if plan is not None and plan.strategy == "hub" and not option_values:
         compiled, plan = _smaller_of_flattened_and_exact(circuit, compiled, plan, seed)
+    elif plan is not None and plan.try_flattened and not option_values:
+        compiled, plan = _smaller_of_deep_and_flattened(circuit, compiled, plan, seed)
     compiled.meta.seed = seed
     if plan is not None:
         compiled.meta.figures["plan"] = plan.reason
@@ -76,6 +78,21 @@ def _smaller_of_flattened_and_exact(circuit: Circuit, flattened: CompiledCircuit
         return flattened, plan
     return fallback, Plan("exact", f"exact: {fallback.n_neurons:,} neurons, fewer than the "
                                    f"{flattened.n_neurons:,} of the flattened layer ({plan.reason})")
+
+
+def _smaller_of_deep_and_flattened(circuit: Circuit, deep: CompiledCircuit, plan: Plan,
+                                   seed: int) -> tuple[CompiledCircuit, Plan]:
+    """The deep network, or the flattened layer where that has fewer neurons:
+    in the band of support patterns where either can win (plan.py). Both keep
+    their errors within the target by measurement, so neurons decide (the deep
+    lowering has already weighed the all-exact network)."""
+    hub = strategy_named("hub")
+    flattened = hub.lower(circuit, strategy_options(hub, None), np.random.default_rng(seed))
+    if flattened.n_neurons >= deep.n_neurons:
+        return deep, Plan("deep", f"{plan.reason}; {deep.n_neurons:,} neurons, fewer than the "
+                                  f"{flattened.n_neurons:,} of the flattened layer")
+    return flattened, Plan("hub", f"flattened: {flattened.n_neurons:,} neurons, fewer than the {deep.n_neurons:,} of "
+                                  f"the deep lowering ({plan.reason})")
 
 
 def load_circuit(path: str | os.PathLike, *, format: str | None = None, simplify: bool = True,

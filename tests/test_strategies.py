@@ -106,3 +106,35 @@ def test_cli_names_the_flags_a_strategy_does_not_take(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--width does not apply to --strategy exact" in err and "--strategy hub or paper-uand" in err
     assert not out.exists()
+
+
+def test_between_the_pattern_limits_the_default_keeps_the_smaller_of_deep_and_flattened():
+    """circuits-T with a gate on all 8 of its circuit's inputs (163 support
+    patterns at sparsity 4): flattened and deep are both compiled, and the
+    one with fewer neurons is kept (BENCHMARKS.md `## deep`: at T = 2,000
+    flattened has 30,750 neurons, deep 42,634)."""
+    from superpose.compiler.generators.circuits import circuits_circuit
+    from superpose.compiler.plan import choose_plan
+    from superpose.runtime.report import error_report
+
+    circuit = circuits_circuit(8, levels=8, seed=3)
+    plan = choose_plan(circuit)
+    assert plan.strategy == "deep" and plan.try_flattened and "163 support patterns" in plan.reason
+    chosen = superpose.compile_circuit(circuit)
+    deep = superpose.compile_circuit(circuit, strategy="deep")
+    flattened = superpose.compile_circuit(circuit, strategy="hub")
+    assert chosen.n_neurons == min(deep.n_neurons, flattened.n_neurons) == flattened.n_neurons < deep.n_neurons
+    assert to_bytes(chosen) != to_bytes(deep) and chosen.meta.lowering == flattened.meta.lowering
+    assert chosen.meta.figures["plan"].startswith(f"flattened: {flattened.n_neurons} neurons, fewer than the "
+                                                  f"{deep.n_neurons} of the deep lowering (deep: a gate depends on 8")
+    for fill in ("neighbourhood", "uniform"):
+        assert error_report(chosen, samples=200, fill=fill, confirm=20).summary()["max_error"] <= 0.01
+
+
+def test_past_the_band_only_the_deep_lowering_is_tried():
+    from superpose.compiler.generators.chain import chain_circuit
+    from superpose.compiler.plan import TRY_FLATTEN_MAX_PATTERNS, choose_plan
+
+    plan = choose_plan(chain_circuit(4, 64, 64, seed=0))  # a gate on 15 inputs: 576 patterns at sparsity 3
+    assert plan.strategy == "deep" and not plan.try_flattened
+    assert int(plan.reason.split("(")[1].split()[0]) > TRY_FLATTEN_MAX_PATTERNS
