@@ -290,7 +290,8 @@ def lower_hub(circuit: Circuit, options: HubOptions, rng: np.random.Generator) -
         compiled.meta.figures["confirmed"] = False
         return compiled
     n_gates = len(circuit.gate_signals)
-    gate_pairs = [{t for t in poly if len(t) == 2} - set(expansion.higher) for poly in expansion.polys[:n_gates]]
+    higher = set(expansion.higher)  # once: a set per gate made this quadratic in the gates (75 s of 122 at T = 1,024)
+    gate_pairs = [{t for t in poly if len(t) == 2} - higher for poly in expansion.polys[:n_gates]]
     supports, signals = circuit.supports(), circuit.gate_signals  # gate_signals builds its list on every call
     measured = np.zeros(n_gates)
     # measured: every gate whose prediction is within the band, or that reads more than its pair (the
