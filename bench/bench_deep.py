@@ -293,7 +293,7 @@ the gate's neighbourhood, inputs sharing a support with its own, with probabilit
 lowering re-measured on 10x fresh samples; flattened, default and deep also under the uniform fill (the tables after
 each benchmark's; rows measured before this was added have none). circuits-T: compiler/generators/circuits.py (T circuits of 8 inputs, 4 wires per
 level, 8 levels, sparsity 4; circuits-T-inK: K inputs per circuit). chain-L: compiler/generators/chain.py. Lowerings: exact; default (no flags: the plan the
-compiler picks, deep for circuits-T); flattened (`--strategy hub`, the single superposed layer; the default
+compiler picks: on circuits-T flattened since commit d71c4ec, deep in rows measured before it); flattened (`--strategy hub`, the single superposed layer; the default
 before the deep lowering, and the rows labelled so were measured then, as `default`); chained (`--strategy chained`), chained-always
 (`--superpose-levels always`), naive (`--no-error-control`); cis (`--strategy cis`, the CiS2 baseline at the
 neuron count of another lowering); deep (`--strategy deep`, when present). Peak memory: the most Python and numpy
