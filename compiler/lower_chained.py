@@ -65,6 +65,10 @@ PROBE_SAMPLES = 16         # else on this many samples; one miss in a block is a
 PROBED_DEEPER = 256        # deeper gates with more patterns sampled per level
 UNIFORM_PROBES = 2000      # uniform s-sparse inputs among every level's probes (wire sparsity, pair repair)
 PROBE_CHUNK = 8192         # probe samples read through a hub layer at a time (bounds memory)
+# probe samples whose truth is built at a time: packed_truth holds every signal of the touched parts for its
+# rows (about 80 per row on circuits-T) before the level's wires are picked out, which for all the probes at
+# once outgrew 23 GB at T = 4,000 (naive; probes and signals both grow with T)
+PROBE_TRUTH_ROWS = 1 << 18
 NEAR_STREAM = 1            # the random stream of a gate's neighbourhood-fill probes (beside its uniform ones)
 HUB_MIN_PAIRS = 16         # fewer pairs than this in a level: exact neurons are as cheap and exact
 # The share of the target a level's hub packing aims its predicted worst pair at. The probes (both fills)
@@ -215,7 +219,9 @@ def probe_wires(circuit: Circuit, signals: list[int], gates: list[int], samples:
     inputs = sp.vstack(blocks, format="csr")
     prefix = Circuit(circuit.name, circuit.input_names, circuit.nodes[:max(signals) + 1 - m])  # topological
     block = np.repeat(np.arange(len(blocks)), [b.shape[0] for b in blocks])
-    return packed_truth(prefix, inputs)[:, signals], block
+    truth = [packed_truth(prefix, inputs[i:i + PROBE_TRUTH_ROWS])[:, signals]
+             for i in range(0, inputs.shape[0], PROBE_TRUTH_ROWS)]
+    return sp.vstack(truth, format="csr"), block
 
 
 def measured_pair_errors(rows: list[dict[int, float]], biases: list[float],

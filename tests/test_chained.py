@@ -9,7 +9,8 @@ from superpose.compiler import circuit_from_source
 from superpose.compiler.emit_dsl import emit_dsl
 from superpose.compiler.generators import chain_circuit
 from superpose.compiler.generators.circuits import circuits_circuit
-from superpose.compiler.lower_chained import ChainOptions, lower_chained
+from superpose.compiler import lower_chained as chained_module
+from superpose.compiler.lower_chained import ChainOptions, ProbeSamples, lower_chained, probe_gates, probe_wires
 from superpose.runtime.depth_report import plot_levels
 from tests.programs_table import program_cases
 
@@ -136,3 +137,18 @@ def test_verify_settles_chained_circuits():
     superposed = lower_chained(circuit, ChainOptions(superpose="always"), np.random.default_rng(0))
     assert {f["plan"] for f in superposed.meta.levels} == {"superposed"}
     assert verify(superposed).counts == every_gate
+
+
+def test_probe_truth_built_in_row_chunks_is_the_same(monkeypatch):
+    # the probes' truth is built PROBE_TRUTH_ROWS rows at a time (memory): chunks of 7 rows give the same
+    # matrix, row for row, as one chunk (packed_truth itself is checked against the interpreter elsewhere)
+    circuit = circuits_circuit(6, levels=3, sparsity=2, seed=0)
+    computed = list(range(circuit.n_inputs, circuit.n_signals))
+    levels = circuit.levels()
+    wires = [n for n in computed if levels[n] == 1] + [0, 5]
+    gates = probe_gates(levels, computed, 2, ProbeSamples(circuit, 0), np.random.default_rng(0))
+    whole, block = probe_wires(circuit, wires, gates, ProbeSamples(circuit, 0), np.random.default_rng(1), 50)
+    monkeypatch.setattr(chained_module, "PROBE_TRUTH_ROWS", 7)
+    chunked, same_block = probe_wires(circuit, wires, gates, ProbeSamples(circuit, 0), np.random.default_rng(1), 50)
+    assert whole.shape[0] > 7 * 10 and (block == same_block).all()
+    assert (chunked != whole).nnz == 0
