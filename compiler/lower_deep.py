@@ -107,6 +107,8 @@ class DeepOptions:
     hosts: tuple[int, ...] | None = None   # candidate H, densest first
     control: bool = True                   # margins, on-indicators, repair; False: none (naive)
     superpose: str = "auto"                # "auto": superposed only where it saves neurons; "always"
+    share_negated: bool = True             # hosted: False gives clips with a negated read hosts of their own
+                                           # (an ablation: deep_hosted.hosted_form)
 
     def __post_init__(self) -> None:
         check_target_error(self.target_error)
@@ -114,6 +116,9 @@ class DeepOptions:
             raise CompileError(f"superpose must be one of {', '.join(LEVEL_PLANS)}, not {self.superpose!r}")
         if self.design not in DESIGNS:
             raise CompileError(f"design must be one of {', '.join(DESIGNS)}, not {self.design!r}")
+        if not self.share_negated and self.design != "hosted":
+            raise CompileError("share_negated=False applies to the hosted design only (the spread design shares "
+                               "small neurons, not clips)")
         if self.copies is None:
             object.__setattr__(self, "copies", DEFAULT_COPIES[self.design])
         if self.hosts is None:
@@ -370,7 +375,7 @@ class _HostedClips:
            before_last: bool) -> "_HostedClips":
         """The level's clips; before_last: only the last level reads them (a looser stray budget)."""
         clips, constants = deep.clips(gates, carried)
-        forms = [hosted_form(clip, deep.stray, deep.slope) for clip in clips]
+        forms = [hosted_form(clip, deep.stray, deep.slope, deep.options.share_negated) for clip in clips]
         signals = np.array([clip.signal for clip in clips], dtype=np.int64)
         regions = deep.regions.of[signals]
         touch = [frozenset({int(region)}.union(*(deep.reached.get(s, ()) for s, _ in clip.terms)))
@@ -642,7 +647,8 @@ def _lower(circuit: Circuit, options: DeepOptions, rng: np.random.Generator, ind
     repaired = sum(f.get("repaired_small_neurons", 0) for f in level_facts if f["plan"] == "superposed")
     superposed = [f for f in level_facts if f["plan"] == "superposed"]
     owned = sum(f["dedicated_neurons"] + f["single_tenant_neurons"] for f in superposed)
-    figures = {"design": options.design, "copies": options.copies, "slope": deep.slope, "regions": len(deep.regions.inputs),
+    figures = {"design": options.design, "copies": options.copies, "slope": deep.slope,
+               **({} if options.share_negated else {"share_negated": False}), "regions": len(deep.regions.inputs),
                "probed_regions": len(probed), "superposed_levels": len(superposed),
                "repair_share": repaired / small if small else 0.0,
                "owned_neuron_share": owned / sum(f["neurons"] for f in superposed) if superposed else 0.0}

@@ -99,7 +99,7 @@ def _probability(text: str) -> float:
 OPTION_FLAGS = {"target_error": "--target-error", "width": "--width", "embed_dim": "--embed-dim",
                 "embedding": "--embedding", "p": "--p", "control": "--no-error-control", "confirm": "--no-confirm",
                 "superpose": "--superpose-levels", "design": "--deep-design", "copies": "--copies", "hosts": "--hosts",
-                "spread": "--spread"}
+                "spread": "--spread", "share_negated": "--no-shared-negation"}
 
 
 def _strategy_options(args: argparse.Namespace, strategy: Strategy) -> dict[str, object]:
@@ -645,6 +645,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="deep: how a superposed level shares neurons: hosted (default: gates' clips share hosts "
                         "with thresholds placed for one stray read, no on-indicators) or spread (small neurons "
                         "copied onto large ones, on-indicators per region)")
+    p.add_argument("--no-shared-negation", dest="share_negated", action="store_const", const=False,
+                   help="deep, hosted design: clips with a negated read (a & !b) get hosts of their own instead "
+                        "of sharing, so no co-tenant's negative read can switch a true clip's host off; an "
+                        "ablation that shows where the deep lowering's errors come from (bench/bench_misreads.py)")
     p.add_argument("--copies", type=_positive_int,
                    help="deep: hosts (large neurons) per clip (small neuron) (default: hosted "
                         f"{DEFAULT_COPIES['hosted']}, spread {DEFAULT_COPIES['spread']})")

@@ -383,3 +383,27 @@ def test_probe_errors_read_each_signal_on_its_own_region_and_weigh_patterns_equa
         expected = sum(np.mean([rate[p] for p in rate if side[p] == s]) for s in (True, False)
                        if any(side[p] == s for p in rate)) / 2
         assert errors[j] == pytest.approx(expected)
+
+
+def _shared_neurons_reading_negatively(compiled: CompiledCircuit) -> int:
+    """Neurons hosting two or more clips of which one reads a wire with a negative weight."""
+    return sum(1 for layer in compiled.meta.neurons for kind, _, serves, _, weights, *_ in layer
+               if kind == "shared" and len(serves) > 1 and min(weights) < 0)
+
+
+def test_without_shared_negation_no_clip_with_a_negated_read_shares_a_host():
+    # the ablation of bench/bench_misreads.py: a co-tenant's negated read can switch off a true clip's host
+    options = dataclasses.replace(SUPERPOSED["hosted"], share_negated=False)
+    compiled = lower_deep(circuits_circuit(**SMALL["hosted"]), options, np.random.default_rng(0))
+    assert compiled.meta.figures["share_negated"] is False
+    assert "superposed" in [f["plan"] for f in compiled.meta.levels]
+    assert _shared_neurons_reading_negatively(compiled) == 0
+    assert _shared_neurons_reading_negatively(_small("hosted", control=True)) > 0  # the default shares them
+    and_not = Clip(9, ((1, 1.0), (2, -1.0)), 1.0, 1.5, 1.0)
+    alone = hosted_form(and_not, 0.5, HOST_SLOPE, share_negated=False)
+    assert not alone.shareable and alone.terms == hosted_form(and_not, 0.5, HOST_SLOPE).terms  # still placed
+
+
+def test_share_negated_applies_to_the_hosted_design_only():
+    with pytest.raises(compiler.CompileError, match="hosted design only"):
+        DeepOptions(design="spread", share_negated=False)
