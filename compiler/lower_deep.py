@@ -117,8 +117,8 @@ class DeepOptions:
         if self.design not in DESIGNS:
             raise CompileError(f"design must be one of {', '.join(DESIGNS)}, not {self.design!r}")
         if not self.share_negated and self.design != "hosted":
-            raise CompileError("share_negated=False applies to the hosted design only (the spread design shares "
-                               "small neurons, not clips)")
+            raise CompileError("share_negated=False (--no-shared-negation) applies to the hosted design only "
+                               "(the spread design shares small neurons, not clips)")
         if self.copies is None:
             object.__setattr__(self, "copies", DEFAULT_COPIES[self.design])
         if self.hosts is None:
