@@ -39,7 +39,7 @@ SECTION = "deep: where the errors come from (issue 14)"
 FILL = "neighbourhood"
 SPLIT = 0.25  # a read within this of THRESHOLD is split (one host lit of two at S = 2)
 VARIANTS = {"shared": True, "own": False}  # label -> share_negated
-COUNTS = ("reads", "false_pos", "false_neg", "split_false", "split_true")
+COUNTS = ("reads", "false_pos", "false_neg", "split_false", "split_true", "split_false_wrong", "split_true_wrong")
 
 
 def gate_form(compiled: CompiledCircuit, gate: int) -> str:
@@ -61,7 +61,8 @@ def misreads(compiled: CompiledCircuit, per_level: int, samples: int, seed: int)
             wrong, split = (value > THRESHOLD) != true, np.abs(value - THRESHOLD) < SPLIT
             counts.setdefault((levels[gate], gate_form(compiled, gate)), Counter()).update(
                 reads=value.size, false_pos=int((wrong & ~true).sum()), false_neg=int((wrong & true).sum()),
-                split_false=int((split & ~true).sum()), split_true=int((split & true).sum()))
+                split_false=int((split & ~true).sum()), split_true=int((split & true).sum()),
+                split_false_wrong=int((split & wrong & ~true).sum()), split_true_wrong=int((split & wrong & true).sum()))
     return counts
 
 
@@ -86,6 +87,11 @@ def _total(counts: list[dict]) -> Counter:
     return total
 
 
+def _split(total: Counter) -> str:
+    return (f"{total['split_false']} ({total['split_false_wrong']}) / "
+            f"{total['split_true']} ({total['split_true_wrong']})")
+
+
 def markdown(store: dict) -> str:
     parts = []
     for key, run in sorted(store.items()):
@@ -100,18 +106,19 @@ def markdown(store: dict) -> str:
                 hosts = ", ".join(f"{h} at {t}" for t, h in level["hosts"].items()) or "-"
                 rows.append([label, str(level["level"]), level["plan"], f"{level['neurons']:,}", hosts,
                              f"{total['reads']:,}", str(total["false_pos"]), str(total["false_neg"]), by_form,
-                             f"{total['split_false']} / {total['split_true']}"])
+                             _split(total)])
             total = _total(result["counts"])
             rows.append([f"**{label}**", "all", "", f"**{result['neurons']:,}**",
                          f"{result['gates'] / result['neurons']:.2f} gates per neuron", f"{total['reads']:,}",
                          f"**{total['false_pos']}**", f"**{total['false_neg']}**", f"compile {result['compile_s']:.0f} s",
-                         f"{total['split_false']} / {total['split_true']}"])
+                         _split(total)])
         parts.append(table(["negated reads", "level", "plan", "neurons", "clips per host at threshold", "reads",
-                            "false pos", "false neg", "by form (pos / neg)", "split reads (false / true)"], rows))
+                            "false pos", "false neg", "by form (pos / neg)", "split reads, false / true (read wrong)"], rows))
     return ("Wrong reads of the deep lowering (hosted) on circuits-T, counted per level and gate form on "
             f"sampled gates ({FILL} fill); `shared` is the default compile, `own` gives every clip with a negated "
             "read hosts of its own (`--no-shared-negation`). A split read lies within 1/4 of the threshold (one "
-            "host lit of two). Results: bench/results/misreads.json.\n\n" + "\n\n".join(parts))
+            "host lit of two): the readout threshold sits on it, so float rounding decides its side; in brackets, "
+            "how many of them read wrong. Results: bench/results/misreads.json.\n\n" + "\n\n".join(parts))
 
 
 def main() -> None:
