@@ -76,14 +76,15 @@ class HostedForm:
 def hosted_form(clip: Clip, stray: float, slope: float, share_negated: bool = True) -> HostedForm:
     """The form and threshold of `clip` that tolerate one stray read of `stray`
     (see the module docstring); a clip it cannot place keeps its own terms
-    and threshold and is not shareable; unless `share_negated`, a clip with a
-    negated read keeps its placed form but does not share either. That is an
-    ablation: a negated read is the only
-    negative part of a form, and no placement keeps it from switching off a
-    host it shares (a co-tenant a & !b of an active region at a = 0, b = 1
-    lowers the host by its scale s, and a true tenant of the pool is then at
-    most 1 - s, where the pool's own false a = b = 1 state lies, below the
-    threshold). Measured: bench/bench_misreads.py."""
+    and threshold and is not shareable.
+
+    Unless `share_negated`, a clip with a negated read (a negative term)
+    keeps its placed form but does not share either: an ablation. A negated
+    read is the only negative part of a form, and no placement keeps it from
+    switching off a host it shares: a co-tenant a & !b of an active region at
+    a = 0, b = 1 lowers the host by its scale s, so a true tenant of the pool
+    reads at most 1 - s, the value of its own false a = b = 1 state, below
+    the threshold. Measured: bench/bench_misreads.py."""
     threshold = clip.threshold - clip.constant  # the constant moves into the threshold: the form is 0 at 0
     placed = _placed(tuple(w for _, w in clip.terms), threshold, stray, slope)
     if placed is None:
