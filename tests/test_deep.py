@@ -25,7 +25,7 @@ from superpose.compiler.deep_hosted import (HOST_SLOPE, STRAY_SHARE, STRAY_SHARE
 from superpose.compiler.deep_probes import OwnRegionReads, RegionProbes
 from superpose.compiler.interpret import evaluate
 from superpose.compiler.lower_deep import DeepOptions, _DeepBuilder, _exact_neurons, _lower, lower_deep
-from superpose.network import CompiledCircuit
+from superpose.network import THRESHOLD, CompiledCircuit
 from superpose.runtime.artifact import load, save
 from superpose.runtime.cli import EXIT_USER_ERROR, main
 from superpose.runtime.report import error_report
@@ -407,3 +407,26 @@ def test_without_shared_negation_no_clip_with_a_negated_read_shares_a_host():
 def test_share_negated_applies_to_the_hosted_design_only():
     with pytest.raises(compiler.CompileError, match="hosted design only"):
         DeepOptions(design="spread", share_negated=False)
+
+
+def test_a_read_of_one_host_lit_of_two_is_decided_by_the_weights():
+    # at S = 2 a stray (one host of a false clip lit) or a switched-off host of a true clip reads 1/2, the
+    # threshold itself: the gate readout puts it below by its weights, not by the rounding of the batch it is read
+    # in (a stored complement, 1 - v, above)
+    compiled = lower_deep(circuits_circuit(24, levels=2, sparsity=2), DeepOptions(superpose="always", hosts=(4,)),
+                          np.random.default_rng(0))
+    readout, checked = compiled.gate_readout, 0
+    for k, facts in enumerate(compiled.meta.levels, start=1):
+        assert facts["plan"] == "superposed"
+        block = readout.blocks[k]
+        for row, gate in enumerate(block.rows.tolist()):
+            entries = block.weight[row]
+            hosts = {unit // 2: w for unit, w in zip(entries.indices.tolist(), entries.data.tolist()) if unit % 2 == 0}
+            if len(hosts) != 2:  # a clip on a host of its own cannot read 1/2
+                continue
+            bias = float(readout.bias[gate])
+            for weight in hosts.values():  # a lit host's two ReLUs differ by 1: it reads its first ReLU's weight
+                assert abs(bias + weight - THRESHOLD) >= 2.0**-12
+            assert abs(bias + sum(hosts.values()) - (1.0 - bias)) <= 2.0**-9  # both lit: 1, or 0 if complemented
+            checked += 1
+    assert checked > 50
