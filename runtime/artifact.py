@@ -73,11 +73,15 @@ def save(circuit: CompiledCircuit, path: str | os.PathLike) -> None:
 
 def _get_csr(tensors: dict[str, np.ndarray], name: str, shape: tuple[int, int]) -> sp.csr_matrix:
     try:
-        matrix = sp.csr_matrix((tensors[f"{name}.data"], tensors[f"{name}.indices"],
-                                tensors[f"{name}.indptr"]), shape=shape)
-        matrix.check_format(full_check=True)
+        data, indices, indptr = (tensors[f"{name}.{part}"] for part in ("data", "indices", "indptr"))
     except KeyError as missing:
         raise ArtifactError(f"tensor {missing} is missing") from None
+    for part, tensor in (("indices", indices), ("indptr", indptr)):
+        if not np.issubdtype(tensor.dtype, np.integer):  # scipy would cast it, a NaN with a RuntimeWarning
+            raise ArtifactError(f"tensor '{name}.{part}' is corrupt: {tensor.dtype}, not integers")
+    try:
+        matrix = sp.csr_matrix((data, indices, indptr), shape=shape)
+        matrix.check_format(full_check=True)
     except ValueError as bad:
         raise ArtifactError(f"tensor {name} is corrupt: {bad}") from None
     return matrix

@@ -3,6 +3,8 @@ errors for truncated or foreign files."""
 from __future__ import annotations
 
 import json
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -76,6 +78,22 @@ def _with_header(path, source, change) -> None:
         header = json.loads(f.metadata()["superpose"])
     change(header)
     save_file(load_file(str(source)), str(path), metadata={"superpose": json.dumps(header)})
+
+
+def test_an_index_tensor_of_floats_is_refused_without_a_warning(tmp_path) -> None:
+    # a cast of NaN to an index printed scipy's RuntimeWarning before the format check refused it
+    good, bad = tmp_path / "good.safetensors", tmp_path / "bad.safetensors"
+    superpose.save(compiler.compile_file(PROGRAMS / "animals.sbp"), good)
+    with safe_open(str(good), framework="np") as f:
+        metadata = f.metadata()
+    tensors = load_file(str(good))
+    name = next(n for n in sorted(tensors) if n.endswith(".indices"))
+    tensors[name] = np.full(tensors[name].shape, np.nan, dtype=np.float32)
+    save_file(tensors, str(bad), metadata=metadata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(superpose.ArtifactError, match=rf"{re.escape(name)}' is corrupt: float32, not integers"):
+            superpose.load(bad)
 
 
 def test_metadata_round_trips_typed(tmp_path) -> None:
