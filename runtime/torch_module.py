@@ -18,6 +18,7 @@ device and dtype, and the module compiles with torch.jit.script.
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import List
 
@@ -32,7 +33,11 @@ from superpose.neurons import describe, neuron_table
 
 def _linear(weight: sp.spmatrix | np.ndarray, bias: np.ndarray | None) -> nn.Linear:
     dense = weight.toarray() if sp.issparse(weight) else np.asarray(weight)
-    linear = nn.Linear(dense.shape[1], dense.shape[0], bias=bias is not None)
+    # no random initialisation, since every weight is overwritten; torch still warns that initialising an empty
+    # layer (a readout of no rows, a circuit with no gate layer) is a no-op
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+        linear = torch.nn.utils.skip_init(nn.Linear, dense.shape[1], dense.shape[0], bias=bias is not None)
     with torch.no_grad():
         linear.weight.copy_(torch.from_numpy(dense.astype(np.float32)))
         if bias is not None:

@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from superpose import compiler
 from superpose.compiler import CompileError
 from superpose.runtime.cli import EXIT_USER_ERROR, main
 from superpose.errors import UserError
+from tests.programs_table import INLINE
 
 ROOT = Path(__file__).resolve().parents[1]
 ANIMALS = ROOT / "programs" / "animals.sbp"
@@ -451,6 +453,19 @@ def test_torch_export_double_device_dtype_and_script():
     scripted = torch.jit.script(superpose.to_torch(circuit))
     assert np.allclose(scripted(torch.from_numpy(x)).detach().numpy(), expected, atol=1e-6)
     assert np.allclose(scripted.gate_values(torch.from_numpy(x)).detach().numpy(), circuit.gate_values(x), atol=1e-6)
+
+
+def test_torch_export_of_an_empty_layer_is_silent():
+    import torch
+    # every output here is a constant, an input or a NOT of one (the hub lowering reads them with no neuron):
+    # torch warned that initialising the empty layers was a no-op
+    circuit = compiler.compile_source(INLINE["constants_and_alias"], strategy="hub", sparsity=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module = superpose.to_torch(circuit)
+    x = np.array([[0, 0], [1, 0], [1, 1]], dtype=np.float32)
+    with torch.no_grad():
+        assert np.allclose(module(torch.from_numpy(x)).numpy(), circuit.run(x))
 
 
 def test_run_on_a_torch_tensor_returns_a_torch_tensor():
