@@ -298,7 +298,7 @@ before the deep lowering, and the rows labelled so were measured then, as `defau
 (`--superpose-levels always`), naive (`--no-error-control`); cis (`--strategy cis`, the CiS2 baseline at the
 neuron count of another lowering); deep (`--strategy deep`, when present). Peak memory: the most Python and numpy
 memory traced (tracemalloc) while compiling."""]
-    parts.append(missing_runs(store))
+    parts += [missing] if (missing := missing_runs(store)) else []  # nothing when every row is measured
     for key in sorted(k for k in store if not k.startswith("scaling-")):
         parts.append(f"### {key}\n\n{benchmark_body(key, store[key])}")
     for key in sorted(k for k in store if k.startswith("scaling-")):
